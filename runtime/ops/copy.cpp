@@ -1,0 +1,30 @@
+#include "runtime/ops/copy.h"
+
+#include <algorithm>
+
+#include "runtime/vk/error.h"
+
+namespace bcvk::ops {
+
+void copy(vk::Context& ctx, vk::Stream& stream, vk::BufferView src, vk::BufferView dst,
+          uint32_t xor_key, std::string_view label) {
+  const vk::DeviceTuning& t = ctx.tuning();
+  if (src.size != dst.size) throw vk::Error("internal error: copy between views of different sizes");
+  if (src.offset % t.binding_alignment || dst.offset % t.binding_alignment)
+    throw vk::Error("internal error: copy views must start at a multiple of " +
+                    std::to_string(t.binding_alignment) + " bytes");
+  const uint32_t wg = t.elementwise_workgroup;
+  vk::Kernel& kernel = ctx.kernel("copy", {{0, wg}}, sizeof(CopyPush));
+  for (uint64_t done = 0; done < src.size; done += t.max_binding_bytes) {
+    const uint64_t bytes = std::min<uint64_t>(t.max_binding_bytes, src.size - done);
+    const uint64_t bound = (bytes + 3) / 4 * 4;  // the last partial word is copied whole
+    const CopyPush push{static_cast<uint32_t>(bound / 4), xor_key};
+    const uint32_t groups =
+        static_cast<uint32_t>(std::min<uint64_t>((push.word_count + wg - 1) / wg, t.max_groups_x));
+    stream.dispatch(kernel,
+                    {src.buffer->view(src.offset + done, bound), dst.buffer->view(dst.offset + done, bound)},
+                    push, {groups, 1, 1}, label);
+  }
+}
+
+}  // namespace bcvk::ops

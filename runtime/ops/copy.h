@@ -1,0 +1,25 @@
+// copy: dst = src ^ xor_key, 32-bit words.  Shader: shaders/copy.comp.  Test: tests/ops/copy_test.cpp.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "runtime/vk/context.h"
+#include "runtime/vk/stream.h"
+
+namespace bcvk::ops {
+
+// Mirrors `Push` in shaders/copy.comp.
+struct CopyPush {
+  uint32_t word_count;
+  uint32_t xor_key;
+};
+static_assert(sizeof(CopyPush) == 8);
+
+// Copies ceil(src.size / 4) words.  Views larger than the device's largest storage-buffer
+// binding are split into several dispatches over sub-ranges.  Both offsets must be multiples
+// of ctx.tuning().binding_alignment.
+void copy(vk::Context& ctx, vk::Stream& stream, vk::BufferView src, vk::BufferView dst,
+          uint32_t xor_key = 0, std::string_view label = "copy");
+
+}  // namespace bcvk::ops

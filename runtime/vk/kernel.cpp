@@ -1,0 +1,164 @@
+#include "runtime/vk/kernel.h"
+
+#include <algorithm>
+
+#include "runtime/vk/error.h"
+#include "shaders/registry.h"
+
+namespace bcvk::vk {
+
+namespace {
+constexpr uint32_t kSetsPerPool = 64;
+constexpr uint32_t kSpirvMagic = 0x07230203;
+constexpr uint32_t kOpDecorate = 71;
+constexpr uint32_t kDecorationBinding = 33;
+constexpr uint32_t kDecorationDescriptorSet = 34;
+}  // namespace
+
+uint32_t spirv_binding_count(std::span<const uint32_t> spirv) {
+  if (spirv.size() < 5 || spirv[0] != kSpirvMagic) throw Error("internal error: not a SPIR-V module");
+  uint32_t count = 0;
+  for (size_t i = 5; i < spirv.size();) {
+    const uint32_t op = spirv[i] & 0xffff, len = spirv[i] >> 16;
+    if (len == 0 || i + len > spirv.size()) throw Error("internal error: malformed SPIR-V");
+    if (op == kOpDecorate && len >= 4) {
+      if (spirv[i + 2] == kDecorationBinding) count = std::max(count, spirv[i + 3] + 1);
+      if (spirv[i + 2] == kDecorationDescriptorSet && spirv[i + 3] != 0)
+        throw Error("internal error: bcvk shaders use descriptor set 0 only");
+    }
+    i += len;
+  }
+  return count;
+}
+
+Kernel::Kernel(const Device& device, const PipelineCache& cache, const std::string& shader,
+               std::vector<SpecConstant> spec, uint32_t push_constant_size)
+    : device_(device), name_(shader), push_size_(push_constant_size) {
+  const shaders::ShaderBinary* bin = shaders::find(shader);
+  if (!bin) throw Error("internal error: no embedded shader named " + shader);
+  if (push_constant_size > device.info().max_push_constants_size)
+    throw Error(shader + " needs " + std::to_string(push_constant_size) + " bytes of push constants; " +
+                device.info().name + " allows " + std::to_string(device.info().max_push_constants_size));
+  binding_count_ = spirv_binding_count(bin->words);
+  const VkDevice dev = device.handle();
+
+  try {
+    VkShaderModuleCreateInfo mi{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
+    mi.codeSize = bin->words.size() * sizeof(uint32_t);
+    mi.pCode = bin->words.data();
+    BCVK_VK_CHECK(vkCreateShaderModule(dev, &mi, nullptr, &module_));
+
+    std::vector<VkDescriptorSetLayoutBinding> bindings(binding_count_);
+    for (uint32_t b = 0; b < binding_count_; ++b)
+      bindings[b] = {b, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1, VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
+    VkDescriptorSetLayoutCreateInfo li{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
+    li.bindingCount = binding_count_;
+    li.pBindings = bindings.data();
+    BCVK_VK_CHECK(vkCreateDescriptorSetLayout(dev, &li, nullptr, &set_layout_));
+
+    VkPushConstantRange range{VK_SHADER_STAGE_COMPUTE_BIT, 0, push_constant_size};
+    VkPipelineLayoutCreateInfo pli{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
+    pli.setLayoutCount = 1;
+    pli.pSetLayouts = &set_layout_;
+    pli.pushConstantRangeCount = push_constant_size ? 1 : 0;
+    pli.pPushConstantRanges = &range;
+    BCVK_VK_CHECK(vkCreatePipelineLayout(dev, &pli, nullptr, &layout_));
+
+    std::vector<VkSpecializationMapEntry> entries;
+    std::vector<uint32_t> values;
+    for (const SpecConstant& s : spec) {
+      entries.push_back({s.id, static_cast<uint32_t>(values.size() * 4), 4});
+      values.push_back(s.value);
+    }
+    VkSpecializationInfo si{static_cast<uint32_t>(entries.size()), entries.data(), values.size() * 4,
+                            values.data()};
+    VkComputePipelineCreateInfo ci{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
+    ci.stage = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO};
+    ci.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
+    ci.stage.module = module_;
+    ci.stage.pName = "main";
+    ci.stage.pSpecializationInfo = entries.empty() ? nullptr : &si;
+    ci.layout = layout_;
+    BCVK_VK_CHECK(vkCreateComputePipelines(dev, cache.handle(), 1, &ci, nullptr, &pipeline_));
+  } catch (...) {
+    release();
+    throw;
+  }
+}
+
+Kernel::~Kernel() { release(); }
+
+void Kernel::release() noexcept {
+  const VkDevice dev = device_.handle();
+  for (VkDescriptorPool p : pools_) vkDestroyDescriptorPool(dev, p, nullptr);
+  pools_.clear();
+  if (pipeline_) vkDestroyPipeline(dev, pipeline_, nullptr);
+  if (layout_) vkDestroyPipelineLayout(dev, layout_, nullptr);
+  if (set_layout_) vkDestroyDescriptorSetLayout(dev, set_layout_, nullptr);
+  if (module_) vkDestroyShaderModule(dev, module_, nullptr);
+  pipeline_ = VK_NULL_HANDLE;
+  layout_ = VK_NULL_HANDLE;
+  set_layout_ = VK_NULL_HANDLE;
+  module_ = VK_NULL_HANDLE;
+}
+
+VkDescriptorSet Kernel::allocate_set() {
+  const VkDevice dev = device_.handle();
+  if (sets_left_in_pool_ == 0) {
+    VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kSetsPerPool * std::max(binding_count_, 1u)};
+    VkDescriptorPoolCreateInfo pi{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
+    pi.maxSets = kSetsPerPool;
+    pi.poolSizeCount = 1;
+    pi.pPoolSizes = &size;
+    VkDescriptorPool pool = VK_NULL_HANDLE;
+    BCVK_VK_CHECK(vkCreateDescriptorPool(dev, &pi, nullptr, &pool));
+    pools_.push_back(pool);
+    sets_left_in_pool_ = kSetsPerPool;
+  }
+  VkDescriptorSetAllocateInfo ai{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
+  ai.descriptorPool = pools_.back();
+  ai.descriptorSetCount = 1;
+  ai.pSetLayouts = &set_layout_;
+  VkDescriptorSet set = VK_NULL_HANDLE;
+  BCVK_VK_CHECK(vkAllocateDescriptorSets(dev, &ai, &set));
+  --sets_left_in_pool_;
+  return set;
+}
+
+VkDescriptorSet Kernel::descriptor_set(std::span<const BufferView> views) {
+  if (views.size() != binding_count_)
+    throw Error("internal error: " + name_ + " takes " + std::to_string(binding_count_) +
+                " buffers, got " + std::to_string(views.size()));
+  const auto& info = device_.info();
+  std::vector<uint64_t> key;
+  key.reserve(views.size() * 3);
+  for (const BufferView& v : views) {
+    if (!v.buffer || !v.buffer->handle()) throw Error("internal error: " + name_ + " bound an empty buffer");
+    if (v.offset % info.min_storage_buffer_offset_alignment != 0 || v.size == 0 ||
+        v.size > info.max_storage_buffer_range || v.offset + v.size > v.buffer->capacity())
+      throw Error("internal error: " + name_ + " binds " + v.buffer->name() + " at offset " +
+                  std::to_string(v.offset) + ", size " + std::to_string(v.size) +
+                  ": misaligned, empty, or beyond maxStorageBufferRange (" +
+                  std::to_string(info.max_storage_buffer_range) + ")");
+    key.insert(key.end(), {v.buffer->id(), v.offset, v.size});
+  }
+  if (auto it = sets_.find(key); it != sets_.end()) return it->second;
+
+  const VkDescriptorSet set = allocate_set();
+  std::vector<VkDescriptorBufferInfo> infos(views.size());
+  std::vector<VkWriteDescriptorSet> writes(views.size());
+  for (uint32_t b = 0; b < views.size(); ++b) {
+    infos[b] = {views[b].buffer->handle(), views[b].offset, views[b].size};
+    writes[b] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
+    writes[b].dstSet = set;
+    writes[b].dstBinding = b;
+    writes[b].descriptorCount = 1;
+    writes[b].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+    writes[b].pBufferInfo = &infos[b];
+  }
+  vkUpdateDescriptorSets(device_.handle(), static_cast<uint32_t>(writes.size()), writes.data(), 0, nullptr);
+  sets_.emplace(std::move(key), set);
+  return set;
+}
+
+}  // namespace bcvk::vk

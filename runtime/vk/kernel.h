@@ -1,0 +1,63 @@
+// A compute pipeline built from embedded SPIR-V, its layouts, and a cache of descriptor sets.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "runtime/vk/memory.h"
+#include "runtime/vk/pipeline_cache.h"
+
+namespace bcvk::vk {
+
+// A specialization constant: constant_id and its 32-bit value (uint, int, float bits or bool).
+struct SpecConstant {
+  uint32_t id = 0;
+  uint32_t value = 0;
+  auto operator<=>(const SpecConstant&) const = default;
+};
+
+// Storage-buffer binding indices of descriptor set 0 that `spirv` declares, highest + 1.
+// Throws if the module uses a descriptor set other than 0.
+uint32_t spirv_binding_count(std::span<const uint32_t> spirv);
+
+class Kernel {
+ public:
+  // `shader` names an embedded shader (shaders/registry.h).  Every binding is a storage buffer.
+  Kernel(const Device& device, const PipelineCache& cache, const std::string& shader,
+         std::vector<SpecConstant> spec, uint32_t push_constant_size);
+  ~Kernel();
+  Kernel(const Kernel&) = delete;
+  Kernel& operator=(const Kernel&) = delete;
+
+  const std::string& name() const { return name_; }
+  VkPipeline pipeline() const { return pipeline_; }
+  VkPipelineLayout layout() const { return layout_; }
+  uint32_t binding_count() const { return binding_count_; }
+  uint32_t push_constant_size() const { return push_size_; }
+
+  // The descriptor set binding `views` in order.  Sets are cached by (buffer id, offset, size),
+  // so a forward pass that binds the same tensors every step allocates nothing after the first.
+  VkDescriptorSet descriptor_set(std::span<const BufferView> views);
+  size_t cached_descriptor_sets() const { return sets_.size(); }
+
+ private:
+  VkDescriptorSet allocate_set();
+  void release() noexcept;
+
+  const Device& device_;
+  std::string name_;
+  uint32_t binding_count_ = 0;
+  uint32_t push_size_ = 0;
+  VkShaderModule module_ = VK_NULL_HANDLE;
+  VkDescriptorSetLayout set_layout_ = VK_NULL_HANDLE;
+  VkPipelineLayout layout_ = VK_NULL_HANDLE;
+  VkPipeline pipeline_ = VK_NULL_HANDLE;
+  std::vector<VkDescriptorPool> pools_;
+  uint32_t sets_left_in_pool_ = 0;
+  std::map<std::vector<uint64_t>, VkDescriptorSet> sets_;
+};
+
+}  // namespace bcvk::vk
