@@ -36,7 +36,7 @@ class Cursor {
     const uint64_t len = read<uint64_t>(what);
     if (len > remaining() || len > kMaxStringBytes)
       fail(at, std::string(what) + " claims " + std::to_string(len) + " bytes but only " +
-                   std::to_string(remaining()) + " remain");
+                   std::to_string(remaining()) + " remain (truncated file?)");
     std::string s(reinterpret_cast<const char*>(b_.data() + pos_), len);
     if (!loaders::is_valid_utf8(s)) fail(at, std::string(what) + " is not valid UTF-8");
     pos_ += len;
@@ -94,7 +94,7 @@ Value read_value(Cursor& c, ValueType type, int depth) {
       const uint64_t n = c.read<uint64_t>("an array's length");
       if (n > c.remaining() / min_encoded_size(v.element_type))
         c.fail(count_at, "array claims " + std::to_string(n) + " elements, more than the " +
-                             std::to_string(c.remaining()) + " remaining bytes can hold");
+                             std::to_string(c.remaining()) + " remaining bytes can hold (truncated file?)");
       std::vector<Value> items;
       items.reserve(n);
       for (uint64_t i = 0; i < n; ++i) items.push_back(read_value(c, v.element_type, depth + 1));

@@ -1,0 +1,140 @@
+// The bcvk binary end to end: outputs, exit codes, and clear errors for a missing loader, a
+// missing driver, bad flags and bad files.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+namespace bcvk {
+namespace {
+
+struct Outcome {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+// Runs `env... build/bcvk args` through the shell, capturing both streams.
+Outcome bcvk(const std::string& args, const std::string& env = "") {
+  const auto dir = std::filesystem::temp_directory_path();
+  const std::string err_file = (dir / ("bcvk-cli-" + std::to_string(::getpid()) + ".err")).string();
+  const std::string cmd = env + " " + BCVK_BINARY + " " + args + " 2>" + err_file;
+  Outcome r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  std::ifstream in(err_file);
+  r.err.assign(std::istreambuf_iterator<char>(in), {});
+  std::filesystem::remove(err_file);
+  return r;
+}
+
+const std::string kModel = std::string(BCVK_MODEL_DIR) + "/SmolLM2-135M-Instruct.Q4_1.gguf";
+
+TEST(Cli, DevicesListsLavapipe) {
+  const Outcome r = bcvk("devices", "BCVK_VALIDATION=1");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("llvmpipe"), std::string::npos) << r.out;
+  EXPECT_EQ(r.err.find("validation"), std::string::npos) << r.err;
+}
+
+TEST(Cli, DevicesJsonCarriesLimits) {
+  const Outcome r = bcvk("devices --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_TRUE(j.is_array());
+  bool found = false;
+  for (const auto& d : j) {
+    if (d["driver_name"] != "llvmpipe") continue;
+    found = true;
+    EXPECT_EQ(d["vendor"], "Mesa/CPU");
+    EXPECT_EQ(d["type"], "CPU");
+    EXPECT_EQ(d["limits"]["max_storage_buffer_range"], 134217728);
+    EXPECT_EQ(d["subgroup_size"], 8);
+    EXPECT_TRUE(d["features"]["storage_buffer_16bit"].get<bool>());
+    EXPECT_GT(d["memory_heaps"][0]["bytes"].get<uint64_t>(), 0u);
+  }
+  EXPECT_TRUE(found) << r.out;
+}
+
+TEST(Cli, MissingLoaderIsAClearError) {
+  const Outcome r = bcvk("devices", "BCVK_VULKAN_LIBRARY=/nonexistent/libvulkan.so.1");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("no Vulkan loader"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("apt-get install libvulkan1"), std::string::npos) << r.err;
+}
+
+TEST(Cli, MissingDriverIsAClearError) {
+  const Outcome r = bcvk("devices", "VK_ICD_FILENAMES=/nonexistent/icd.json VK_DRIVER_FILES=/nonexistent/icd.json");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("no Vulkan driver found"), std::string::npos) << r.err;
+}
+
+TEST(Cli, MissingValidationLayerIsAClearError) {
+  const Outcome r = bcvk("devices", "BCVK_VALIDATION=1 VK_LAYER_PATH=/nonexistent VK_ADD_LAYER_PATH= XDG_DATA_DIRS=/nonexistent XDG_DATA_HOME=/nonexistent");
+  // Debian installs the layer under /usr/share, which XDG_DATA_DIRS hides here.
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.err.find("vulkan-validationlayers"), std::string::npos) << r.err;
+}
+
+TEST(Cli, UnknownSubcommandAndFlag) {
+  EXPECT_NE(bcvk("frobnicate").exit_code, 0);
+  const Outcome r = bcvk("devices --no-such-flag");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE((r.out + r.err).find("no-such-flag"), std::string::npos);
+}
+
+TEST(Cli, InfoOnMissingFile) {
+  const Outcome r = bcvk("info /nonexistent/model.gguf");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("/nonexistent/model.gguf: cannot open"), std::string::npos) << r.err;
+}
+
+TEST(Cli, InfoOnTruncatedModelNamesTheOffset) {
+  ASSERT_TRUE(std::filesystem::exists(kModel)) << kModel << " is missing: run scripts/setup.sh";
+  const auto cut = std::filesystem::temp_directory_path() / ("bcvk-cut-" + std::to_string(::getpid()) + ".gguf");
+  {
+    std::ifstream in(kModel, std::ios::binary);
+    std::vector<char> head(50000);
+    in.read(head.data(), head.size());
+    std::ofstream(cut, std::ios::binary).write(head.data(), head.size());
+  }
+  const Outcome r = bcvk("info " + cut.string());
+  std::filesystem::remove(cut);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(cut.string() + ": byte "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("truncated"), std::string::npos) << r.err;
+}
+
+TEST(Cli, InfoOnDefaultModelShowsItsHyperparameters) {
+  ASSERT_TRUE(std::filesystem::exists(kModel)) << kModel << " is missing: run scripts/setup.sh";
+  const Outcome r = bcvk("info --json " + kModel);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  const auto& h = j["hyperparameters"];
+  EXPECT_EQ(j["architecture"], "llama");
+  EXPECT_EQ(h["n_layers"], 30);
+  EXPECT_EQ(h["n_embd"], 576);
+  EXPECT_EQ(h["n_ff"], 1536);
+  EXPECT_EQ(h["n_heads"], 9);
+  EXPECT_EQ(h["n_kv_heads"], 3);
+  EXPECT_EQ(h["n_vocab"], 49152);
+  EXPECT_EQ(h["tied_embeddings"], true);
+  EXPECT_EQ(j["tokenizer"]["model"], "gpt2");
+  EXPECT_EQ(j["tokenizer"]["pre"], "smollm");
+  EXPECT_EQ(j["tensors"].size(), 272u);  // 30 x 9 + token_embd + output_norm
+  EXPECT_EQ(j["file_bytes"], 98362432);
+  const Outcome table = bcvk("info " + kModel);
+  EXPECT_NE(table.out.find("blk.29.ffn_down.weight"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace bcvk

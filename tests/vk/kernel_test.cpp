@@ -1,0 +1,99 @@
+// Kernels: SPIR-V reflection, every embedded shader builds, and the pipeline cache on disk.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "runtime/vk/error.h"
+#include "runtime/vk/kernel.h"
+#include "shaders/registry.h"
+#include "tests/support/gpu_test.h"
+
+namespace bcvk {
+namespace {
+
+using KernelTest = test::GpuTest;
+
+TEST(SpirvReflection, CountsBindingsOfEmbeddedShaders) {
+  ASSERT_NE(shaders::find("copy"), nullptr);
+  EXPECT_EQ(vk::spirv_binding_count(shaders::find("copy")->words), 2u);
+  EXPECT_EQ(vk::spirv_binding_count(shaders::find("affine")->words), 2u);
+  EXPECT_EQ(shaders::find("no_such_shader"), nullptr);
+}
+
+TEST(SpirvReflection, RejectsGarbage) {
+  const std::vector<uint32_t> garbage = {0xdeadbeef, 1, 2, 3, 4, 5};
+  EXPECT_THROW(vk::spirv_binding_count(garbage), vk::Error);
+  std::vector<uint32_t> truncated(shaders::find("copy")->words.begin(), shaders::find("copy")->words.end());
+  truncated.resize(7);
+  truncated[5] = (100u << 16) | 71u;  // an instruction claiming 100 words
+  EXPECT_THROW(vk::spirv_binding_count(truncated), vk::Error);
+}
+
+TEST_F(KernelTest, EveryEmbeddedShaderBuildsAPipeline) {
+  for (const auto& s : shaders::all()) {
+    vk::Kernel k(ctx().device(), ctx().pipeline_cache(), std::string(s.name), {}, 16);
+    EXPECT_NE(k.pipeline(), VK_NULL_HANDLE) << s.name;
+  }
+}
+
+TEST_F(KernelTest, TooManyPushConstantBytesIsAnError) {
+  EXPECT_THROW(vk::Kernel(ctx().device(), ctx().pipeline_cache(), "copy", {}, 4096), vk::Error);
+}
+
+class PipelineCacheTest : public test::GpuTest {
+ protected:
+  std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                              ("bcvk-cache-test-" + std::to_string(::getpid()));
+  void TearDown() override {
+    std::filesystem::remove_all(dir);
+    test::GpuTest::TearDown();
+  }
+};
+
+TEST_F(PipelineCacheTest, SavedCacheIsReloadedAndForeignDataIgnored) {
+  const auto file = dir / "pipelines.bin";
+  {
+    vk::PipelineCache cache(ctx().device(), file);
+    EXPECT_FALSE(cache.loaded_from_disk());
+    vk::Kernel k(ctx().device(), cache, "copy", {{0, 64}}, 8);
+  }  // saved on destruction
+  ASSERT_TRUE(std::filesystem::exists(file));
+  // At least the 32-byte header; lavapipe keeps its compiled code in Mesa's own disk cache.
+  EXPECT_GE(std::filesystem::file_size(file), 32u);
+  {
+    vk::PipelineCache cache(ctx().device(), file);
+    EXPECT_TRUE(cache.loaded_from_disk());
+  }
+  {
+    std::ofstream(file, std::ios::binary | std::ios::trunc) << "not a pipeline cache, just text......";
+  }
+  vk::PipelineCache cache(ctx().device(), file);
+  EXPECT_FALSE(cache.loaded_from_disk());
+  vk::Kernel k(ctx().device(), cache, "copy", {{0, 64}}, 8);  // still works
+}
+
+TEST(PipelineCachePath, FollowsBcvkThenXdgThenHome) {
+  const std::string saved_b = getenv("BCVK_CACHE_DIR") ? getenv("BCVK_CACHE_DIR") : "";
+  const std::string saved_x = getenv("XDG_CACHE_HOME") ? getenv("XDG_CACHE_HOME") : "";
+  const std::string saved_h = getenv("HOME") ? getenv("HOME") : "";
+  setenv("BCVK_CACHE_DIR", "/b", 1);
+  setenv("XDG_CACHE_HOME", "/x", 1);
+  setenv("HOME", "/h", 1);
+  EXPECT_EQ(vk::PipelineCache::cache_directory(), "/b");
+  unsetenv("BCVK_CACHE_DIR");
+  EXPECT_EQ(vk::PipelineCache::cache_directory(), "/x/bcvk");
+  unsetenv("XDG_CACHE_HOME");
+  EXPECT_EQ(vk::PipelineCache::cache_directory(), "/h/.cache/bcvk");
+  unsetenv("HOME");
+  EXPECT_TRUE(vk::PipelineCache::cache_directory().empty());
+  auto restore = [](const char* k, const std::string& v) { v.empty() ? unsetenv(k) : setenv(k, v.c_str(), 1); };
+  restore("BCVK_CACHE_DIR", saved_b);
+  restore("XDG_CACHE_HOME", saved_x);
+  restore("HOME", saved_h);
+}
+
+}  // namespace
+}  // namespace bcvk
