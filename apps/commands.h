@@ -12,5 +12,6 @@ namespace bcvk::apps {
 using Runner = std::function<int()>;
 Runner add_devices_command(CLI::App& app);
 Runner add_info_command(CLI::App& app);
+Runner add_bench_command(CLI::App& app);
 
 }  // namespace bcvk::apps
