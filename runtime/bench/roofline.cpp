@@ -24,7 +24,7 @@ Roofline measure_roofline(vk::Context& ctx, int reps, vk::ProfileTable* profile)
   // 64 MiB each way: far beyond any cache, and within one storage-buffer binding everywhere.
   r.copy_bytes = std::min<uint64_t>(64ull << 20, ctx.tuning().max_binding_bytes);
   const uint32_t wg = ctx.tuning().elementwise_workgroup;
-  r.fma_invocations = std::max<uint32_t>(wg, (1u << 16) / wg * wg);
+  r.fma_invocations = std::max<uint32_t>(1, std::min<uint32_t>((1u << 16) / wg, 32768)) * wg;
 
   vk::Buffer src(ctx.allocator(), r.copy_bytes, vk::MemoryUse::kDevice, "roofline copy source");
   vk::Buffer dst(ctx.allocator(), r.copy_bytes, vk::MemoryUse::kDevice, "roofline copy destination");

@@ -1,5 +1,6 @@
 #include "runtime/vk/context.h"
 
+#include <cstdlib>
 #include <numeric>
 
 namespace bcvk::vk {
