@@ -42,8 +42,12 @@ int run_info(const InfoOptions& o) {
   if (o.json) {
     nlohmann::json tensors = nlohmann::json::array();
     for (const auto& t : f.tensors())
-      tensors.push_back({{"name", t.name}, {"type", gguf::ggml_type_name(t.type)}, {"shape", t.dims},
-                         {"elements", t.elements}, {"bytes", t.bytes}, {"offset", t.file_offset}});
+      tensors.push_back({{"name", t.name},
+                         {"type", gguf::ggml_type_name(t.type)},
+                         {"shape", t.dims},
+                         {"elements", t.elements},
+                         {"bytes", t.bytes},
+                         {"offset", t.file_offset}});
     nlohmann::json meta = nlohmann::json::object();
     for (const auto& [k, v] : f.metadata()) meta[k] = v.to_string(o.metadata ? SIZE_MAX : 8);
     nlohmann::json out = {
@@ -54,10 +58,18 @@ int run_info(const InfoOptions& o) {
         {"architecture", c.architecture},
         {"name", c.name},
         {"hyperparameters",
-         {{"n_layers", c.n_layers}, {"n_embd", c.n_embd}, {"n_ff", c.n_ff}, {"n_heads", c.n_heads},
-          {"n_kv_heads", c.n_kv_heads}, {"head_dim", c.head_dim}, {"rope_dims", c.rope_dims},
-          {"n_ctx", c.n_ctx}, {"n_vocab", c.n_vocab}, {"rope_base", c.rope_base},
-          {"rms_eps", c.rms_eps}, {"tied_embeddings", c.tied_embeddings}}},
+         {{"n_layers", c.n_layers},
+          {"n_embd", c.n_embd},
+          {"n_ff", c.n_ff},
+          {"n_heads", c.n_heads},
+          {"n_kv_heads", c.n_kv_heads},
+          {"head_dim", c.head_dim},
+          {"rope_dims", c.rope_dims},
+          {"n_ctx", c.n_ctx},
+          {"n_vocab", c.n_vocab},
+          {"rope_base", c.rope_base},
+          {"rms_eps", c.rms_eps},
+          {"tied_embeddings", c.tied_embeddings}}},
         {"tokenizer", {{"model", tok_model}, {"pre", tok_pre}, {"chat_template", has_template}}},
         {"parameters", params},
         {"tensor_bytes", tensor_bytes},
@@ -69,41 +81,54 @@ int run_info(const InfoOptions& o) {
   }
 
   std::printf("%s\n", o.model.c_str());
-  std::printf("  file          %s (%llu bytes), GGUF v%u, alignment %llu\n", vk::format_bytes(f.file_size()).c_str(),
+  std::printf("  file          %s (%llu bytes), GGUF v%u, alignment %llu\n",
+              vk::format_bytes(f.file_size()).c_str(),
               static_cast<unsigned long long>(f.file_size()), f.version(),
               static_cast<unsigned long long>(f.alignment()));
-  std::printf("  model         %s (%s)\n", c.name.empty() ? "?" : c.name.c_str(), c.architecture.c_str());
-  std::printf("  layers        %u\n  width         %u\n  MLP           %u\n", c.n_layers, c.n_embd, c.n_ff);
+  std::printf("  model         %s (%s)\n", c.name.empty() ? "?" : c.name.c_str(),
+              c.architecture.c_str());
+  std::printf("  layers        %u\n  width         %u\n  MLP           %u\n", c.n_layers, c.n_embd,
+              c.n_ff);
   std::printf("  heads         %u (KV heads %u, head size %u, RoPE dims %u, base %g)\n", c.n_heads,
               c.n_kv_heads, c.head_dim, c.rope_dims, c.rope_base);
-  std::printf("  context       %u\n  vocabulary    %u\n  RMS epsilon   %g\n", c.n_ctx, c.n_vocab, c.rms_eps);
-  std::printf("  embeddings    %s\n", c.tied_embeddings ? "tied (token_embd is the LM head)" : "separate output.weight");
-  std::printf("  tokenizer     %s, pre-tokenizer %s, chat template %s\n", tok_model.empty() ? "?" : tok_model.c_str(),
+  std::printf("  context       %u\n  vocabulary    %u\n  RMS epsilon   %g\n", c.n_ctx, c.n_vocab,
+              c.rms_eps);
+  std::printf("  embeddings    %s\n",
+              c.tied_embeddings ? "tied (token_embd is the LM head)" : "separate output.weight");
+  std::printf("  tokenizer     %s, pre-tokenizer %s, chat template %s\n",
+              tok_model.empty() ? "?" : tok_model.c_str(),
               tok_pre.empty() ? "default" : tok_pre.c_str(), has_template ? "yes" : "no");
-  std::printf("  parameters    %llu (%.1f M)\n", static_cast<unsigned long long>(params), params / 1e6);
+  std::printf("  parameters    %llu (%.1f M)\n", static_cast<unsigned long long>(params),
+              params / 1e6);
   std::string types;
-  for (const auto& [name, n] : per_type) types += (types.empty() ? "" : ", ") + name + " x" + std::to_string(n);
+  for (const auto& [name, n] : per_type)
+    types += (types.empty() ? "" : ", ") + name + " x" + std::to_string(n);
   std::printf("  tensor types  %s\n", types.c_str());
   if (o.metadata) {
     std::printf("\nmetadata (%zu keys)\n", f.metadata().size());
-    for (const auto& [k, v] : f.metadata()) std::printf("  %-44s %s\n", k.c_str(), v.to_string().c_str());
+    for (const auto& [k, v] : f.metadata())
+      std::printf("  %-44s %s\n", k.c_str(), v.to_string().c_str());
   }
   std::printf("\n%-32s %-6s %-18s %14s\n", "tensor", "type", "shape", "bytes");
   for (const auto& t : f.tensors())
-    std::printf("%-32s %-6s %-18s %14llu\n", t.name.c_str(), std::string(gguf::ggml_type_name(t.type)).c_str(),
-                shape_string(t.dims).c_str(), static_cast<unsigned long long>(t.bytes));
-  std::printf("%-32s %-6s %-18s %14llu\n", "total", "", "", static_cast<unsigned long long>(tensor_bytes));
+    std::printf("%-32s %-6s %-18s %14llu\n", t.name.c_str(),
+                std::string(gguf::ggml_type_name(t.type)).c_str(), shape_string(t.dims).c_str(),
+                static_cast<unsigned long long>(t.bytes));
+  std::printf("%-32s %-6s %-18s %14llu\n", "total", "", "",
+              static_cast<unsigned long long>(tensor_bytes));
   return 0;
 }
 
 }  // namespace
 
 Runner add_info_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("info", "Show a GGUF model's architecture, hyperparameters, tokenizer and tensors");
+  auto* cmd = app.add_subcommand(
+      "info", "Show a GGUF model's architecture, hyperparameters, tokenizer and tensors");
   auto o = std::make_shared<InfoOptions>();
   cmd->add_option("model", o->model, "Path to a .gguf file")->required();
   cmd->add_flag("--json", o->json, "Print JSON instead of a table");
-  cmd->add_flag("--metadata", o->metadata, "Also print every metadata key (arrays in full with --json)");
+  cmd->add_flag("--metadata", o->metadata,
+                "Also print every metadata key (arrays in full with --json)");
   return [o]() { return run_info(*o); };
 }
 

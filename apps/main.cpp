@@ -7,8 +7,9 @@
 #include "runtime/vk/error.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"bcvk: run llama-family language models as Vulkan compute shaders on any GPU (or "
-               "lavapipe), and measure block-circulant compressed MLPs against the dense model."};
+  CLI::App app{
+      "bcvk: run llama-family language models as Vulkan compute shaders on any GPU (or "
+      "lavapipe), and measure block-circulant compressed MLPs against the dense model."};
   app.require_subcommand(1);
   app.set_version_flag("--version", BCVK_VERSION);
   std::map<CLI::App*, bcvk::apps::Runner> runners;

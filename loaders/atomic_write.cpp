@@ -9,7 +9,8 @@
 
 namespace bcvk::loaders {
 
-void write_file_atomically(const std::filesystem::path& path, const std::function<void(std::ostream&)>& writer) {
+void write_file_atomically(const std::filesystem::path& path,
+                           const std::function<void(std::ostream&)>& writer) {
   const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
   if (!std::filesystem::is_directory(dir))
     throw std::runtime_error(path.string() + ": directory " + dir.string() + " does not exist");
@@ -30,7 +31,9 @@ void write_file_atomically(const std::filesystem::path& path, const std::functio
 }
 
 void write_file_atomically(const std::filesystem::path& path, std::string_view content) {
-  write_file_atomically(path, [&](std::ostream& out) { out.write(content.data(), static_cast<std::streamsize>(content.size())); });
+  write_file_atomically(path, [&](std::ostream& out) {
+    out.write(content.data(), static_cast<std::streamsize>(content.size()));
+  });
 }
 
 }  // namespace bcvk::loaders

@@ -11,6 +11,7 @@ namespace bcvk::loaders {
 
 // Throws std::runtime_error naming the path when any step fails; leaves no temporary behind.
 void write_file_atomically(const std::filesystem::path& path, std::string_view content);
-void write_file_atomically(const std::filesystem::path& path, const std::function<void(std::ostream&)>& writer);
+void write_file_atomically(const std::filesystem::path& path,
+                           const std::function<void(std::ostream&)>& writer);
 
 }  // namespace bcvk::loaders

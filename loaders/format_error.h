@@ -11,7 +11,8 @@ class FormatError : public std::runtime_error {
  public:
   FormatError(const std::string& file, uint64_t offset, const std::string& what)
       : std::runtime_error(file + ": byte " + std::to_string(offset) + ": " + what),
-        file_(file), offset_(offset) {}
+        file_(file),
+        offset_(offset) {}
   const std::string& file() const { return file_; }
   uint64_t offset() const { return offset_; }
 

@@ -16,10 +16,10 @@ struct LlamaConfig {
   uint32_t n_ff = 0;         // feed_forward_length
   uint32_t n_heads = 0;
   uint32_t n_kv_heads = 0;
-  uint32_t head_dim = 0;     // n_embd / n_heads
-  uint32_t rope_dims = 0;    // rope.dimension_count (defaults to head_dim)
-  uint32_t n_ctx = 0;        // context_length
-  uint32_t n_vocab = 0;      // from the token list (or vocab_size)
+  uint32_t head_dim = 0;   // n_embd / n_heads
+  uint32_t rope_dims = 0;  // rope.dimension_count (defaults to head_dim)
+  uint32_t n_ctx = 0;      // context_length
+  uint32_t n_vocab = 0;    // from the token list (or vocab_size)
   float rope_base = 10000.0f;
   float rms_eps = 1e-5f;
   bool tied_embeddings = false;  // no output.weight: token_embd serves as the LM head

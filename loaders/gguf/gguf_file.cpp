@@ -6,8 +6,8 @@ namespace bcvk::gguf {
 
 namespace {
 
-constexpr uint32_t kMaxDims = 4;     // GGML_MAX_DIMS
-constexpr int kMaxArrayDepth = 8;    // nesting deeper than this is hostile, not a model
+constexpr uint32_t kMaxDims = 4;   // GGML_MAX_DIMS
+constexpr int kMaxArrayDepth = 8;  // nesting deeper than this is hostile, not a model
 constexpr uint64_t kMaxStringBytes = 1ull << 30;
 
 // Reads little-endian values with a bound check before every access.
@@ -52,41 +52,79 @@ class Cursor {
 // Smallest encoding of one element of `type`, to bound counts before allocating.
 uint64_t min_encoded_size(ValueType type) {
   switch (type) {
-    case ValueType::U8: case ValueType::I8: case ValueType::BOOL: return 1;
-    case ValueType::U16: case ValueType::I16: return 2;
-    case ValueType::U32: case ValueType::I32: case ValueType::F32: return 4;
-    case ValueType::U64: case ValueType::I64: case ValueType::F64: case ValueType::STRING: return 8;
-    case ValueType::ARRAY: return 12;
+    case ValueType::U8:
+    case ValueType::I8:
+    case ValueType::BOOL:
+      return 1;
+    case ValueType::U16:
+    case ValueType::I16:
+      return 2;
+    case ValueType::U32:
+    case ValueType::I32:
+    case ValueType::F32:
+      return 4;
+    case ValueType::U64:
+    case ValueType::I64:
+    case ValueType::F64:
+    case ValueType::STRING:
+      return 8;
+    case ValueType::ARRAY:
+      return 12;
   }
   return 1;
 }
 
-bool known_type(uint32_t t) { return t <= 12; }
+bool known_type(uint32_t t) {
+  return t <= 12;
+}
 
 Value read_value(Cursor& c, ValueType type, int depth) {
   Value v;
   v.type = type;
   const uint64_t at = c.pos();
   switch (type) {
-    case ValueType::U8: v.data = uint64_t{c.read<uint8_t>("a u8 value")}; break;
-    case ValueType::I8: v.data = int64_t{c.read<int8_t>("an i8 value")}; break;
-    case ValueType::U16: v.data = uint64_t{c.read<uint16_t>("a u16 value")}; break;
-    case ValueType::I16: v.data = int64_t{c.read<int16_t>("an i16 value")}; break;
-    case ValueType::U32: v.data = uint64_t{c.read<uint32_t>("a u32 value")}; break;
-    case ValueType::I32: v.data = int64_t{c.read<int32_t>("an i32 value")}; break;
-    case ValueType::U64: v.data = c.read<uint64_t>("a u64 value"); break;
-    case ValueType::I64: v.data = c.read<int64_t>("an i64 value"); break;
-    case ValueType::F32: v.data = double{c.read<float>("an f32 value")}; break;
-    case ValueType::F64: v.data = c.read<double>("an f64 value"); break;
+    case ValueType::U8:
+      v.data = uint64_t{c.read<uint8_t>("a u8 value")};
+      break;
+    case ValueType::I8:
+      v.data = int64_t{c.read<int8_t>("an i8 value")};
+      break;
+    case ValueType::U16:
+      v.data = uint64_t{c.read<uint16_t>("a u16 value")};
+      break;
+    case ValueType::I16:
+      v.data = int64_t{c.read<int16_t>("an i16 value")};
+      break;
+    case ValueType::U32:
+      v.data = uint64_t{c.read<uint32_t>("a u32 value")};
+      break;
+    case ValueType::I32:
+      v.data = int64_t{c.read<int32_t>("an i32 value")};
+      break;
+    case ValueType::U64:
+      v.data = c.read<uint64_t>("a u64 value");
+      break;
+    case ValueType::I64:
+      v.data = c.read<int64_t>("an i64 value");
+      break;
+    case ValueType::F32:
+      v.data = double{c.read<float>("an f32 value")};
+      break;
+    case ValueType::F64:
+      v.data = c.read<double>("an f64 value");
+      break;
     case ValueType::BOOL: {
       const uint8_t b = c.read<uint8_t>("a bool value");
       if (b > 1) c.fail(at, "bool value " + std::to_string(b) + " is neither 0 nor 1");
       v.data = b == 1;
       break;
     }
-    case ValueType::STRING: v.data = c.read_string("a string value"); break;
+    case ValueType::STRING:
+      v.data = c.read_string("a string value");
+      break;
     case ValueType::ARRAY: {
-      if (depth >= kMaxArrayDepth) c.fail(at, "arrays nested deeper than " + std::to_string(kMaxArrayDepth));
+      if (depth >= kMaxArrayDepth)
+        c.fail(at, "arrays nested deeper than " + std::to_string(kMaxArrayDepth));
       const uint32_t et = c.read<uint32_t>("an array's element type");
       if (!known_type(et)) c.fail(at, "array of unknown value type " + std::to_string(et));
       v.element_type = static_cast<ValueType>(et);
@@ -94,7 +132,8 @@ Value read_value(Cursor& c, ValueType type, int depth) {
       const uint64_t n = c.read<uint64_t>("an array's length");
       if (n > c.remaining() / min_encoded_size(v.element_type))
         c.fail(count_at, "array claims " + std::to_string(n) + " elements, more than the " +
-                             std::to_string(c.remaining()) + " remaining bytes can hold (truncated file?)");
+                             std::to_string(c.remaining()) +
+                             " remaining bytes can hold (truncated file?)");
       std::vector<Value> items;
       items.reserve(n);
       for (uint64_t i = 0; i < n; ++i) items.push_back(read_value(c, v.element_type, depth + 1));
@@ -108,8 +147,9 @@ Value read_value(Cursor& c, ValueType type, int depth) {
 }  // namespace
 
 std::string_view value_type_name(ValueType type) {
-  static constexpr std::string_view kNames[] = {"u8",  "i8",     "u16",   "i16", "u32", "i32", "f32",
-                                                "bool", "string", "array", "u64", "i64", "f64"};
+  static constexpr std::string_view kNames[] = {"u8",  "i8",  "u16",  "i16",    "u32",
+                                                "i32", "f32", "bool", "string", "array",
+                                                "u64", "i64", "f64"};
   const auto i = static_cast<uint32_t>(type);
   return i < 13 ? kNames[i] : "?";
 }
@@ -126,7 +166,8 @@ std::optional<uint64_t> Value::as_uint() const {
 
 std::optional<int64_t> Value::as_int() const {
   if (auto* i = std::get_if<int64_t>(&data)) return *i;
-  if (auto* u = std::get_if<uint64_t>(&data); u && *u <= uint64_t(INT64_MAX)) return static_cast<int64_t>(*u);
+  if (auto* u = std::get_if<uint64_t>(&data); u && *u <= uint64_t(INT64_MAX))
+    return static_cast<int64_t>(*u);
   return std::nullopt;
 }
 
@@ -137,8 +178,12 @@ std::optional<double> Value::as_float() const {
   return std::nullopt;
 }
 
-const std::string* Value::as_string() const { return std::get_if<std::string>(&data); }
-const std::vector<Value>* Value::as_array() const { return std::get_if<std::vector<Value>>(&data); }
+const std::string* Value::as_string() const {
+  return std::get_if<std::string>(&data);
+}
+const std::vector<Value>* Value::as_array() const {
+  return std::get_if<std::vector<Value>>(&data);
+}
 
 std::string Value::to_string(size_t max_items) const {
   if (auto* u = std::get_if<uint64_t>(&data)) return std::to_string(*u);
@@ -155,8 +200,10 @@ std::string Value::to_string(size_t max_items) const {
     return out + (s->size() > 60 ? "...\"" : "\"");
   }
   const auto& items = std::get<std::vector<Value>>(data);
-  std::string out = std::string(value_type_name(element_type)) + "[" + std::to_string(items.size()) + "] [";
-  for (size_t k = 0; k < items.size() && k < max_items; ++k) out += (k ? ", " : "") + items[k].to_string(max_items);
+  std::string out =
+      std::string(value_type_name(element_type)) + "[" + std::to_string(items.size()) + "] [";
+  for (size_t k = 0; k < items.size() && k < max_items; ++k)
+    out += (k ? ", " : "") + items[k].to_string(max_items);
   return out + (items.size() > max_items ? ", ...]" : "]");
 }
 
@@ -204,7 +251,8 @@ void GgufFile::parse_all() {
     const uint64_t at = c.pos();
     std::string key = c.read_string("a metadata key");
     const uint32_t type = c.read<uint32_t>("a metadata value type");
-    if (!known_type(type)) c.fail(at, "metadata key \"" + key + "\" has unknown value type " + std::to_string(type));
+    if (!known_type(type))
+      c.fail(at, "metadata key \"" + key + "\" has unknown value type " + std::to_string(type));
     Value v = read_value(c, static_cast<ValueType>(type), 0);
     if (metadata_index_.count(key)) c.fail(at, "duplicate metadata key \"" + key + "\"");
     metadata_index_[key] = metadata_.size();
@@ -225,7 +273,8 @@ void GgufFile::parse_all() {
     t.name = c.read_string("a tensor name");
     const uint32_t n_dims = c.read<uint32_t>("a tensor's dimension count");
     if (n_dims == 0 || n_dims > kMaxDims)
-      c.fail(at, "tensor \"" + t.name + "\" has " + std::to_string(n_dims) + " dimensions (1 to 4 allowed)");
+      c.fail(at, "tensor \"" + t.name + "\" has " + std::to_string(n_dims) +
+                     " dimensions (1 to 4 allowed)");
     t.elements = 1;
     for (uint32_t d = 0; d < n_dims; ++d) {
       const uint64_t dim = c.read<uint64_t>("a tensor dimension");
@@ -236,7 +285,9 @@ void GgufFile::parse_all() {
     }
     const uint32_t type = c.read<uint32_t>("a tensor type");
     const auto traits = ggml_type_traits(type);
-    if (!traits) c.fail(at, "tensor \"" + t.name + "\" has unknown or unsupported type id " + std::to_string(type));
+    if (!traits)
+      c.fail(at, "tensor \"" + t.name + "\" has unknown or unsupported type id " +
+                     std::to_string(type));
     t.type = traits->type;
     if (t.dims[0] % traits->block_elements != 0)
       c.fail(at, "tensor \"" + t.name + "\": first dimension " + std::to_string(t.dims[0]) +
@@ -273,7 +324,10 @@ std::optional<uint64_t> GgufFile::get_uint(const std::string& key) const {
   const Value* v = find(key);
   if (!v) return std::nullopt;
   auto u = v->as_uint();
-  if (!u) throw loaders::FormatError(name_, 0, "metadata \"" + key + "\" should be a non-negative integer, is " + v->to_string());
+  if (!u)
+    throw loaders::FormatError(
+        name_, 0,
+        "metadata \"" + key + "\" should be a non-negative integer, is " + v->to_string());
   return u;
 }
 
@@ -281,14 +335,17 @@ std::optional<double> GgufFile::get_float(const std::string& key) const {
   const Value* v = find(key);
   if (!v) return std::nullopt;
   auto d = v->as_float();
-  if (!d) throw loaders::FormatError(name_, 0, "metadata \"" + key + "\" should be a number, is " + v->to_string());
+  if (!d)
+    throw loaders::FormatError(name_, 0,
+                               "metadata \"" + key + "\" should be a number, is " + v->to_string());
   return d;
 }
 
 std::optional<std::string> GgufFile::get_string(const std::string& key) const {
   const Value* v = find(key);
   if (!v) return std::nullopt;
-  if (!v->as_string()) throw loaders::FormatError(name_, 0, "metadata \"" + key + "\" should be a string");
+  if (!v->as_string())
+    throw loaders::FormatError(name_, 0, "metadata \"" + key + "\" should be a string");
   return *v->as_string();
 }
 

@@ -27,8 +27,10 @@ Roofline measure_roofline(vk::Context& ctx, int reps, vk::ProfileTable* profile)
   r.fma_invocations = std::max<uint32_t>(1, std::min<uint32_t>((1u << 16) / wg, 32768)) * wg;
 
   vk::Buffer src(ctx.allocator(), r.copy_bytes, vk::MemoryUse::kDevice, "roofline copy source");
-  vk::Buffer dst(ctx.allocator(), r.copy_bytes, vk::MemoryUse::kDevice, "roofline copy destination");
-  vk::Buffer out(ctx.allocator(), r.fma_invocations * 16ull, vk::MemoryUse::kDevice, "roofline fma output");
+  vk::Buffer dst(ctx.allocator(), r.copy_bytes, vk::MemoryUse::kDevice,
+                 "roofline copy destination");
+  vk::Buffer out(ctx.allocator(), r.fma_invocations * 16ull, vk::MemoryUse::kDevice,
+                 "roofline fma output");
   vk::Stream stream(ctx.device(), /*profile=*/true);
 
   for (int rep = -1; rep < reps; ++rep) {  // rep -1 warms up (pipeline JIT, page faults)

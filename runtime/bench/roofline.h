@@ -11,11 +11,11 @@
 namespace bcvk::bench {
 
 struct Roofline {
-  double bandwidth_gbs = 0;        // bytes read + written per second, 1e9
-  double fma_gflops = 0;           // 1e9 FLOP/s
+  double bandwidth_gbs = 0;  // bytes read + written per second, 1e9
+  double fma_gflops = 0;     // 1e9 FLOP/s
   std::vector<double> bandwidth_samples_gbs;
   std::vector<double> fma_samples_gflops;
-  uint64_t copy_bytes = 0;         // bytes per copy direction
+  uint64_t copy_bytes = 0;  // bytes per copy direction
   uint32_t fma_invocations = 0;
   // The bound a kernel with this arithmetic intensity (FLOP per byte) can reach.
   double bound_gflops(double flop_per_byte) const;

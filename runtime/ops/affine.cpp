@@ -4,12 +4,13 @@
 
 namespace bcvk::ops {
 
-void affine(vk::Context& ctx, vk::Stream& stream, vk::BufferView x, vk::BufferView y, uint32_t count,
-            float scale, float shift, AffineConfig config) {
+void affine(vk::Context& ctx, vk::Stream& stream, vk::BufferView x, vk::BufferView y,
+            uint32_t count, float scale, float shift, AffineConfig config) {
   if (count == 0) return;
   if (x.size < count * 4ull || y.size < count * 4ull)
     throw vk::Error("internal error: affine views hold fewer than count floats");
-  const uint32_t wg = config.workgroup_size ? config.workgroup_size : ctx.tuning().elementwise_workgroup;
+  const uint32_t wg =
+      config.workgroup_size ? config.workgroup_size : ctx.tuning().elementwise_workgroup;
   const uint32_t items = std::max(config.items_per_invocation, 1u);
   vk::Kernel& kernel = ctx.kernel("affine", {{0, wg}, {1, items}}, sizeof(AffinePush));
   const uint64_t per_group = uint64_t(wg) * items;
@@ -17,7 +18,8 @@ void affine(vk::Context& ctx, vk::Stream& stream, vk::BufferView x, vk::BufferVi
   if (groups > ctx.tuning().max_groups_x)
     throw vk::Error("internal error: affine over " + std::to_string(count) + " elements needs " +
                     std::to_string(groups) + " groups; raise items_per_invocation");
-  stream.dispatch(kernel, {x.buffer->view(x.offset, count * 4ull), y.buffer->view(y.offset, count * 4ull)},
+  stream.dispatch(kernel,
+                  {x.buffer->view(x.offset, count * 4ull), y.buffer->view(y.offset, count * 4ull)},
                   AffinePush{count, scale, shift}, {static_cast<uint32_t>(groups), 1, 1}, "affine");
 }
 

@@ -1,4 +1,5 @@
-// affine: y = scale * x + shift over f32.  Shader: shaders/affine.comp.  Test: tests/ops/affine_test.cpp.
+// affine: y = scale * x + shift over f32.  Shader: shaders/affine.comp.  Test:
+// tests/ops/affine_test.cpp.
 #pragma once
 
 #include <cstdint>
@@ -17,12 +18,12 @@ struct AffinePush {
 static_assert(sizeof(AffinePush) == 12);
 
 struct AffineConfig {
-  uint32_t workgroup_size = 0;          // 0: the device's element-wise default
-  uint32_t items_per_invocation = 1;    // specialization constant 1
+  uint32_t workgroup_size = 0;        // 0: the device's element-wise default
+  uint32_t items_per_invocation = 1;  // specialization constant 1
 };
 
 // x and y hold `count` floats each and fit in one binding.
-void affine(vk::Context& ctx, vk::Stream& stream, vk::BufferView x, vk::BufferView y, uint32_t count,
-            float scale, float shift, AffineConfig config = {});
+void affine(vk::Context& ctx, vk::Stream& stream, vk::BufferView x, vk::BufferView y,
+            uint32_t count, float scale, float shift, AffineConfig config = {});
 
 }  // namespace bcvk::ops

@@ -14,7 +14,8 @@ constexpr uint64_t kMaxGroups = 512;
 void copy(vk::Context& ctx, vk::Stream& stream, vk::BufferView src, vk::BufferView dst,
           uint32_t xor_key, std::string_view label) {
   const vk::DeviceTuning& t = ctx.tuning();
-  if (src.size != dst.size) throw vk::Error("internal error: copy between views of different sizes");
+  if (src.size != dst.size)
+    throw vk::Error("internal error: copy between views of different sizes");
   if (src.offset % t.binding_alignment || dst.offset % t.binding_alignment)
     throw vk::Error("internal error: copy views must start at a multiple of " +
                     std::to_string(t.binding_alignment) + " bytes");
@@ -22,15 +23,17 @@ void copy(vk::Context& ctx, vk::Stream& stream, vk::BufferView src, vk::BufferVi
   vk::Kernel& kernel = ctx.kernel("copy", {{0, wg}}, sizeof(CopyPush));
   for (uint64_t done = 0; done < src.size; done += t.max_binding_bytes) {
     const uint64_t bytes = std::min<uint64_t>(t.max_binding_bytes, src.size - done);
-    const CopyPush push{static_cast<uint32_t>((bytes + 3) / 4), xor_key};  // last partial word whole
+    const CopyPush push{static_cast<uint32_t>((bytes + 3) / 4),
+                        xor_key};  // last partial word whole
     // The shader reads 16-byte units; buffers are allocated in whole units (Buffer::capacity).
     const uint64_t bound = (bytes + 15) / 16 * 16;
     const uint64_t units = bound / 16;
-    const uint32_t groups = static_cast<uint32_t>(
-        std::clamp<uint64_t>((units + wg - 1) / wg, 1, std::min<uint64_t>(kMaxGroups, t.max_groups_x)));
-    stream.dispatch(kernel,
-                    {src.buffer->view(src.offset + done, bound), dst.buffer->view(dst.offset + done, bound)},
-                    push, {groups, 1, 1}, label);
+    const uint32_t groups = static_cast<uint32_t>(std::clamp<uint64_t>(
+        (units + wg - 1) / wg, 1, std::min<uint64_t>(kMaxGroups, t.max_groups_x)));
+    stream.dispatch(
+        kernel,
+        {src.buffer->view(src.offset + done, bound), dst.buffer->view(dst.offset + done, bound)},
+        push, {groups, 1, 1}, label);
   }
 }
 

@@ -1,4 +1,5 @@
-// copy: dst = src ^ xor_key, 32-bit words.  Shader: shaders/copy.comp.  Test: tests/ops/copy_test.cpp.
+// copy: dst = src ^ xor_key, 32-bit words.  Shader: shaders/copy.comp.  Test:
+// tests/ops/copy_test.cpp.
 #pragma once
 
 #include <cstdint>

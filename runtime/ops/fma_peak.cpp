@@ -4,13 +4,14 @@
 
 namespace bcvk::ops {
 
-double fma_peak(vk::Context& ctx, vk::Stream& stream, vk::BufferView out, uint32_t invocations, float a,
-                float b) {
+double fma_peak(vk::Context& ctx, vk::Stream& stream, vk::BufferView out, uint32_t invocations,
+                float a, float b) {
   const uint32_t wg = ctx.tuning().elementwise_workgroup;
   if (invocations % wg != 0 || out.size < invocations * 16ull)
     throw vk::Error("internal error: fma_peak needs a multiple of " + std::to_string(wg) +
                     " invocations and 16 bytes of output each");
-  vk::Kernel& kernel = ctx.kernel("fma_peak", {{0, wg}, {1, kFmaPeakIterations}}, sizeof(FmaPeakPush));
+  vk::Kernel& kernel =
+      ctx.kernel("fma_peak", {{0, wg}, {1, kFmaPeakIterations}}, sizeof(FmaPeakPush));
   stream.dispatch(kernel, {out}, FmaPeakPush{a, b}, {invocations / wg, 1, 1}, "fma_peak");
   return double(invocations) * kFmaPeakIterations * 8 * 4 * 2;
 }

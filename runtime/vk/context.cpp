@@ -14,10 +14,11 @@ std::filesystem::path cache_file(const ContextOptions& o, const Instance& instan
 
 DeviceTuning tune(const PhysicalDeviceInfo& info) {
   DeviceTuning t;
-  t.elementwise_workgroup = std::min<uint32_t>(256, std::min(info.max_workgroup_invocations,
-                                                             info.max_workgroup_size[0]));
+  t.elementwise_workgroup =
+      std::min<uint32_t>(256, std::min(info.max_workgroup_invocations, info.max_workgroup_size[0]));
   t.max_groups_x = info.max_workgroup_count[0];
-  t.binding_alignment = std::lcm<uint64_t>(std::max<uint64_t>(info.min_storage_buffer_offset_alignment, 1), 16);
+  t.binding_alignment =
+      std::lcm<uint64_t>(std::max<uint64_t>(info.min_storage_buffer_offset_alignment, 1), 16);
   t.max_binding_bytes = info.max_storage_buffer_range / t.binding_alignment * t.binding_alignment;
   return t;
 }
@@ -36,7 +37,10 @@ Kernel& Context::kernel(const std::string& shader, const std::vector<SpecConstan
   auto key = std::make_tuple(shader, spec);
   auto it = kernels_.find(key);
   if (it == kernels_.end())
-    it = kernels_.emplace(std::move(key), std::make_unique<Kernel>(device_, cache_, shader, spec, push_size)).first;
+    it = kernels_
+             .emplace(std::move(key),
+                      std::make_unique<Kernel>(device_, cache_, shader, spec, push_size))
+             .first;
   return *it->second;
 }
 

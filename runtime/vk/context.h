@@ -46,7 +46,8 @@ class Context {
   const DeviceTuning& tuning() const { return tuning_; }
 
   // The pipeline for (shader, specialization), built on first use and then shared.
-  Kernel& kernel(const std::string& shader, const std::vector<SpecConstant>& spec, uint32_t push_size);
+  Kernel& kernel(const std::string& shader, const std::vector<SpecConstant>& spec,
+                 uint32_t push_size);
   size_t kernel_count() const { return kernels_.size(); }
 
  private:

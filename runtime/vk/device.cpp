@@ -9,7 +9,8 @@ namespace bcvk::vk {
 Device::Device(const Instance& instance, const PhysicalDeviceInfo& info)
     : instance_(instance), info_(info) {
   if (!info.has_compute_queue())
-    throw Error("device " + std::to_string(info.index) + " (" + info.name + ") has no compute queue");
+    throw Error("device " + std::to_string(info.index) + " (" + info.name +
+                ") has no compute queue");
   vkGetPhysicalDeviceMemoryProperties(info.handle, &memory_);
 
   const float priority = 1.0f;
@@ -21,9 +22,12 @@ Device::Device(const Instance& instance, const PhysicalDeviceInfo& info)
   // The per-feature structs are valid on 1.1 (through their extensions) and on 1.2+ (core).
   const bool v12 = info.api_version >= VK_API_VERSION_1_2;
   std::vector<const char*> extensions;
-  VkPhysicalDevice16BitStorageFeatures storage16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
-  VkPhysicalDevice8BitStorageFeatures storage8{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_8BIT_STORAGE_FEATURES};
-  VkPhysicalDeviceShaderFloat16Int8Features f16i8{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
+  VkPhysicalDevice16BitStorageFeatures storage16{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
+  VkPhysicalDevice8BitStorageFeatures storage8{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_8BIT_STORAGE_FEATURES};
+  VkPhysicalDeviceShaderFloat16Int8Features f16i8{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
   VkPhysicalDeviceFeatures2 features{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
   void** tail = &features.pNext;
   storage16.storageBuffer16BitAccess = info.storage_buffer_16bit;
@@ -60,6 +64,8 @@ Device::~Device() {
   }
 }
 
-void Device::wait_idle() const { BCVK_VK_CHECK(vkDeviceWaitIdle(device_)); }
+void Device::wait_idle() const {
+  BCVK_VK_CHECK(vkDeviceWaitIdle(device_));
+}
 
 }  // namespace bcvk::vk

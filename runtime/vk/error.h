@@ -29,9 +29,9 @@ const char* result_advice(VkResult result);
 
 }  // namespace bcvk::vk
 
-#define BCVK_VK_CHECK(call)                                                 \
-  do {                                                                      \
-    const VkResult bcvk_result_ = (call);                                   \
-    if (bcvk_result_ != VK_SUCCESS)                                         \
-      ::bcvk::vk::throw_result(bcvk_result_, #call, __FILE__, __LINE__);    \
+#define BCVK_VK_CHECK(call)                                              \
+  do {                                                                   \
+    const VkResult bcvk_result_ = (call);                                \
+    if (bcvk_result_ != VK_SUCCESS)                                      \
+      ::bcvk::vk::throw_result(bcvk_result_, #call, __FILE__, __LINE__); \
   } while (0)

@@ -22,8 +22,9 @@ std::string lower(std::string s) {
 }
 
 bool has_extension(const std::vector<VkExtensionProperties>& exts, const char* name) {
-  return std::any_of(exts.begin(), exts.end(),
-                     [&](const VkExtensionProperties& e) { return std::strcmp(e.extensionName, name) == 0; });
+  return std::any_of(exts.begin(), exts.end(), [&](const VkExtensionProperties& e) {
+    return std::strcmp(e.extensionName, name) == 0;
+  });
 }
 
 std::vector<VkExtensionProperties> instance_extensions(const char* layer) {
@@ -41,14 +42,16 @@ bool layer_available(const char* name) {
   std::vector<VkLayerProperties> layers(n);
   BCVK_VK_CHECK(vkEnumerateInstanceLayerProperties(&n, layers.data()));
   layers.resize(n);
-  return std::any_of(layers.begin(), layers.end(),
-                     [&](const VkLayerProperties& l) { return std::strcmp(l.layerName, name) == 0; });
+  return std::any_of(layers.begin(), layers.end(), [&](const VkLayerProperties& l) {
+    return std::strcmp(l.layerName, name) == 0;
+  });
 }
 
 VKAPI_ATTR VkBool32 VKAPI_CALL on_validation_message(
     VkDebugUtilsMessageSeverityFlagBitsEXT severity, VkDebugUtilsMessageTypeFlagsEXT,
     const VkDebugUtilsMessengerCallbackDataEXT* data, void* user) {
-  const char* level = (severity & VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT) ? "error" : "warning";
+  const char* level =
+      (severity & VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT) ? "error" : "warning";
   std::string text = std::string("validation ") + level + ": " +
                      (data && data->pMessage ? data->pMessage : "(no message)");
   std::fprintf(stderr, "bcvk: %s\n", text.c_str());
@@ -88,13 +91,19 @@ PhysicalDeviceInfo query_device(VkPhysicalDevice pd, uint32_t index) {
   const bool v13 = api >= VK_API_VERSION_1_3;
 
   // Properties: chain only what this device's API version or extensions define.
-  VkPhysicalDeviceSubgroupProperties subgroup{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
-  VkPhysicalDeviceMaintenance3Properties maint3{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES};
+  VkPhysicalDeviceSubgroupProperties subgroup{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+  VkPhysicalDeviceMaintenance3Properties maint3{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES};
   VkPhysicalDeviceDriverProperties driver{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
-  VkPhysicalDeviceMaintenance4Properties maint4{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_4_PROPERTIES};
+  VkPhysicalDeviceMaintenance4Properties maint4{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_4_PROPERTIES};
   VkPhysicalDeviceProperties2 props{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
   void** tail = &props.pNext;
-  auto chain = [&tail](auto& s) { *tail = &s; tail = &s.pNext; };
+  auto chain = [&tail](auto& s) {
+    *tail = &s;
+    tail = &s.pNext;
+  };
   chain(subgroup);
   chain(maint3);
   const bool has_driver_props = v12 || has_extension(exts, VK_KHR_DRIVER_PROPERTIES_EXTENSION_NAME);
@@ -103,9 +112,12 @@ PhysicalDeviceInfo query_device(VkPhysicalDevice pd, uint32_t index) {
   if (has_maint4) chain(maint4);
   vkGetPhysicalDeviceProperties2(pd, &props);
 
-  VkPhysicalDevice16BitStorageFeatures storage16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
-  VkPhysicalDevice8BitStorageFeatures storage8{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_8BIT_STORAGE_FEATURES};
-  VkPhysicalDeviceShaderFloat16Int8Features f16i8{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
+  VkPhysicalDevice16BitStorageFeatures storage16{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
+  VkPhysicalDevice8BitStorageFeatures storage8{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_8BIT_STORAGE_FEATURES};
+  VkPhysicalDeviceShaderFloat16Int8Features f16i8{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
   VkPhysicalDeviceFeatures2 feats{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
   tail = &feats.pNext;
   chain(storage16);
@@ -128,8 +140,8 @@ PhysicalDeviceInfo query_device(VkPhysicalDevice pd, uint32_t index) {
     info.driver_name = driver.driverName;
     info.driver_info = driver.driverInfo;
   }
-  info.driver_version =
-      decode_driver_version(base.driverVersion, base.vendorID, has_driver_props ? driver.driverID : VkDriverId{});
+  info.driver_version = decode_driver_version(base.driverVersion, base.vendorID,
+                                              has_driver_props ? driver.driverID : VkDriverId{});
 
   info.subgroup_size = subgroup.subgroupSize;
   info.subgroup_arithmetic = (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
@@ -187,11 +199,16 @@ PhysicalDeviceInfo query_device(VkPhysicalDevice pd, uint32_t index) {
 
 int type_rank(VkPhysicalDeviceType type) {
   switch (type) {
-    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return 0;
-    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return 1;
-    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return 2;
-    case VK_PHYSICAL_DEVICE_TYPE_CPU: return 3;
-    default: return 4;
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU:
+      return 0;
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU:
+      return 1;
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU:
+      return 2;
+    case VK_PHYSICAL_DEVICE_TYPE_CPU:
+      return 3;
+    default:
+      return 4;
   }
 }
 
@@ -231,44 +248,72 @@ void load_vulkan() {
 
 const char* vendor_name(Vendor vendor) {
   switch (vendor) {
-    case Vendor::kAMD: return "AMD";
-    case Vendor::kNVIDIA: return "NVIDIA";
-    case Vendor::kIntel: return "Intel";
-    case Vendor::kARM: return "ARM";
-    case Vendor::kQualcomm: return "Qualcomm";
-    case Vendor::kApple: return "Apple";
-    case Vendor::kMesaCPU: return "Mesa/CPU";
-    case Vendor::kImagination: return "Imagination";
-    case Vendor::kBroadcom: return "Broadcom";
-    case Vendor::kMicrosoft: return "Microsoft";
-    default: return "other";
+    case Vendor::kAMD:
+      return "AMD";
+    case Vendor::kNVIDIA:
+      return "NVIDIA";
+    case Vendor::kIntel:
+      return "Intel";
+    case Vendor::kARM:
+      return "ARM";
+    case Vendor::kQualcomm:
+      return "Qualcomm";
+    case Vendor::kApple:
+      return "Apple";
+    case Vendor::kMesaCPU:
+      return "Mesa/CPU";
+    case Vendor::kImagination:
+      return "Imagination";
+    case Vendor::kBroadcom:
+      return "Broadcom";
+    case Vendor::kMicrosoft:
+      return "Microsoft";
+    default:
+      return "other";
   }
 }
 
 Vendor vendor_from_id(uint32_t id) {
   switch (id) {
-    case 0x1002: return Vendor::kAMD;
-    case 0x1022: return Vendor::kAMD;
-    case 0x10DE: return Vendor::kNVIDIA;
-    case 0x8086: return Vendor::kIntel;
-    case 0x13B5: return Vendor::kARM;
-    case 0x5143: return Vendor::kQualcomm;
-    case 0x106B: return Vendor::kApple;
-    case 0x10005: return Vendor::kMesaCPU;  // VK_VENDOR_ID_MESA: lavapipe
-    case 0x1010: return Vendor::kImagination;
-    case 0x14E4: return Vendor::kBroadcom;
-    case 0x1414: return Vendor::kMicrosoft;
-    default: return Vendor::kOther;
+    case 0x1002:
+      return Vendor::kAMD;
+    case 0x1022:
+      return Vendor::kAMD;
+    case 0x10DE:
+      return Vendor::kNVIDIA;
+    case 0x8086:
+      return Vendor::kIntel;
+    case 0x13B5:
+      return Vendor::kARM;
+    case 0x5143:
+      return Vendor::kQualcomm;
+    case 0x106B:
+      return Vendor::kApple;
+    case 0x10005:
+      return Vendor::kMesaCPU;  // VK_VENDOR_ID_MESA: lavapipe
+    case 0x1010:
+      return Vendor::kImagination;
+    case 0x14E4:
+      return Vendor::kBroadcom;
+    case 0x1414:
+      return Vendor::kMicrosoft;
+    default:
+      return Vendor::kOther;
   }
 }
 
 std::string PhysicalDeviceInfo::type_name() const {
   switch (type) {
-    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete GPU";
-    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated GPU";
-    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual GPU";
-    case VK_PHYSICAL_DEVICE_TYPE_CPU: return "CPU";
-    default: return "other";
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU:
+      return "discrete GPU";
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU:
+      return "integrated GPU";
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU:
+      return "virtual GPU";
+    case VK_PHYSICAL_DEVICE_TYPE_CPU:
+      return "CPU";
+    default:
+      return "other";
   }
 }
 
@@ -303,11 +348,15 @@ InstanceOptions InstanceOptions::from_environment() {
 Instance::Instance(InstanceOptions options) : log_(std::make_unique<ValidationLog>()) {
   load_vulkan();
 
-  if (vkEnumerateInstanceVersion) BCVK_VK_CHECK(vkEnumerateInstanceVersion(&api_version_));
-  else api_version_ = VK_API_VERSION_1_0;
+  if (vkEnumerateInstanceVersion)
+    BCVK_VK_CHECK(vkEnumerateInstanceVersion(&api_version_));
+  else
+    api_version_ = VK_API_VERSION_1_0;
   if (api_version_ < VK_API_VERSION_1_1)
-    throw Error("the Vulkan loader supports only Vulkan 1.0; bcvk needs 1.1 or newer: update "
-                "libvulkan1", VK_ERROR_INCOMPATIBLE_DRIVER);
+    throw Error(
+        "the Vulkan loader supports only Vulkan 1.0; bcvk needs 1.1 or newer: update "
+        "libvulkan1",
+        VK_ERROR_INCOMPATIBLE_DRIVER);
   api_version_ = std::min<uint32_t>(api_version_, VK_API_VERSION_1_3);
 
   std::vector<const char*> layers;
@@ -323,10 +372,12 @@ Instance::Instance(InstanceOptions options) : log_(std::make_unique<ValidationLo
   VkValidationFeaturesEXT features{VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT};
   // Synchronization validation catches a missing barrier between two dispatches, the bug
   // class a compute runtime is most likely to have.
-  const VkValidationFeatureEnableEXT enables[] = {VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT};
-  VkDebugUtilsMessengerCreateInfoEXT messenger_info{VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
-  messenger_info.messageSeverity =
-      VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
+  const VkValidationFeatureEnableEXT enables[] = {
+      VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT};
+  VkDebugUtilsMessengerCreateInfoEXT messenger_info{
+      VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
+  messenger_info.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT |
+                                   VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
   messenger_info.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT |
                                VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
                                VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT;
@@ -336,9 +387,10 @@ Instance::Instance(InstanceOptions options) : log_(std::make_unique<ValidationLo
 
   if (options.validation) {
     if (!layer_available(kValidationLayer))
-      throw Error("BCVK_VALIDATION is set but the Khronos validation layer is not installed: "
-                  "apt-get install vulkan-validationlayers (or unset BCVK_VALIDATION)",
-                  VK_ERROR_LAYER_NOT_PRESENT);
+      throw Error(
+          "BCVK_VALIDATION is set but the Khronos validation layer is not installed: "
+          "apt-get install vulkan-validationlayers (or unset BCVK_VALIDATION)",
+          VK_ERROR_LAYER_NOT_PRESENT);
     layers.push_back(kValidationLayer);
     extensions.push_back(VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
     const auto layer_exts = instance_extensions(kValidationLayer);
@@ -367,9 +419,11 @@ Instance::Instance(InstanceOptions options) : log_(std::make_unique<ValidationLo
   ci.ppEnabledExtensionNames = extensions.data();
   const VkResult r = vkCreateInstance(&ci, nullptr, &instance_);
   if (r == VK_ERROR_INCOMPATIBLE_DRIVER)
-    throw Error("no Vulkan driver found (vkCreateInstance: VK_ERROR_INCOMPATIBLE_DRIVER): install "
-                "one, e.g. apt-get install mesa-vulkan-drivers for the lavapipe CPU device, or "
-                "your GPU vendor's driver", r);
+    throw Error(
+        "no Vulkan driver found (vkCreateInstance: VK_ERROR_INCOMPATIBLE_DRIVER): install "
+        "one, e.g. apt-get install mesa-vulkan-drivers for the lavapipe CPU device, or "
+        "your GPU vendor's driver",
+        r);
   BCVK_VK_CHECK(r);
 
   // volkLoadInstance (not volkLoadDevice) keeps device-level calls on the loader's
@@ -378,7 +432,8 @@ Instance::Instance(InstanceOptions options) : log_(std::make_unique<ValidationLo
 
   if (options.validation) {
     try {
-      BCVK_VK_CHECK(vkCreateDebugUtilsMessengerEXT(instance_, &messenger_info, nullptr, &messenger_));
+      BCVK_VK_CHECK(
+          vkCreateDebugUtilsMessengerEXT(instance_, &messenger_info, nullptr, &messenger_));
     } catch (...) {
       vkDestroyInstance(instance_, nullptr);
       throw;
@@ -415,8 +470,10 @@ const PhysicalDeviceInfo& select_device(const std::vector<PhysicalDeviceInfo>& d
     }
   }
   if (devices.empty())
-    throw Error("no Vulkan device found: install a driver, e.g. apt-get install "
-                "mesa-vulkan-drivers for the lavapipe CPU device", VK_ERROR_INCOMPATIBLE_DRIVER);
+    throw Error(
+        "no Vulkan device found: install a driver, e.g. apt-get install "
+        "mesa-vulkan-drivers for the lavapipe CPU device",
+        VK_ERROR_INCOMPATIBLE_DRIVER);
 
   const PhysicalDeviceInfo* chosen = nullptr;
   if (selector.empty()) {
@@ -451,8 +508,8 @@ const PhysicalDeviceInfo& select_device(const std::vector<PhysicalDeviceInfo>& d
       }
     }
     if (!chosen)
-      throw Error(source + " \"" + selector + "\" matches no device name; devices:" +
-                  device_list(devices));
+      throw Error(source + " \"" + selector +
+                  "\" matches no device name; devices:" + device_list(devices));
   }
   if (!chosen->has_compute_queue())
     throw Error("device " + std::to_string(chosen->index) + " (" + chosen->name +

@@ -16,8 +16,19 @@ namespace bcvk::vk {
 // cannot be opened, so a machine without a loader gets a message instead of a linker failure.
 void load_vulkan();
 
-enum class Vendor { kAMD, kNVIDIA, kIntel, kARM, kQualcomm, kApple, kMesaCPU, kImagination,
-                    kBroadcom, kMicrosoft, kOther };
+enum class Vendor {
+  kAMD,
+  kNVIDIA,
+  kIntel,
+  kARM,
+  kQualcomm,
+  kApple,
+  kMesaCPU,
+  kImagination,
+  kBroadcom,
+  kMicrosoft,
+  kOther
+};
 const char* vendor_name(Vendor vendor);
 Vendor vendor_from_id(uint32_t vendor_id);
 
@@ -35,8 +46,8 @@ struct PhysicalDeviceInfo {
   uint32_t vendor_id = 0;
   uint32_t device_id = 0;
   Vendor vendor = Vendor::kOther;
-  std::string driver_name;     // "llvmpipe", "radv", "NVIDIA", ...
-  std::string driver_info;     // "Mesa 22.3.6 (LLVM 15.0.6)", ...
+  std::string driver_name;  // "llvmpipe", "radv", "NVIDIA", ...
+  std::string driver_info;  // "Mesa 22.3.6 (LLVM 15.0.6)", ...
   uint32_t driver_version_raw = 0;
   std::string driver_version;  // decoded with the vendor's own packing
   uint32_t api_version = 0;
@@ -65,11 +76,11 @@ struct PhysicalDeviceInfo {
   uint32_t max_workgroup_size[3] = {};
   uint32_t max_workgroup_count[3] = {};
   uint32_t max_push_constants_size = 0;
-  float timestamp_period_ns = 0;    // nanoseconds per timestamp tick
+  float timestamp_period_ns = 0;      // nanoseconds per timestamp tick
   uint32_t timestamp_valid_bits = 0;  // of the compute queue family; 0 = no timestamps
 
-  std::string type_name() const;             // "discrete GPU", "CPU", ...
-  std::string api_version_string() const;    // "1.3.230"
+  std::string type_name() const;           // "discrete GPU", "CPU", ...
+  std::string api_version_string() const;  // "1.3.230"
 };
 
 // Collects validation-layer messages.  Its address is handed to the layer, so it lives behind

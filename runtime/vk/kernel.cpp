@@ -16,7 +16,8 @@ constexpr uint32_t kDecorationDescriptorSet = 34;
 }  // namespace
 
 uint32_t spirv_binding_count(std::span<const uint32_t> spirv) {
-  if (spirv.size() < 5 || spirv[0] != kSpirvMagic) throw Error("internal error: not a SPIR-V module");
+  if (spirv.size() < 5 || spirv[0] != kSpirvMagic)
+    throw Error("internal error: not a SPIR-V module");
   uint32_t count = 0;
   for (size_t i = 5; i < spirv.size();) {
     const uint32_t op = spirv[i] & 0xffff, len = spirv[i] >> 16;
@@ -37,8 +38,9 @@ Kernel::Kernel(const Device& device, const PipelineCache& cache, const std::stri
   const shaders::ShaderBinary* bin = shaders::find(shader);
   if (!bin) throw Error("internal error: no embedded shader named " + shader);
   if (push_constant_size > device.info().max_push_constants_size)
-    throw Error(shader + " needs " + std::to_string(push_constant_size) + " bytes of push constants; " +
-                device.info().name + " allows " + std::to_string(device.info().max_push_constants_size));
+    throw Error(shader + " needs " + std::to_string(push_constant_size) +
+                " bytes of push constants; " + device.info().name + " allows " +
+                std::to_string(device.info().max_push_constants_size));
   binding_count_ = spirv_binding_count(bin->words);
   const VkDevice dev = device.handle();
 
@@ -70,8 +72,8 @@ Kernel::Kernel(const Device& device, const PipelineCache& cache, const std::stri
       entries.push_back({s.id, static_cast<uint32_t>(values.size() * 4), 4});
       values.push_back(s.value);
     }
-    VkSpecializationInfo si{static_cast<uint32_t>(entries.size()), entries.data(), values.size() * 4,
-                            values.data()};
+    VkSpecializationInfo si{static_cast<uint32_t>(entries.size()), entries.data(),
+                            values.size() * 4, values.data()};
     VkComputePipelineCreateInfo ci{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
     ci.stage = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO};
     ci.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
@@ -86,7 +88,9 @@ Kernel::Kernel(const Device& device, const PipelineCache& cache, const std::stri
   }
 }
 
-Kernel::~Kernel() { release(); }
+Kernel::~Kernel() {
+  release();
+}
 
 void Kernel::release() noexcept {
   const VkDevice dev = device_.handle();
@@ -105,7 +109,8 @@ void Kernel::release() noexcept {
 VkDescriptorSet Kernel::allocate_set() {
   const VkDevice dev = device_.handle();
   if (sets_left_in_pool_ == 0) {
-    VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kSetsPerPool * std::max(binding_count_, 1u)};
+    VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                              kSetsPerPool * std::max(binding_count_, 1u)};
     VkDescriptorPoolCreateInfo pi{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
     pi.maxSets = kSetsPerPool;
     pi.poolSizeCount = 1;
@@ -133,7 +138,8 @@ VkDescriptorSet Kernel::descriptor_set(std::span<const BufferView> views) {
   std::vector<uint64_t> key;
   key.reserve(views.size() * 3);
   for (const BufferView& v : views) {
-    if (!v.buffer || !v.buffer->handle()) throw Error("internal error: " + name_ + " bound an empty buffer");
+    if (!v.buffer || !v.buffer->handle())
+      throw Error("internal error: " + name_ + " bound an empty buffer");
     if (v.offset % info.min_storage_buffer_offset_alignment != 0 || v.size == 0 ||
         v.size > info.max_storage_buffer_range || v.offset + v.size > v.buffer->capacity())
       throw Error("internal error: " + name_ + " binds " + v.buffer->name() + " at offset " +
@@ -156,7 +162,8 @@ VkDescriptorSet Kernel::descriptor_set(std::span<const BufferView> views) {
     writes[b].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
     writes[b].pBufferInfo = &infos[b];
   }
-  vkUpdateDescriptorSets(device_.handle(), static_cast<uint32_t>(writes.size()), writes.data(), 0, nullptr);
+  vkUpdateDescriptorSets(device_.handle(), static_cast<uint32_t>(writes.size()), writes.data(), 0,
+                         nullptr);
   sets_.emplace(std::move(key), set);
   return set;
 }

@@ -12,7 +12,9 @@ namespace bcvk::vk {
 
 namespace {
 
-VkDeviceSize align_up(VkDeviceSize v, VkDeviceSize a) { return (v + a - 1) / a * a; }
+VkDeviceSize align_up(VkDeviceSize v, VkDeviceSize a) {
+  return (v + a - 1) / a * a;
+}
 
 std::atomic<uint64_t> next_buffer_id{1};
 
@@ -20,10 +22,14 @@ std::atomic<uint64_t> next_buffer_id{1};
 
 std::string format_bytes(uint64_t bytes) {
   char buf[32];
-  if (bytes >= (1ull << 30)) std::snprintf(buf, sizeof buf, "%.2f GiB", bytes / double(1ull << 30));
-  else if (bytes >= (1ull << 20)) std::snprintf(buf, sizeof buf, "%.1f MiB", bytes / double(1ull << 20));
-  else if (bytes >= (1ull << 10)) std::snprintf(buf, sizeof buf, "%.1f KiB", bytes / 1024.0);
-  else std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
+  if (bytes >= (1ull << 30))
+    std::snprintf(buf, sizeof buf, "%.2f GiB", bytes / double(1ull << 30));
+  else if (bytes >= (1ull << 20))
+    std::snprintf(buf, sizeof buf, "%.1f MiB", bytes / double(1ull << 20));
+  else if (bytes >= (1ull << 10))
+    std::snprintf(buf, sizeof buf, "%.1f KiB", bytes / 1024.0);
+  else
+    std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
   return buf;
 }
 
@@ -35,7 +41,9 @@ AllocatorOptions AllocatorOptions::from_environment() {
 }
 
 Allocator::Allocator(const Device& device, AllocatorOptions options)
-    : device_(device), options_(options), heap_reserved_(device.memory_properties().memoryHeapCount, 0) {}
+    : device_(device),
+      options_(options),
+      heap_reserved_(device.memory_properties().memoryHeapCount, 0) {}
 
 Allocator::~Allocator() {
   for (Block& b : blocks_)
@@ -56,8 +64,10 @@ uint32_t Allocator::choose_type(uint32_t type_bits, MemoryUse use) const {
   switch (use) {
     case MemoryUse::kDevice:
       required = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT;
-      if (uma) preferred = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
-      else avoided = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT;  // keep the BAR window for staging
+      if (uma)
+        preferred = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+      else
+        avoided = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT;  // keep the BAR window for staging
       break;
     case MemoryUse::kUpload:
       required = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
@@ -82,8 +92,10 @@ uint32_t Allocator::choose_type(uint32_t type_bits, MemoryUse use) const {
     if (use != MemoryUse::kDevice) break;
     required = 0;
   }
-  throw Error("device " + device_.info().name + " has no host-visible, host-coherent memory type "
-              "for staging", VK_ERROR_FEATURE_NOT_PRESENT);
+  throw Error("device " + device_.info().name +
+                  " has no host-visible, host-coherent memory type "
+                  "for staging",
+              VK_ERROR_FEATURE_NOT_PRESENT);
 }
 
 VkDeviceMemory Allocator::allocate_memory(VkDeviceSize size, uint32_t type, std::string_view what,
@@ -101,8 +113,9 @@ VkDeviceMemory Allocator::allocate_memory(VkDeviceSize size, uint32_t type, std:
   // much later, or take the host down with them.
   if (heap_reserved_[heap] + size > heap_size)
     throw Error("out of device memory: cannot allocate " + format_bytes(size) + " for " +
-                    std::string(what) + " on " + info.name + ": memory heap " + std::to_string(heap) +
-                    " holds " + format_bytes(heap_size) + " and " + format_bytes(heap_reserved_[heap]) +
+                    std::string(what) + " on " + info.name + ": memory heap " +
+                    std::to_string(heap) + " holds " + format_bytes(heap_size) + " and " +
+                    format_bytes(heap_reserved_[heap]) +
                     " are in use. Try f16 weights, a shorter context, or another device.",
                 VK_ERROR_OUT_OF_DEVICE_MEMORY);
 
@@ -133,7 +146,8 @@ VkDeviceMemory Allocator::allocate_memory(VkDeviceSize size, uint32_t type, std:
   return memory;
 }
 
-void Allocator::release_memory(VkDeviceMemory memory, VkDeviceSize size, uint32_t type, bool mapped) {
+void Allocator::release_memory(VkDeviceMemory memory, VkDeviceSize size, uint32_t type,
+                               bool mapped) {
   if (mapped) vkUnmapMemory(device_.handle(), memory);
   vkFreeMemory(device_.handle(), memory, nullptr);
   heap_reserved_[device_.memory_properties().memoryTypes[type].heapIndex] -= size;
@@ -162,7 +176,8 @@ uint32_t Allocator::add_block(Block block) {
   return static_cast<uint32_t>(blocks_.size() - 1);
 }
 
-Allocation Allocator::allocate(const VkMemoryRequirements& req, MemoryUse use, std::string_view what) {
+Allocation Allocator::allocate(const VkMemoryRequirements& req, MemoryUse use,
+                               std::string_view what) {
   const uint32_t type = choose_type(req.memoryTypeBits, use);
   const bool hide_mapping = use == MemoryUse::kDevice && options_.force_staging;
   Allocation a;
@@ -244,12 +259,16 @@ void Allocator::free(const Allocation& a) {
 }
 
 Buffer::Buffer(Allocator& allocator, VkDeviceSize size, MemoryUse use, std::string_view name)
-    : allocator_(&allocator), size_(size), capacity_(align_up(std::max<VkDeviceSize>(size, 1), 16)),
-      id_(next_buffer_id++), name_(name) {
+    : allocator_(&allocator),
+      size_(size),
+      capacity_(align_up(std::max<VkDeviceSize>(size, 1), 16)),
+      id_(next_buffer_id++),
+      name_(name) {
   const auto& info = allocator.device().info();
   if (capacity_ > info.max_buffer_size)
     throw Error("cannot create " + name_ + " of " + format_bytes(size) + " on " + info.name +
-                    ": larger than the device's largest buffer (" + format_bytes(info.max_buffer_size) + ")",
+                    ": larger than the device's largest buffer (" +
+                    format_bytes(info.max_buffer_size) + ")",
                 VK_ERROR_OUT_OF_DEVICE_MEMORY);
   VkBufferCreateInfo ci{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
   ci.size = capacity_;
@@ -280,7 +299,9 @@ Buffer::Buffer(Allocator& allocator, VkDeviceSize size, MemoryUse use, std::stri
   }
 }
 
-Buffer::~Buffer() { reset(); }
+Buffer::~Buffer() {
+  reset();
+}
 
 void Buffer::reset() {
   if (buffer_) vkDestroyBuffer(allocator_->device().handle(), buffer_, nullptr);
@@ -289,7 +310,9 @@ void Buffer::reset() {
   allocation_ = {};
 }
 
-Buffer::Buffer(Buffer&& o) noexcept { *this = std::move(o); }
+Buffer::Buffer(Buffer&& o) noexcept {
+  *this = std::move(o);
+}
 
 Buffer& Buffer::operator=(Buffer&& o) noexcept {
   if (this != &o) {

@@ -28,9 +28,9 @@ struct Allocation {
 };
 
 struct MemoryStats {
-  uint64_t bytes_in_use = 0;       // sum of live allocations
+  uint64_t bytes_in_use = 0;  // sum of live allocations
   uint64_t peak_bytes_in_use = 0;
-  uint64_t bytes_reserved = 0;     // sum of live VkDeviceMemory objects
+  uint64_t bytes_reserved = 0;  // sum of live VkDeviceMemory objects
   uint64_t peak_bytes_reserved = 0;
   uint64_t device_memory_objects = 0;
 };
@@ -45,7 +45,8 @@ struct AllocatorOptions {
 
 class Allocator {
  public:
-  explicit Allocator(const Device& device, AllocatorOptions options = AllocatorOptions::from_environment());
+  explicit Allocator(const Device& device,
+                     AllocatorOptions options = AllocatorOptions::from_environment());
   ~Allocator();
   Allocator(const Allocator&) = delete;
   Allocator& operator=(const Allocator&) = delete;
@@ -66,7 +67,7 @@ class Allocator {
     VkDeviceSize size = 0;
     uint32_t type = 0;
     std::byte* mapped = nullptr;
-    bool dedicated = false;  // holds exactly one large allocation
+    bool dedicated = false;                     // holds exactly one large allocation
     std::map<VkDeviceSize, VkDeviceSize> free;  // offset -> size, coalesced
   };
 

@@ -30,8 +30,10 @@ bool header_matches(const std::vector<char>& data, const PhysicalDeviceInfo& inf
 
 std::filesystem::path PipelineCache::cache_directory() {
   if (const char* d = std::getenv("BCVK_CACHE_DIR"); d && *d) return d;
-  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::filesystem::path(x) / "bcvk";
-  if (const char* h = std::getenv("HOME"); h && *h) return std::filesystem::path(h) / ".cache" / "bcvk";
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x)
+    return std::filesystem::path(x) / "bcvk";
+  if (const char* h = std::getenv("HOME"); h && *h)
+    return std::filesystem::path(h) / ".cache" / "bcvk";
   return {};
 }
 

@@ -28,7 +28,8 @@ void ProfileTable::print(std::ostream& out) const {
             [](const auto& a, const auto& b) { return a.second.total_ms > b.second.total_ms; });
   const double total = total_ms();
   char line[256];
-  std::snprintf(line, sizeof line, "%-32s %8s %12s %12s %7s\n", "op", "calls", "total ms", "mean us", "share");
+  std::snprintf(line, sizeof line, "%-32s %8s %12s %12s %7s\n", "op", "calls", "total ms",
+                "mean us", "share");
   out << line;
   for (const auto& [label, r] : sorted) {
     std::snprintf(line, sizeof line, "%-32s %8llu %12.3f %12.2f %6.1f%%\n", label.c_str(),

@@ -20,7 +20,8 @@ Stream::Stream(const Device& device, bool profile, uint32_t max_timed) : device_
     BCVK_VK_CHECK(vkCreateFence(dev, &fi, nullptr, &fence_));
     if (profile) {
       if (device.info().timestamp_valid_bits == 0)
-        throw Error("--profile: " + device.info().name + " cannot time compute work (no timestamps)");
+        throw Error("--profile: " + device.info().name +
+                    " cannot time compute work (no timestamps)");
       VkQueryPoolCreateInfo qi{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
       qi.queryType = VK_QUERY_TYPE_TIMESTAMP;
       qi.queryCount = 2 * max_timed;
@@ -33,7 +34,9 @@ Stream::Stream(const Device& device, bool profile, uint32_t max_timed) : device_
   }
 }
 
-Stream::~Stream() { release(); }
+Stream::~Stream() {
+  release();
+}
 
 void Stream::release() noexcept {
   const VkDevice dev = device_.handle();
@@ -71,14 +74,16 @@ void Stream::dispatch(Kernel& kernel, std::span<const BufferView> views, const v
   const auto& lim = device_.info().max_workgroup_count;
   if (groups.x == 0 || groups.y == 0 || groups.z == 0 || groups.x > lim[0] || groups.y > lim[1] ||
       groups.z > lim[2])
-    throw Error("internal error: " + kernel.name() + " dispatch of " + std::to_string(groups.x) + "x" +
-                std::to_string(groups.y) + "x" + std::to_string(groups.z) +
+    throw Error("internal error: " + kernel.name() + " dispatch of " + std::to_string(groups.x) +
+                "x" + std::to_string(groups.y) + "x" + std::to_string(groups.z) +
                 " groups is empty or exceeds the device's maxComputeWorkGroupCount");
   const VkDescriptorSet set = kernel.descriptor_set(views);
   begin_if_needed();
   vkCmdBindPipeline(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, kernel.pipeline());
-  vkCmdBindDescriptorSets(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, kernel.layout(), 0, 1, &set, 0, nullptr);
-  if (push_size) vkCmdPushConstants(cmd_, kernel.layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, push_size, push);
+  vkCmdBindDescriptorSets(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, kernel.layout(), 0, 1, &set, 0,
+                          nullptr);
+  if (push_size)
+    vkCmdPushConstants(cmd_, kernel.layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, push_size, push);
   const bool timed = query_pool_ && labels_.size() < max_timed_;
   const uint32_t q = static_cast<uint32_t>(labels_.size()) * 2;
   // COMPUTE_SHADER stage: the first stamp lands after earlier compute work, so a dispatch's
@@ -100,7 +105,8 @@ void Stream::barrier() {
   mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
   mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
                      VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
-  const VkPipelineStageFlags stages = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
+  const VkPipelineStageFlags stages =
+      VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
   vkCmdPipelineBarrier(cmd_, stages, stages, 0, 1, &mb, 0, nullptr, 0, nullptr);
 }
 
@@ -135,15 +141,16 @@ void Stream::submit_and_wait() {
 
   if (query_pool_ && !labels_.empty()) {
     std::vector<uint64_t> ticks(labels_.size() * 2);
-    BCVK_VK_CHECK(vkGetQueryPoolResults(dev, query_pool_, 0, static_cast<uint32_t>(ticks.size()),
-                                        ticks.size() * sizeof(uint64_t), ticks.data(), sizeof(uint64_t),
-                                        VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT));
+    BCVK_VK_CHECK(vkGetQueryPoolResults(
+        dev, query_pool_, 0, static_cast<uint32_t>(ticks.size()), ticks.size() * sizeof(uint64_t),
+        ticks.data(), sizeof(uint64_t), VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT));
     const uint32_t bits = device_.info().timestamp_valid_bits;
     const uint64_t mask = bits >= 64 ? ~0ull : ((1ull << bits) - 1);
     const double period = device_.info().timestamp_period_ns;
     timings_.reserve(labels_.size());
     for (size_t i = 0; i < labels_.size(); ++i) {
-      timings_.push_back({std::move(labels_[i]), static_cast<uint64_t>((ticks[2 * i] & mask) * period),
+      timings_.push_back({std::move(labels_[i]),
+                          static_cast<uint64_t>((ticks[2 * i] & mask) * period),
                           static_cast<uint64_t>((ticks[2 * i + 1] & mask) * period)});
     }
     labels_.clear();

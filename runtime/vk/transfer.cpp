@@ -40,7 +40,8 @@ void upload(Allocator& allocator, const Buffer& dst, VkDeviceSize dst_offset,
   }
 }
 
-void download(Allocator& allocator, const Buffer& src, VkDeviceSize src_offset, std::span<std::byte> dst) {
+void download(Allocator& allocator, const Buffer& src, VkDeviceSize src_offset,
+              std::span<std::byte> dst) {
   check_range(src, src_offset, dst.size(), "download");
   if (dst.empty()) return;
   if (src.mapped()) {

@@ -73,13 +73,16 @@ TEST(Cli, MissingLoaderIsAClearError) {
 }
 
 TEST(Cli, MissingDriverIsAClearError) {
-  const Outcome r = bcvk("devices", "VK_ICD_FILENAMES=/nonexistent/icd.json VK_DRIVER_FILES=/nonexistent/icd.json");
+  const Outcome r = bcvk(
+      "devices", "VK_ICD_FILENAMES=/nonexistent/icd.json VK_DRIVER_FILES=/nonexistent/icd.json");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("no Vulkan driver found"), std::string::npos) << r.err;
 }
 
 TEST(Cli, MissingValidationLayerIsAClearError) {
-  const Outcome r = bcvk("devices", "BCVK_VALIDATION=1 VK_LAYER_PATH=/nonexistent VK_ADD_LAYER_PATH= XDG_DATA_DIRS=/nonexistent XDG_DATA_HOME=/nonexistent");
+  const Outcome r = bcvk("devices",
+                         "BCVK_VALIDATION=1 VK_LAYER_PATH=/nonexistent VK_ADD_LAYER_PATH= "
+                         "XDG_DATA_DIRS=/nonexistent XDG_DATA_HOME=/nonexistent");
   // Debian installs the layer under /usr/share, which XDG_DATA_DIRS hides here.
   EXPECT_EQ(r.exit_code, 1) << r.out;
   EXPECT_NE(r.err.find("vulkan-validationlayers"), std::string::npos) << r.err;
@@ -100,7 +103,8 @@ TEST(Cli, InfoOnMissingFile) {
 
 TEST(Cli, InfoOnTruncatedModelNamesTheOffset) {
   ASSERT_TRUE(std::filesystem::exists(kModel)) << kModel << " is missing: run scripts/setup.sh";
-  const auto cut = std::filesystem::temp_directory_path() / ("bcvk-cut-" + std::to_string(::getpid()) + ".gguf");
+  const auto cut =
+      std::filesystem::temp_directory_path() / ("bcvk-cut-" + std::to_string(::getpid()) + ".gguf");
   {
     std::ifstream in(kModel, std::ios::binary);
     std::vector<char> head(50000);
@@ -134,6 +138,52 @@ TEST(Cli, InfoOnDefaultModelShowsItsHyperparameters) {
   EXPECT_EQ(j["file_bytes"], 98362432);
   const Outcome table = bcvk("info " + kModel);
   EXPECT_NE(table.out.find("blk.29.ffn_down.weight"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace bcvk
+
+namespace bcvk {
+namespace {
+
+TEST(Cli, BadDeviceIndexListsDevices) {
+  const Outcome r = bcvk("bench --device 99 --reps 1");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--device 99 is out of range"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("llvmpipe"), std::string::npos) << r.err;
+  const Outcome env = bcvk("bench --reps 1", "BCVK_DEVICE=no-such-gpu");
+  EXPECT_EQ(env.exit_code, 1);
+  EXPECT_NE(env.err.find("BCVK_DEVICE \"no-such-gpu\" matches no device name"), std::string::npos) << env.err;
+}
+
+TEST(Cli, BenchRejectsZeroReps) {
+  const Outcome r = bcvk("bench --reps 0");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--reps must be at least 1"), std::string::npos) << r.err;
+}
+
+TEST(Cli, BenchWritesJsonAtomicallyAndProfiles) {
+  const auto out = std::filesystem::temp_directory_path() / ("bcvk-bench-" + std::to_string(::getpid()) + ".json");
+  const Outcome r = bcvk("bench --reps 2 --profile --device llvmpipe --json " + out.string(), "BCVK_VALIDATION=1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("per-op device time"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("roofline_copy"), std::string::npos) << r.out;
+  const auto j = nlohmann::json::parse(std::ifstream(out));
+  std::filesystem::remove(out);
+  EXPECT_EQ(j["device"]["driver_name"], "llvmpipe");
+  EXPECT_EQ(j["device"]["vendor"], "Mesa/CPU");
+  EXPECT_EQ(j["roofline"]["bandwidth_samples_gbs"].size(), 2u);
+  EXPECT_GT(j["roofline"]["bandwidth_gbs"].get<double>(), 0.0);
+  EXPECT_GT(j["roofline"]["fma_gflops"].get<double>(), 0.0);
+  // No temporary file is left next to the output.
+  for (const auto& e : std::filesystem::directory_iterator(out.parent_path()))
+    EXPECT_NE(e.path().string().rfind(out.string() + ".tmp", 0), 0u) << "left behind: " << e.path();
+}
+
+TEST(Cli, BenchToAMissingDirectoryFailsCleanly) {
+  const Outcome r = bcvk("bench --reps 1 --json /nonexistent-dir/out.json");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("/nonexistent-dir"), std::string::npos) << r.err;
 }
 
 }  // namespace

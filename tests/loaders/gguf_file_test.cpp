@@ -22,8 +22,8 @@ GgufBytes small_model(uint32_t version = 3) {
   g.tensor("a", {4}, 0, 0).tensor("b", {32, 2}, 8, 32);
   g.pad_to(32);
   for (int i = 0; i < 4; ++i) g.pod<float>(1.5f * i);
-  g.zeros(16);       // to offset 32
-  g.zeros(2 * 34);   // two Q8_0 blocks
+  g.zeros(16);      // to offset 32
+  g.zeros(2 * 34);  // two Q8_0 blocks
   return g;
 }
 
@@ -44,7 +44,8 @@ TEST(GgufFile, ReadsHeaderMetadataAndTensors) {
     EXPECT_EQ(f.alignment(), 32u);
     EXPECT_EQ(f.require_string("general.architecture"), "llama");
     EXPECT_EQ(f.require_uint("llama.block_count"), 30u);
-    EXPECT_FLOAT_EQ(static_cast<float>(f.require_float("llama.attention.layer_norm_rms_epsilon")), 1e-5f);
+    EXPECT_FLOAT_EQ(static_cast<float>(f.require_float("llama.attention.layer_norm_rms_epsilon")),
+                    1e-5f);
     ASSERT_EQ(f.tensors().size(), 2u);
     const auto* a = f.tensor("a");
     ASSERT_NE(a, nullptr);
@@ -101,8 +102,8 @@ TEST(GgufFile, EveryValueTypeIncludingNestedArrays) {
   const auto* nested = f.find("nested")->as_array();
   ASSERT_EQ(nested->size(), 2u);
   EXPECT_EQ((*(*nested)[1].as_array())[1].as_int(), -9);
-  EXPECT_THROW(f.get_uint("i8"), FormatError);      // negative: not a count
-  EXPECT_THROW(f.get_string("u8"), FormatError);    // wrong type
+  EXPECT_THROW(f.get_uint("i8"), FormatError);    // negative: not a count
+  EXPECT_THROW(f.get_string("u8"), FormatError);  // wrong type
   EXPECT_EQ(f.get_uint("missing"), std::nullopt);
   EXPECT_THROW(f.require_uint("missing"), FormatError);
 }

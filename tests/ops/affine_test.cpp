@@ -14,7 +14,8 @@ namespace bcvk {
 namespace {
 
 class AffineTest : public test::GpuTest,
-                   public ::testing::WithParamInterface<std::tuple<uint32_t, uint32_t, uint32_t>> {};
+                   public ::testing::WithParamInterface<std::tuple<uint32_t, uint32_t, uint32_t>> {
+};
 
 TEST_P(AffineTest, MatchesDoubleReferenceAndWritesNothingPastCount) {
   const auto [workgroup, items, count] = GetParam();
@@ -38,11 +39,13 @@ TEST_P(AffineTest, MatchesDoubleReferenceAndWritesNothingPastCount) {
     ASSERT_NEAR(y[i], ref, 1e-6 * std::max(1.0, std::abs(ref)))
         << "affine wg=" << workgroup << " items=" << items << " count=" << count << " at " << i;
   }
-  for (uint32_t i = count; i < capacity; ++i) ASSERT_TRUE(std::isnan(y[i])) << "wrote past count at " << i;
+  for (uint32_t i = count; i < capacity; ++i)
+    ASSERT_TRUE(std::isnan(y[i])) << "wrote past count at " << i;
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, AffineTest,
-                         ::testing::Combine(::testing::Values(32u, 64u, 256u), ::testing::Values(1u, 3u),
+                         ::testing::Combine(::testing::Values(32u, 64u, 256u),
+                                            ::testing::Values(1u, 3u),
                                             ::testing::Values(1u, 255u, 1000u, 65537u)));
 
 }  // namespace

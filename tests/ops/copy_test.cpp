@@ -13,7 +13,8 @@ namespace {
 constexpr uint32_t kKey = 0xA5C3F00Fu;
 
 // Independent expectation: XOR every byte with the key's little-endian byte at its position.
-size_t first_mismatch(const std::vector<std::byte>& in, const std::vector<std::byte>& out, uint32_t key) {
+size_t first_mismatch(const std::vector<std::byte>& in, const std::vector<std::byte>& out,
+                      uint32_t key) {
   for (size_t i = 0; i < in.size(); ++i) {
     const auto k = static_cast<std::byte>((key >> (8 * (i % 4))) & 0xff);
     if (out[i] != (in[i] ^ k)) return i;
@@ -37,7 +38,9 @@ void round_trip(vk::Context& ctx, size_t size, uint32_t key) {
 
 class CopyRoundTrip : public test::GpuTest, public ::testing::WithParamInterface<size_t> {};
 
-TEST_P(CopyRoundTrip, BytesSurviveUploadKernelDownload) { round_trip(ctx(), GetParam(), kKey); }
+TEST_P(CopyRoundTrip, BytesSurviveUploadKernelDownload) {
+  round_trip(ctx(), GetParam(), kKey);
+}
 
 INSTANTIATE_TEST_SUITE_P(Sizes, CopyRoundTrip,
                          ::testing::Values(1, 3, 4, 5, 1000, 4097, (1u << 20) + 1, (128u << 20) - 4,
@@ -53,7 +56,9 @@ TEST_F(CopyRoundTrip, LargeCopyIsSplitIntoBindingSizedDispatches) {
   stream.submit_and_wait();
 }
 
-TEST_F(CopyRoundTrip, ZeroKeyIsAPlainCopy) { round_trip(ctx(), 12345, 0); }
+TEST_F(CopyRoundTrip, ZeroKeyIsAPlainCopy) {
+  round_trip(ctx(), 12345, 0);
+}
 
 // The staging path that discrete GPUs take, forced on this UMA device.
 class StagedCopy : public ::testing::TestWithParam<size_t> {};

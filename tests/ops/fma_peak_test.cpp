@@ -31,7 +31,8 @@ TEST_F(FmaPeakTest, MatchesDoubleReference) {
       for (uint32_t k = 0; k < ops::kFmaPeakIterations; ++k) x = double(a) * x + double(b);
       sum += x;
     }
-    for (int lane = 0; lane < 4; ++lane) ASSERT_NEAR(v[i * 4 + lane], sum, 1e-4 * sum) << "invocation " << i;
+    for (int lane = 0; lane < 4; ++lane)
+      ASSERT_NEAR(v[i * 4 + lane], sum, 1e-4 * sum) << "invocation " << i;
   }
 }
 

@@ -31,9 +31,12 @@ class GgufBytes {
     return pod<uint32_t>(version).pod<uint64_t>(tensors).pod<uint64_t>(kvs);
   }
   GgufBytes& kv_u32(const std::string& k, uint32_t v) { return str(k).pod<uint32_t>(4).pod(v); }
-  GgufBytes& kv_str(const std::string& k, const std::string& v) { return str(k).pod<uint32_t>(8).str(v); }
+  GgufBytes& kv_str(const std::string& k, const std::string& v) {
+    return str(k).pod<uint32_t>(8).str(v);
+  }
   GgufBytes& kv_f32(const std::string& k, float v) { return str(k).pod<uint32_t>(6).pod(v); }
-  GgufBytes& tensor(const std::string& name, std::vector<uint64_t> dims, uint32_t type, uint64_t offset) {
+  GgufBytes& tensor(const std::string& name, std::vector<uint64_t> dims, uint32_t type,
+                    uint64_t offset) {
     str(name).pod<uint32_t>(static_cast<uint32_t>(dims.size()));
     for (uint64_t d : dims) pod(d);
     return pod(type).pod(offset);

@@ -12,7 +12,9 @@ vk::Context& context() {
   return ctx;
 }
 
-void GpuTest::SetUp() { messages_before_ = context().instance().validation_message_count(); }
+void GpuTest::SetUp() {
+  messages_before_ = context().instance().validation_message_count();
+}
 
 void GpuTest::TearDown() {
   const auto messages = context().instance().validation_messages();

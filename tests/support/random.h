@@ -16,7 +16,9 @@ class Rng {
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
   }
-  float uniform(float lo, float hi) { return lo + (hi - lo) * static_cast<float>((next() >> 40) * 0x1p-24); }
+  float uniform(float lo, float hi) {
+    return lo + (hi - lo) * static_cast<float>((next() >> 40) * 0x1p-24);
+  }
 
  private:
   uint64_t s_;

@@ -11,7 +11,8 @@
 namespace bcvk::vk {
 namespace {
 
-PhysicalDeviceInfo fake(uint32_t index, std::string name, VkPhysicalDeviceType type, bool compute = true) {
+PhysicalDeviceInfo fake(uint32_t index, std::string name, VkPhysicalDeviceType type,
+                        bool compute = true) {
   PhysicalDeviceInfo d;
   d.index = index;
   d.name = std::move(name);
@@ -27,8 +28,10 @@ class DeviceSelect : public ::testing::Test {
     unsetenv("BCVK_DEVICE");
   }
   void TearDown() override {
-    if (had_) setenv("BCVK_DEVICE", saved_.c_str(), 1);
-    else unsetenv("BCVK_DEVICE");
+    if (had_)
+      setenv("BCVK_DEVICE", saved_.c_str(), 1);
+    else
+      unsetenv("BCVK_DEVICE");
   }
   std::vector<PhysicalDeviceInfo> devices{
       fake(0, "llvmpipe (LLVM 15.0.6, 256 bits)", VK_PHYSICAL_DEVICE_TYPE_CPU),

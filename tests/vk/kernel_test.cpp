@@ -26,7 +26,8 @@ TEST(SpirvReflection, CountsBindingsOfEmbeddedShaders) {
 TEST(SpirvReflection, RejectsGarbage) {
   const std::vector<uint32_t> garbage = {0xdeadbeef, 1, 2, 3, 4, 5};
   EXPECT_THROW(vk::spirv_binding_count(garbage), vk::Error);
-  std::vector<uint32_t> truncated(shaders::find("copy")->words.begin(), shaders::find("copy")->words.end());
+  std::vector<uint32_t> truncated(shaders::find("copy")->words.begin(),
+                                  shaders::find("copy")->words.end());
   truncated.resize(7);
   truncated[5] = (100u << 16) | 71u;  // an instruction claiming 100 words
   EXPECT_THROW(vk::spirv_binding_count(truncated), vk::Error);
@@ -45,8 +46,8 @@ TEST_F(KernelTest, TooManyPushConstantBytesIsAnError) {
 
 class PipelineCacheTest : public test::GpuTest {
  protected:
-  std::filesystem::path dir = std::filesystem::temp_directory_path() /
-                              ("bcvk-cache-test-" + std::to_string(::getpid()));
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("bcvk-cache-test-" + std::to_string(::getpid()));
   void TearDown() override {
     std::filesystem::remove_all(dir);
     test::GpuTest::TearDown();
@@ -68,7 +69,8 @@ TEST_F(PipelineCacheTest, SavedCacheIsReloadedAndForeignDataIgnored) {
     EXPECT_TRUE(cache.loaded_from_disk());
   }
   {
-    std::ofstream(file, std::ios::binary | std::ios::trunc) << "not a pipeline cache, just text......";
+    std::ofstream(file, std::ios::binary | std::ios::trunc)
+        << "not a pipeline cache, just text......";
   }
   vk::PipelineCache cache(ctx().device(), file);
   EXPECT_FALSE(cache.loaded_from_disk());
@@ -89,7 +91,9 @@ TEST(PipelineCachePath, FollowsBcvkThenXdgThenHome) {
   EXPECT_EQ(vk::PipelineCache::cache_directory(), "/h/.cache/bcvk");
   unsetenv("HOME");
   EXPECT_TRUE(vk::PipelineCache::cache_directory().empty());
-  auto restore = [](const char* k, const std::string& v) { v.empty() ? unsetenv(k) : setenv(k, v.c_str(), 1); };
+  auto restore = [](const char* k, const std::string& v) {
+    v.empty() ? unsetenv(k) : setenv(k, v.c_str(), 1);
+  };
   restore("BCVK_CACHE_DIR", saved_b);
   restore("XDG_CACHE_HOME", saved_x);
   restore("HOME", saved_h);

@@ -18,8 +18,8 @@ TEST_F(StreamTest, ChainedDispatchesInOneSubmitWithTimestamps) {
   const uint32_t n = 1u << 22;
   std::vector<float> x(n);
   for (uint32_t i = 0; i < n; ++i) x[i] = static_cast<float>(i % 1000);
-  vk::Buffer xb(ctx().allocator(), n * 4ull), a(ctx().allocator(), n * 4ull), b(ctx().allocator(), n * 4ull),
-      c(ctx().allocator(), n * 4ull);
+  vk::Buffer xb(ctx().allocator(), n * 4ull), a(ctx().allocator(), n * 4ull),
+      b(ctx().allocator(), n * 4ull), c(ctx().allocator(), n * 4ull);
   vk::upload(ctx().allocator(), xb, std::span<const float>(x));
 
   vk::Stream stream(ctx().device(), /*profile=*/true);
@@ -42,7 +42,8 @@ TEST_F(StreamTest, ChainedDispatchesInOneSubmitWithTimestamps) {
     EXPECT_EQ(t[i].label, "affine");
     EXPECT_GT(t[i].end_ns, t[i].start_ns) << "dispatch " << i << " took no time";
     if (i) {
-      EXPECT_GE(t[i].start_ns, t[i - 1].end_ns) << "dispatch " << i << " started before " << i - 1 << " ended";
+      EXPECT_GE(t[i].start_ns, t[i - 1].end_ns)
+          << "dispatch " << i << " started before " << i - 1 << " ended";
     }
   }
 }
@@ -90,8 +91,8 @@ TEST_F(StreamTest, TimedDispatchesBeyondCapacityRunUntimed) {
 
 TEST(ProfileTable, AggregatesByLabelAndSortsByTime) {
   vk::ProfileTable table;
-  const std::vector<vk::DispatchTiming> t = {{"matvec", 0, 3'000'000}, {"rms_norm", 0, 500'000},
-                                             {"matvec", 10, 1'000'010}};
+  const std::vector<vk::DispatchTiming> t = {
+      {"matvec", 0, 3'000'000}, {"rms_norm", 0, 500'000}, {"matvec", 10, 1'000'010}};
   table.add(t);
   ASSERT_EQ(table.rows().size(), 2u);
   EXPECT_EQ(table.rows().at("matvec").calls, 2u);
