@@ -1,0 +1,217 @@
+#include "loaders/llama_model.h"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "loaders/gguf/dequantize.h"
+
+namespace bcvk::loaders {
+
+const char* rope_layout_name(RopeLayout layout) {
+  return layout == RopeLayout::kAdjacentPairs ? "adjacent pairs (GGUF)" : "half split (Hugging Face)";
+}
+
+std::vector<float> WeightTensor::to_f32() const {
+  std::vector<float> out(elements());
+  gguf::dequantize(type, data, out);
+  return out;
+}
+
+std::vector<float> permute_hf_to_gguf_rope(std::span<const float> w, uint32_t n_heads, uint64_t cols) {
+  const uint64_t rows = w.size() / cols;
+  const uint64_t hd = rows / n_heads;
+  std::vector<float> out(w.size());
+  for (uint64_t h = 0; h < n_heads; ++h)
+    for (uint64_t i = 0; i < hd / 2; ++i)
+      for (uint64_t j = 0; j < 2; ++j) {
+        const uint64_t dst = h * hd + 2 * i + j, src = h * hd + j * (hd / 2) + i;
+        std::copy_n(w.begin() + src * cols, cols, out.begin() + dst * cols);
+      }
+  return out;
+}
+
+namespace {
+
+WeightTensor from_gguf_tensor(const gguf::GgufFile& f, const std::string& name, bool required = true) {
+  const gguf::TensorInfo* t = f.tensor(name);
+  if (!t) {
+    if (!required) return {};
+    throw FormatError(f.name(), 0, "tensor \"" + name + "\" is missing");
+  }
+  if (t->dims.size() > 2) throw FormatError(f.name(), t->file_offset, "tensor \"" + name + "\" is not a matrix");
+  if (!gguf::can_dequantize(t->type))
+    throw FormatError(f.name(), t->file_offset, "tensor \"" + name + "\" has type " +
+                                                    std::string(gguf::ggml_type_name(t->type)) + ", which bcvk cannot load");
+  WeightTensor w;
+  w.name = name;
+  w.type = t->type;
+  w.cols = t->dims[0];
+  w.rows = t->dims.size() == 2 ? t->dims[1] : 1;
+  w.data = f.tensor_data(*t);
+  return w;
+}
+
+LlamaConfig config_from_hf(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) throw std::runtime_error(file.string() + ": cannot open");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw FormatError(file.string(), e.byte, std::string("does not parse: ") + e.what());
+  }
+  auto fail = [&](const std::string& what) -> void { throw FormatError(file.string(), 0, what); };
+  auto num = [&](const char* key) -> uint32_t {
+    if (!j.contains(key) || !j[key].is_number_unsigned() || j[key].get<uint64_t>() == 0 ||
+        j[key].get<uint64_t>() > (1u << 30))
+      fail(std::string("\"") + key + "\" is missing or not a positive integer");
+    return j[key].get<uint32_t>();
+  };
+  LlamaConfig c;
+  c.architecture = j.value("model_type", "");
+  if (c.architecture != "llama") fail("model_type \"" + c.architecture + "\" is not supported (llama is)");
+  c.name = j.value("_name_or_path", "");
+  c.n_layers = num("num_hidden_layers");
+  c.n_embd = num("hidden_size");
+  c.n_ff = num("intermediate_size");
+  c.n_heads = num("num_attention_heads");
+  c.n_kv_heads = j.contains("num_key_value_heads") ? num("num_key_value_heads") : c.n_heads;
+  c.n_ctx = num("max_position_embeddings");
+  c.n_vocab = num("vocab_size");
+  c.rope_base = j.value("rope_theta", 10000.0f);
+  c.rms_eps = j.value("rms_norm_eps", 1e-6f);
+  c.tied_embeddings = j.value("tie_word_embeddings", false);
+  if (c.n_embd % c.n_heads || c.n_heads % c.n_kv_heads) fail("head counts do not divide the width");
+  c.head_dim = j.contains("head_dim") ? num("head_dim") : c.n_embd / c.n_heads;
+  if (c.head_dim * c.n_heads != c.n_embd) fail("head_dim * num_attention_heads != hidden_size");
+  c.rope_dims = c.head_dim;
+  return c;
+}
+
+}  // namespace
+
+LlamaModelFile LlamaModelFile::from_gguf(gguf::GgufFile file) {
+  LlamaModelFile m;
+  m.gguf_ = std::make_unique<gguf::GgufFile>(std::move(file));
+  const gguf::GgufFile& f = *m.gguf_;
+  m.source_ = f.name();
+  m.file_bytes_ = f.file_size();
+  m.config_ = LlamaConfig::from_gguf(f);
+  m.rope_ = RopeLayout::kAdjacentPairs;
+  m.token_embd_ = from_gguf_tensor(f, "token_embd.weight");
+  m.output_norm_ = from_gguf_tensor(f, "output_norm.weight");
+  if (!m.config_.tied_embeddings) m.output_ = from_gguf_tensor(f, "output.weight");
+  for (uint32_t l = 0; l < m.config_.n_layers; ++l) {
+    const std::string p = "blk." + std::to_string(l) + ".";
+    LlamaLayer L;
+    L.attn_norm = from_gguf_tensor(f, p + "attn_norm.weight");
+    L.wq = from_gguf_tensor(f, p + "attn_q.weight");
+    L.wk = from_gguf_tensor(f, p + "attn_k.weight");
+    L.wv = from_gguf_tensor(f, p + "attn_v.weight");
+    L.wo = from_gguf_tensor(f, p + "attn_output.weight");
+    L.ffn_norm = from_gguf_tensor(f, p + "ffn_norm.weight");
+    L.gate = from_gguf_tensor(f, p + "ffn_gate.weight");
+    L.up = from_gguf_tensor(f, p + "ffn_up.weight");
+    L.down = from_gguf_tensor(f, p + "ffn_down.weight");
+    m.layers_.push_back(std::move(L));
+  }
+  m.validate_shapes();
+  return m;
+}
+
+LlamaModelFile LlamaModelFile::open(const std::filesystem::path& path) {
+  if (!std::filesystem::is_directory(path)) return from_gguf(gguf::GgufFile::open(path));
+
+  LlamaModelFile m;
+  m.source_ = path.string();
+  m.config_ = config_from_hf(path / "config.json");
+  m.rope_ = RopeLayout::kHalfSplit;
+  std::vector<std::filesystem::path> files;
+  if (std::filesystem::exists(path / "model.safetensors")) {
+    files.push_back(path / "model.safetensors");
+  } else if (std::ifstream idx{path / "model.safetensors.index.json"}) {
+    std::set<std::string> names;
+    try {
+      for (const auto& [k, v] : nlohmann::json::parse(idx).at("weight_map").items()) names.insert(v.get<std::string>());
+    } catch (const nlohmann::json::exception& e) {
+      throw FormatError((path / "model.safetensors.index.json").string(), 0, e.what());
+    }
+    for (const auto& n : names) {
+      if (n.find('/') != std::string::npos || n.find("..") != std::string::npos)
+        throw FormatError((path / "model.safetensors.index.json").string(), 0, "shard name \"" + n + "\" is not a plain file name");
+      files.push_back(path / n);
+    }
+  } else {
+    throw std::runtime_error(path.string() + ": no model.safetensors or model.safetensors.index.json");
+  }
+  for (const auto& file : files) {
+    m.shards_.push_back(std::make_unique<SafetensorsFile>(SafetensorsFile::open(file)));
+    m.file_bytes_ += std::filesystem::file_size(file);
+  }
+  auto get = [&](const std::string& name, bool required = true) -> WeightTensor {
+    for (const auto& s : m.shards_) {
+      if (const SafeTensor* t = s->tensor(name)) {
+        if (t->shape.empty() || t->shape.size() > 2)
+          throw FormatError(s->name(), t->file_offset, "tensor \"" + name + "\" is not a vector or matrix");
+        WeightTensor w;
+        w.name = name;
+        w.type = t->type;
+        w.cols = t->shape.back();
+        w.rows = t->shape.size() == 2 ? t->shape[0] : 1;
+        w.data = s->data(*t);
+        return w;
+      }
+    }
+    if (required) throw FormatError(m.source_, 0, "tensor \"" + name + "\" is missing");
+    return {};
+  };
+  m.token_embd_ = get("model.embed_tokens.weight");
+  m.output_norm_ = get("model.norm.weight");
+  m.output_ = get("lm_head.weight", false);
+  if (m.output_.data.empty()) m.config_.tied_embeddings = true;
+  else m.config_.tied_embeddings = false;
+  for (uint32_t l = 0; l < m.config_.n_layers; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    LlamaLayer L;
+    L.attn_norm = get(p + "input_layernorm.weight");
+    L.wq = get(p + "self_attn.q_proj.weight");
+    L.wk = get(p + "self_attn.k_proj.weight");
+    L.wv = get(p + "self_attn.v_proj.weight");
+    L.wo = get(p + "self_attn.o_proj.weight");
+    L.ffn_norm = get(p + "post_attention_layernorm.weight");
+    L.gate = get(p + "mlp.gate_proj.weight");
+    L.up = get(p + "mlp.up_proj.weight");
+    L.down = get(p + "mlp.down_proj.weight");
+    m.layers_.push_back(std::move(L));
+  }
+  m.validate_shapes();
+  return m;
+}
+
+void LlamaModelFile::validate_shapes() const {
+  const LlamaConfig& c = config_;
+  auto expect = [&](const WeightTensor& w, uint64_t rows, uint64_t cols) {
+    if (w.rows != rows || w.cols != cols)
+      throw FormatError(source_, 0, "tensor \"" + w.name + "\" is " + std::to_string(w.rows) + " x " +
+                                        std::to_string(w.cols) + ", the config needs " + std::to_string(rows) + " x " +
+                                        std::to_string(cols));
+  };
+  const uint64_t kv = uint64_t(c.n_kv_heads) * c.head_dim;
+  expect(token_embd_, c.n_vocab, c.n_embd);
+  expect(output_norm_, 1, c.n_embd);
+  if (!c.tied_embeddings) expect(output_, c.n_vocab, c.n_embd);
+  for (const LlamaLayer& L : layers_) {
+    expect(L.attn_norm, 1, c.n_embd);
+    expect(L.wq, uint64_t(c.n_heads) * c.head_dim, c.n_embd);
+    expect(L.wk, kv, c.n_embd);
+    expect(L.wv, kv, c.n_embd);
+    expect(L.wo, c.n_embd, uint64_t(c.n_heads) * c.head_dim);
+    expect(L.ffn_norm, 1, c.n_embd);
+    expect(L.gate, c.n_ff, c.n_embd);
+    expect(L.up, c.n_ff, c.n_embd);
+    expect(L.down, c.n_embd, c.n_ff);
+  }
+}
+
+}  // namespace bcvk::loaders

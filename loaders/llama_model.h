@@ -1,0 +1,75 @@
+// A llama-family model file opened for loading: its config and every weight by role, as views
+// into the mapped file (quantized weights stay quantized until the runtime converts them).
+// GGUF files and Hugging Face directories (config.json + *.safetensors) give the same structure.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "loaders/gguf/gguf_file.h"
+#include "loaders/llama_config.h"
+#include "loaders/safetensors.h"
+
+namespace bcvk::loaders {
+
+// Which elements RoPE rotates together within each head of Q and K.  llama.cpp's converter
+// permutes the Q and K rows of Hugging Face weights so GGUF files rotate adjacent pairs
+// (x[2i], x[2i+1]); Hugging Face weights rotate x[i] with x[i + head_dim/2].  Both rotate pair
+// i by the angle pos * base^(-2i/rope_dims).
+enum class RopeLayout { kAdjacentPairs, kHalfSplit };
+const char* rope_layout_name(RopeLayout layout);
+
+struct WeightTensor {
+  std::string name;  // as the file names it
+  gguf::GgmlType type = gguf::GgmlType::F32;
+  uint64_t rows = 1;  // output features
+  uint64_t cols = 0;  // input features, contiguous
+  std::span<const std::byte> data;
+  uint64_t elements() const { return rows * cols; }
+  std::vector<float> to_f32() const;  // dequantized, row-major
+};
+
+struct LlamaLayer {
+  WeightTensor attn_norm, wq, wk, wv, wo;
+  WeightTensor ffn_norm, gate, up, down;
+};
+
+class LlamaModelFile {
+ public:
+  // A .gguf file, or a directory with config.json and model.safetensors (or shards listed in
+  // model.safetensors.index.json).  Throws FormatError for inconsistent files.
+  static LlamaModelFile open(const std::filesystem::path& path);
+  static LlamaModelFile from_gguf(gguf::GgufFile file);
+
+  const LlamaConfig& config() const { return config_; }
+  RopeLayout rope_layout() const { return rope_; }
+  const WeightTensor& token_embd() const { return token_embd_; }
+  const WeightTensor& output_norm() const { return output_norm_; }
+  const WeightTensor& output() const { return config_.tied_embeddings ? token_embd_ : output_; }
+  const std::vector<LlamaLayer>& layers() const { return layers_; }
+  const gguf::GgufFile* gguf() const { return gguf_.get(); }  // null for safetensors models
+  uint64_t file_bytes() const { return file_bytes_; }
+  const std::string& source() const { return source_; }
+
+ private:
+  LlamaModelFile() = default;
+  void validate_shapes() const;
+
+  std::unique_ptr<gguf::GgufFile> gguf_;
+  std::vector<std::unique_ptr<SafetensorsFile>> shards_;
+  std::string source_;
+  uint64_t file_bytes_ = 0;
+  LlamaConfig config_;
+  RopeLayout rope_ = RopeLayout::kAdjacentPairs;
+  WeightTensor token_embd_, output_norm_, output_;
+  std::vector<LlamaLayer> layers_;
+};
+
+// Reorders the rows of a Hugging Face Q or K weight ([n_heads * head_dim, cols], row-major f32)
+// into llama.cpp's GGUF order: within each head, row 2i + j takes HF row j * head_dim/2 + i.
+std::vector<float> permute_hf_to_gguf_rope(std::span<const float> w, uint32_t n_heads, uint64_t cols);
+
+}  // namespace bcvk::loaders
