@@ -60,6 +60,8 @@ LlamaConfig config_from_hf(const std::filesystem::path& file) {
     j = nlohmann::json::parse(in);
   } catch (const nlohmann::json::parse_error& e) {
     throw FormatError(file.string(), e.byte, std::string("does not parse: ") + e.what());
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError(file.string(), 0, std::string("does not parse: ") + e.what());
   }
   auto fail = [&](const std::string& what) -> void { throw FormatError(file.string(), 0, what); };
   auto num = [&](const char* key) -> uint32_t {

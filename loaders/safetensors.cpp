@@ -47,12 +47,16 @@ void SafetensorsFile::parse_all() {
     header = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     fail(8 + e.byte, std::string("the JSON header does not parse: ") + e.what());
+  } catch (const nlohmann::json::exception& e) {  // e.g. a number too large for any type
+    fail(8, std::string("the JSON header does not parse: ") + e.what());
   }
   if (!header.is_object()) fail(8, "the JSON header is not an object");
   const uint64_t data_start = 8 + n;
   const uint64_t data_size = bytes_.size() - data_start;
   std::vector<std::pair<uint64_t, uint64_t>> ranges;
-  for (const auto& [key, v] : header.items()) {
+  for (const auto& item : header.items()) {
+    const std::string key = item.key();
+    const nlohmann::json& v = item.value();
     if (key == "__metadata__") {
       if (!v.is_object()) fail(8, "__metadata__ is not an object");
       for (const auto& [mk, mv] : v.items())

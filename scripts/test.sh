@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
-# The whole test suite: set up, build, and run every test with ctest (validation layer on).
+# The whole test suite: set up, build, and run every test with ctest.
+#   1. build-sanitize/: the loaders and their tests under AddressSanitizer and
+#      UndefinedBehaviorSanitizer (clang), plus a short run of every libFuzzer target;
+#   2. build/: the Release build, every test, GPU tests on the device with the Khronos
+#      validation layer on.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
+CC=clang CXX=clang++ cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DBCVK_LOADERS_ONLY=ON -DBCVK_SANITIZE=ON -DBCVK_FUZZERS=ON
+cmake --build build-sanitize -j2
+ctest --test-dir build-sanitize --output-on-failure -j2
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j2
 ctest --test-dir build --output-on-failure -j2

@@ -196,6 +196,8 @@ int32_t Tokenizer::find(const std::string& token) const {
   return it == token_ids_.end() ? -1 : it->second;
 }
 
+bool Tokenizer::byte_has_token(uint8_t byte) const { return byte_tokens_[byte] >= 0; }
+
 bool Tokenizer::is_control(int32_t id) const {
   return id >= 0 && static_cast<size_t>(id) < types_.size() && types_[id] == TokenType::kControl;
 }
@@ -262,14 +264,14 @@ void Tokenizer::bpe_word(const std::string& word, std::vector<int32_t>& out) con
       out.push_back(id);
       continue;
     }
-    // No token for the merged text: fall back to one token per byte's character.
+    // No token for the merged text: fall back to one token per byte's character.  A byte whose
+    // character is not in the vocabulary either is dropped, as llama.cpp does: emitting the
+    // unknown token instead would be worse (SmolLM2's is <|endoftext|>).
     for (size_t i = 0; i < text.size();) {
       const size_t start = i;
-      const uint32_t cp = decode_cp(text, i);
-      (void)cp;
+      decode_cp(text, i);
       const int32_t id = find(text.substr(start, i - start));
       if (id >= 0) out.push_back(id);
-      else if (unk_ >= 0) out.push_back(unk_);
     }
   }
 }

@@ -42,6 +42,9 @@ class Tokenizer {
   // The id of a token's exact vocabulary string, or -1.
   int32_t find(const std::string& token) const;
   bool is_control(int32_t id) const;
+  // False for the few bytes (SmolLM2: 0x04, 0x06, 0x13, 0x14, 0x16, 0x1D) that have no token of
+  // their own; encode drops them, so only text without them survives decode(encode(s)).
+  bool byte_has_token(uint8_t byte) const;
 
  private:
   Tokenizer() = default;

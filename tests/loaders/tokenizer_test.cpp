@@ -163,7 +163,10 @@ TEST_F(DefaultModelTokenizer, IdsMatchLlamaCppForEveryReferenceString) {
     const std::string text = e["text"];
     const auto expected = e["ids"].get<std::vector<int32_t>>();
     EXPECT_EQ(tok_->encode(text, false), expected) << "text: \"" << text << "\"";
-    EXPECT_EQ(tok_->decode(expected), text) << "decode of the reference ids of \"" << text << "\"";
+    std::string representable;  // bytes without a token are dropped by both implementations
+    for (unsigned char c : text)
+      if (tok_->byte_has_token(c)) representable += static_cast<char>(c);
+    EXPECT_EQ(tok_->decode(expected), representable) << "decode of the reference ids of \"" << text << "\"";
     ++checked;
     tricky += e["source"] == "scripts/fixtures/tricky_strings.txt";
   }
