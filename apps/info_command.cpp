@@ -1,5 +1,6 @@
 // bcvk info MODEL [--json] [--metadata]: what a GGUF model file holds.
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -7,6 +8,7 @@
 #include "apps/commands.h"
 #include "loaders/gguf/gguf_file.h"
 #include "loaders/llama_config.h"
+#include "loaders/llama_model.h"
 #include "runtime/vk/memory.h"
 
 namespace bcvk::apps {
@@ -25,7 +27,50 @@ std::string shape_string(const std::vector<uint64_t>& dims) {
   return s;
 }
 
+// A Hugging Face directory: config.json + safetensors, listed by role.
+int run_info_hf(const InfoOptions& o) {
+  const auto m = loaders::LlamaModelFile::open(o.model);
+  const loaders::LlamaConfig& c = m.config();
+  std::vector<const loaders::WeightTensor*> all = {&m.token_embd(), &m.output_norm()};
+  if (!c.tied_embeddings) all.push_back(&m.output());
+  for (const auto& L : m.layers())
+    for (const auto* w : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_norm, &L.gate, &L.up, &L.down}) all.push_back(w);
+  uint64_t params = 0;
+  for (const auto* w : all) params += w->elements();
+  if (o.json) {
+    nlohmann::json tensors = nlohmann::json::array();
+    for (const auto* w : all)
+      tensors.push_back({{"name", w->name}, {"type", gguf::ggml_type_name(w->type)}, {"shape", {w->rows, w->cols}},
+                         {"bytes", w->data.size()}});
+    std::cout << nlohmann::json{{"file", o.model}, {"format", "safetensors"}, {"file_bytes", m.file_bytes()},
+                                {"architecture", c.architecture},
+                                {"hyperparameters",
+                                 {{"n_layers", c.n_layers}, {"n_embd", c.n_embd}, {"n_ff", c.n_ff},
+                                  {"n_heads", c.n_heads}, {"n_kv_heads", c.n_kv_heads}, {"head_dim", c.head_dim},
+                                  {"n_ctx", c.n_ctx}, {"n_vocab", c.n_vocab}, {"rope_base", c.rope_base},
+                                  {"rms_eps", c.rms_eps}, {"tied_embeddings", c.tied_embeddings}}},
+                                {"rope_layout", loaders::rope_layout_name(m.rope_layout())},
+                                {"parameters", params}, {"tensors", tensors}}
+                     .dump(2)
+              << "\n";
+    return 0;
+  }
+  std::printf("%s (Hugging Face: config.json + safetensors, %s)\n", o.model.c_str(),
+              vk::format_bytes(m.file_bytes()).c_str());
+  std::printf("  layers %u, width %u, MLP %u, heads %u (KV %u, size %u), context %u, vocabulary %u\n", c.n_layers,
+              c.n_embd, c.n_ff, c.n_heads, c.n_kv_heads, c.head_dim, c.n_ctx, c.n_vocab);
+  std::printf("  RoPE base %g (%s), RMS epsilon %g, embeddings %s, parameters %.1f M\n", c.rope_base,
+              loaders::rope_layout_name(m.rope_layout()), c.rms_eps, c.tied_embeddings ? "tied" : "separate",
+              params / 1e6);
+  std::printf("\n%-48s %-6s %-14s %12s\n", "tensor", "type", "shape", "bytes");
+  for (const auto* w : all)
+    std::printf("%-48s %-6s %-14s %12zu\n", w->name.c_str(), std::string(gguf::ggml_type_name(w->type)).c_str(),
+                (std::to_string(w->rows) + " x " + std::to_string(w->cols)).c_str(), w->data.size());
+  return 0;
+}
+
 int run_info(const InfoOptions& o) {
+  if (std::filesystem::is_directory(o.model)) return run_info_hf(o);
   const gguf::GgufFile f = gguf::GgufFile::open(o.model);
   const loaders::LlamaConfig c = loaders::LlamaConfig::from_gguf(f);
   uint64_t params = 0, tensor_bytes = 0;
@@ -125,7 +170,8 @@ Runner add_info_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "info", "Show a GGUF model's architecture, hyperparameters, tokenizer and tensors");
   auto o = std::make_shared<InfoOptions>();
-  cmd->add_option("model", o->model, "Path to a .gguf file")->required();
+  cmd->add_option("model", o->model, "A .gguf file, or a Hugging Face directory (config.json + safetensors)")
+      ->required();
   cmd->add_flag("--json", o->json, "Print JSON instead of a table");
   cmd->add_flag("--metadata", o->metadata,
                 "Also print every metadata key (arrays in full with --json)");

@@ -188,3 +188,28 @@ TEST(Cli, BenchToAMissingDirectoryFailsCleanly) {
 
 }  // namespace
 }  // namespace bcvk
+
+#include "tests/support/tiny_model.h"
+
+namespace bcvk {
+namespace {
+
+TEST(Cli, InfoOnHuggingFaceDirectory) {
+  const auto dir = std::filesystem::temp_directory_path() / ("bcvk-hf-" + std::to_string(::getpid()));
+  test::TinyConfig cfg;
+  cfg.tied = false;
+  test::TinyModel::random(cfg).write_hf(dir);
+  const Outcome r = bcvk("info --json " + dir.string());
+  const Outcome table = bcvk("info " + dir.string());
+  std::filesystem::remove_all(dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["format"], "safetensors");
+  EXPECT_EQ(j["hyperparameters"]["n_layers"], cfg.n_layers);
+  EXPECT_EQ(j["hyperparameters"]["tied_embeddings"], false);
+  EXPECT_EQ(j["tensors"].size(), 3u + 9u * cfg.n_layers);
+  EXPECT_NE(table.out.find("model.layers.1.mlp.down_proj.weight"), std::string::npos) << table.out;
+}
+
+}  // namespace
+}  // namespace bcvk
