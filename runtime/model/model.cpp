@@ -1,0 +1,80 @@
+#include "runtime/model/model.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "loaders/half.h"
+#include "runtime/vk/error.h"
+#include "runtime/vk/transfer.h"
+
+namespace bcvk::model {
+
+Model::Model(vk::Context& ctx, const loaders::LlamaModelFile& file, ModelOptions options,
+             const std::function<void(size_t, size_t)>& progress)
+    : ctx_(ctx), config_(file.config()), rope_(file.rope_layout()), options_(options) {
+  if (options.weights == ops::WeightType::kF16 && !ctx.info().storage_buffer_16bit)
+    throw vk::Error(ctx.info().name + " has no 16-bit storage: f16 weights are not possible, use f32");
+  n_ctx_ = options.context ? std::min(options.context, config_.n_ctx) : config_.n_ctx;
+  if (config_.n_embd % 4 || config_.n_ff % 4 || (config_.n_heads * config_.head_dim) % 4)
+    throw vk::Error("bcvk needs model widths that are multiples of 4");
+
+  const size_t total = 3 + 9 * file.layers().size();
+  size_t done = 0;
+  auto step = [&] {
+    if (progress) progress(++done, total);
+  };
+  token_embd_ = upload(file.token_embd(), false);
+  step();
+  output_norm_ = upload(file.output_norm(), true);
+  step();
+  if (!config_.tied_embeddings) output_ = upload(file.output(), false);
+  step();
+  for (const loaders::LlamaLayer& L : file.layers()) {
+    DeviceLayer d;
+    d.attn_norm = upload(L.attn_norm, true);
+    d.wq = upload(L.wq, false);
+    d.wk = upload(L.wk, false);
+    d.wv = upload(L.wv, false);
+    d.wo = upload(L.wo, false);
+    d.ffn_norm = upload(L.ffn_norm, true);
+    d.gate = upload(L.gate, false);
+    d.up = upload(L.up, false);
+    d.down = upload(L.down, false);
+    layers_.push_back(std::move(d));
+    for (int i = 0; i < 9; ++i) step();
+  }
+
+  // RoPE angles: pair i at position p turns by p * base^(-2i / rope_dims).
+  const uint32_t half_dims = config_.rope_dims / 2;
+  std::vector<float> table(size_t(n_ctx_) * half_dims * 2);
+  for (uint32_t p = 0; p < n_ctx_; ++p)
+    for (uint32_t i = 0; i < half_dims; ++i) {
+      const double theta = p * std::pow(double(config_.rope_base), -2.0 * i / config_.rope_dims);
+      table[(size_t(p) * half_dims + i) * 2] = static_cast<float>(std::cos(theta));
+      table[(size_t(p) * half_dims + i) * 2 + 1] = static_cast<float>(std::sin(theta));
+    }
+  rope_table_ = vk::Buffer(ctx.allocator(), table.size() * 4, vk::MemoryUse::kDevice, "RoPE table");
+  vk::upload(ctx.allocator(), rope_table_, std::span<const float>(table));
+}
+
+DeviceWeight Model::upload(const loaders::WeightTensor& w, bool vector_f32) {
+  DeviceWeight d;
+  d.rows = static_cast<uint32_t>(w.rows);
+  d.cols = static_cast<uint32_t>(w.cols);
+  d.type = vector_f32 ? ops::WeightType::kF32 : options_.weights;
+  const std::vector<float> values = w.to_f32();
+  parameters_ += values.size();
+  if (d.type == ops::WeightType::kF32) {
+    d.buffer = vk::Buffer(ctx_.allocator(), values.size() * 4, vk::MemoryUse::kDevice, w.name);
+    vk::upload(ctx_.allocator(), d.buffer, std::span<const float>(values));
+  } else {
+    std::vector<uint16_t> half(values.size());
+    for (size_t i = 0; i < values.size(); ++i) half[i] = loaders::float_to_half(values[i]);
+    d.buffer = vk::Buffer(ctx_.allocator(), half.size() * 2, vk::MemoryUse::kDevice, w.name);
+    vk::upload(ctx_.allocator(), d.buffer, std::span<const uint16_t>(half));
+  }
+  weight_bytes_ += d.buffer.size();
+  return d;
+}
+
+}  // namespace bcvk::model

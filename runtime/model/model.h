@@ -1,0 +1,69 @@
+// A llama-family model on the device: its config and every weight uploaded once, as f32 or f16.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "loaders/llama_model.h"
+#include "runtime/ops/linear.h"
+#include "runtime/vk/context.h"
+
+namespace bcvk::model {
+
+struct ModelOptions {
+  // f16 weights halve memory and bandwidth; refused on devices without 16-bit storage.
+  ops::WeightType weights = ops::WeightType::kF32;
+  uint32_t context = 0;  // 0: the model's context length
+};
+
+// One weight matrix (or vector) on the device.
+struct DeviceWeight {
+  vk::Buffer buffer;
+  ops::WeightType type = ops::WeightType::kF32;
+  uint32_t rows = 0, cols = 0;
+  vk::BufferView view() const { return buffer.view(); }
+};
+
+struct DeviceLayer {
+  DeviceWeight attn_norm, wq, wk, wv, wo, ffn_norm, gate, up, down;
+};
+
+class Model {
+ public:
+  // Dequantizes and uploads every weight of `file`; `progress` (may be empty) is called with
+  // (tensors done, tensors total).  Throws vk::Error when the device cannot hold the model.
+  Model(vk::Context& ctx, const loaders::LlamaModelFile& file, ModelOptions options = {},
+        const std::function<void(size_t, size_t)>& progress = {});
+
+  vk::Context& context() const { return ctx_; }
+  const loaders::LlamaConfig& config() const { return config_; }
+  loaders::RopeLayout rope_layout() const { return rope_; }
+  uint32_t context_length() const { return n_ctx_; }
+  ops::WeightType weight_type() const { return options_.weights; }
+
+  const DeviceWeight& token_embd() const { return token_embd_; }
+  const DeviceWeight& output_norm() const { return output_norm_; }
+  const DeviceWeight& output() const { return config_.tied_embeddings ? token_embd_ : output_; }
+  const std::vector<DeviceLayer>& layers() const { return layers_; }
+  // (cos, sin) per [position][rope_dims / 2], computed in double on the host.
+  const vk::Buffer& rope_table() const { return rope_table_; }
+
+  uint64_t weight_bytes() const { return weight_bytes_; }
+  uint64_t parameter_count() const { return parameters_; }
+
+ private:
+  DeviceWeight upload(const loaders::WeightTensor& w, bool vector_f32);
+
+  vk::Context& ctx_;
+  loaders::LlamaConfig config_;
+  loaders::RopeLayout rope_;
+  ModelOptions options_;
+  uint32_t n_ctx_ = 0;
+  DeviceWeight token_embd_, output_norm_, output_;
+  std::vector<DeviceLayer> layers_;
+  vk::Buffer rope_table_;
+  uint64_t weight_bytes_ = 0, parameters_ = 0;
+};
+
+}  // namespace bcvk::model

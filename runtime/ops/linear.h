@@ -1,0 +1,36 @@
+// linear: Y (+)= W X for [N, K] weights and T tokens.  Shader: shaders/linear.comp.
+// Test: tests/ops/linear_test.cpp.
+#pragma once
+
+#include <cstdint>
+
+#include "runtime/vk/context.h"
+#include "runtime/vk/stream.h"
+
+namespace bcvk::ops {
+
+enum class WeightType { kF32, kF16 };
+
+// Mirrors `Push` in shaders/linear.comp.
+struct LinearPush {
+  uint32_t K, N, T, x_stride, y_stride, y_offset, accumulate;
+};
+static_assert(sizeof(LinearPush) == 28);
+
+struct LinearArgs {
+  vk::BufferView w;  // [N, K] row-major, WeightType elements
+  WeightType type = WeightType::kF32;
+  uint32_t N = 0, K = 0;  // K must be a multiple of 4
+  vk::BufferView x;       // [T, x_stride] f32
+  uint32_t x_stride = 0;
+  vk::BufferView y;       // [T, y_stride] f32, written from column y_offset
+  uint32_t y_stride = 0, y_offset = 0;
+  uint32_t T = 1;
+  bool accumulate = false;
+};
+
+// Records the dispatches (more than one when W exceeds one storage-buffer binding: rows are
+// split into chunks bound at aligned offsets).
+void linear(vk::Context& ctx, vk::Stream& stream, const LinearArgs& a, std::string_view label = "linear");
+
+}  // namespace bcvk::ops

@@ -1,0 +1,71 @@
+#version 450
+// attention: causal grouped-query attention of T query tokens over a KV cache.
+// One workgroup per (query token, head).  Each invocation walks keys j = lid, lid + WG, ...
+// up to the token's own position with an online softmax (running max m, sum l, weighted V sum),
+// then the workgroup merges the partial states; so memory use does not grow with the context.
+// Q [T, n_heads * hd] (already rotated), K/V cache [n_ctx, n_kv * hd], Out [T, n_heads * hd].
+// Dispatch: runtime/ops/attention.cpp.
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint kHeadDim = 64;
+
+layout(std430, binding = 0) readonly buffer Q { float q[]; };
+layout(std430, binding = 1) readonly buffer Kc { float kc[]; };
+layout(std430, binding = 2) readonly buffer Vc { float vc[]; };
+layout(std430, binding = 3) writeonly buffer O { float o[]; };
+
+layout(push_constant) uniform Push {
+  uint n_heads;
+  uint n_kv_heads;
+  uint pos0;   // position of query token 0; token t attends to keys 0 .. pos0 + t
+  float scale; // 1 / sqrt(head_dim)
+} pc;
+
+shared float s_m[gl_WorkGroupSize.x];
+shared float s_l[gl_WorkGroupSize.x];
+shared float s_acc[gl_WorkGroupSize.x * kHeadDim];
+
+void main() {
+  const uint h = gl_WorkGroupID.x;
+  const uint t = gl_WorkGroupID.y;
+  const uint lid = gl_LocalInvocationID.x;
+  const uint WG = gl_WorkGroupSize.x;
+  const uint kvh = h / (pc.n_heads / pc.n_kv_heads);
+  const uint q_dim = pc.n_heads * kHeadDim, kv_dim = pc.n_kv_heads * kHeadDim;
+  const uint last = pc.pos0 + t;
+
+  float qv[kHeadDim];
+  for (uint d = 0; d < kHeadDim; ++d) qv[d] = q[t * q_dim + h * kHeadDim + d] * pc.scale;
+
+  float m = -1.0 / 0.0, l = 0.0;
+  float acc[kHeadDim];
+  for (uint d = 0; d < kHeadDim; ++d) acc[d] = 0.0;
+  for (uint j = lid; j <= last; j += WG) {
+    const uint kb = j * kv_dim + kvh * kHeadDim;
+    float s = 0.0;
+    for (uint d = 0; d < kHeadDim; ++d) s += qv[d] * kc[kb + d];
+    const float m_new = max(m, s);
+    const float corr = exp(m - m_new);  // exp(-inf) = 0 on the first key
+    const float p = exp(s - m_new);
+    l = l * corr + p;
+    for (uint d = 0; d < kHeadDim; ++d) acc[d] = acc[d] * corr + p * vc[kb + d];
+    m = m_new;
+  }
+  s_m[lid] = m;
+  s_l[lid] = l;
+  for (uint d = 0; d < kHeadDim; ++d) s_acc[lid * kHeadDim + d] = acc[d];
+  barrier();
+
+  float M = -1.0 / 0.0;
+  for (uint w = 0; w < WG; ++w) M = max(M, s_m[w]);
+  float L = 0.0;
+  for (uint w = 0; w < WG; ++w) L += s_l[w] * (s_m[w] == -1.0 / 0.0 ? 0.0 : exp(s_m[w] - M));
+  for (uint d = lid; d < kHeadDim; d += WG) {
+    float sum = 0.0;
+    for (uint w = 0; w < WG; ++w)
+      if (s_m[w] != -1.0 / 0.0) sum += s_acc[w * kHeadDim + d] * exp(s_m[w] - M);
+    o[t * q_dim + h * kHeadDim + d] = sum / L;
+  }
+}

@@ -1,0 +1,140 @@
+// The whole transformer on the device against the double-precision CPU reference, on tiny random
+// models written by the tests as GGUF and as Hugging Face safetensors.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "runtime/model/session.h"
+#include "tests/support/cpu_reference.h"
+#include "tests/support/gpu_test.h"
+#include "tests/support/tiny_model.h"
+
+namespace bcvk {
+namespace {
+
+class SessionTest : public test::GpuTest {
+ protected:
+  std::filesystem::path dir = std::filesystem::temp_directory_path() / ("bcvk-session-" + std::to_string(::getpid()));
+  void SetUp() override {
+    test::GpuTest::SetUp();
+    std::filesystem::create_directories(dir);
+  }
+  void TearDown() override {
+    std::filesystem::remove_all(dir);
+    test::GpuTest::TearDown();
+  }
+};
+
+// Normalized error: ||a - b|| / ||b||.
+double nmse(const std::vector<float>& a, const std::vector<double>& b) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < b.size(); ++i) {
+    num += (a[i] - b[i]) * (a[i] - b[i]);
+    den += b[i] * b[i];
+  }
+  return std::sqrt(num / den);
+}
+
+std::vector<int32_t> prompt(uint32_t n, uint32_t vocab) {
+  std::vector<int32_t> t;
+  for (uint32_t i = 0; i < n; ++i) t.push_back(static_cast<int32_t>((i * 37 + 11) % vocab));
+  return t;
+}
+
+void check_model(vk::Context& ctx, const loaders::LlamaModelFile& file, ops::WeightType wt, double tol,
+                 uint32_t max_batch) {
+  model::ModelOptions mo;
+  mo.weights = wt;
+  model::Model m(ctx, file, mo);
+  model::Session s(m, max_batch);
+  const auto tokens = prompt(13, file.config().n_vocab);
+  const auto ref = test::cpu_forward(file, tokens);
+  const auto all = s.prefill(tokens, true);
+  const uint32_t V = file.config().n_vocab;
+  for (size_t t = 0; t < tokens.size(); ++t) {
+    std::vector<float> row(all.begin() + t * V, all.begin() + (t + 1) * V);
+    EXPECT_LT(nmse(row, ref[t]), tol) << "position " << t;
+  }
+  // The same sequence again, as prefill of all but the last token then one decode step.
+  s.reset();
+  s.prefill(std::span<const int32_t>(tokens.data(), tokens.size() - 1));
+  const auto last = s.decode(tokens.back());
+  EXPECT_LT(nmse(last, ref.back()), tol) << "decode step";
+  size_t best = 0;
+  for (size_t i = 0; i < ref.back().size(); ++i)
+    if (ref.back()[i] > ref.back()[best]) best = i;
+  EXPECT_EQ(s.last_argmax(), static_cast<int32_t>(best));
+}
+
+TEST_F(SessionTest, GgufF32MatchesCpuReference) {
+  for (uint32_t kv_heads : {4u, 2u, 1u}) {  // GQA ratios 1, 2 and 4
+    test::TinyConfig cfg;
+    cfg.n_kv_heads = kv_heads;
+    cfg.seed = kv_heads;
+    test::TinyModel::random(cfg).write_gguf(dir / "m.gguf");
+    const auto file = loaders::LlamaModelFile::open(dir / "m.gguf");
+    check_model(ctx(), file, ops::WeightType::kF32, 1e-5, 64);
+  }
+}
+
+TEST_F(SessionTest, GqaRatio3AndOddShapes) {
+  test::TinyConfig cfg;
+  cfg.n_embd = 72;   // 6 heads of 12: not a multiple of any workgroup size
+  cfg.n_heads = 6;
+  cfg.n_kv_heads = 2;
+  cfg.n_ff = 100;
+  cfg.n_vocab = 77;
+  cfg.tied = false;
+  test::TinyModel::random(cfg).write_gguf(dir / "m.gguf");
+  check_model(ctx(), loaders::LlamaModelFile::open(dir / "m.gguf"), ops::WeightType::kF32, 1e-5, 5);
+}
+
+TEST_F(SessionTest, HuggingFaceSafetensorsMatchCpuReferenceAndGguf) {
+  const auto tm = test::TinyModel::random({});
+  tm.write_gguf(dir / "m.gguf");
+  tm.write_hf(dir / "hf");
+  const auto g = loaders::LlamaModelFile::open(dir / "m.gguf");
+  const auto h = loaders::LlamaModelFile::open(dir / "hf");
+  check_model(ctx(), h, ops::WeightType::kF32, 1e-5, 64);
+  // Same logits from both formats, each with its own RoPE pairing.
+  model::Model mg(ctx(), g), mh(ctx(), h);
+  model::Session sg(mg), sh(mh);
+  const auto tokens = prompt(9, tm.config.n_vocab);
+  const auto lg = sg.prefill(tokens), lh = sh.prefill(tokens);
+  std::vector<double> lhd(lh.begin(), lh.end());
+  EXPECT_LT(nmse(lg, lhd), 1e-5);
+}
+
+TEST_F(SessionTest, F16WeightsStayClose) {
+  test::TinyModel::random({}).write_gguf(dir / "m.gguf");
+  check_model(ctx(), loaders::LlamaModelFile::open(dir / "m.gguf"), ops::WeightType::kF16, 2e-3, 64);
+}
+
+TEST_F(SessionTest, ContextBoundary) {
+  test::TinyConfig cfg;
+  cfg.n_ctx = 16;
+  test::TinyModel::random(cfg).write_gguf(dir / "m.gguf");
+  const auto file = loaders::LlamaModelFile::open(dir / "m.gguf");
+  model::Model m(ctx(), file);
+  model::Session s(m, 8);
+  const auto tokens = prompt(16, cfg.n_vocab);
+  const auto ref = test::cpu_forward(file, tokens);
+  s.prefill(std::span<const int32_t>(tokens.data(), 15));
+  const auto last = s.decode(tokens[15]);  // fills the context exactly
+  EXPECT_LT(nmse(last, ref[15]), 1e-5);
+  EXPECT_EQ(s.position(), 16u);
+  try {
+    s.decode(1);
+    FAIL() << "decoded past the context";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("context overflow"), std::string::npos);
+  }
+  EXPECT_THROW(s.prefill(std::vector<int32_t>{}), std::invalid_argument);
+  s.reset();
+  EXPECT_THROW(s.prefill(std::vector<int32_t>{int32_t(cfg.n_vocab)}), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace bcvk
