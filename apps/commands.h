@@ -13,5 +13,6 @@ using Runner = std::function<int()>;
 Runner add_devices_command(CLI::App& app);
 Runner add_info_command(CLI::App& app);
 Runner add_bench_command(CLI::App& app);
+Runner add_generate_command(CLI::App& app);
 
 }  // namespace bcvk::apps

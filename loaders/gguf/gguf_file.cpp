@@ -1,5 +1,6 @@
 #include "loaders/gguf/gguf_file.h"
 
+#include <cstdint>
 #include <cstring>
 
 namespace bcvk::gguf {
@@ -195,9 +196,15 @@ std::string Value::to_string(size_t max_items) const {
   }
   if (auto* b = std::get_if<bool>(&data)) return *b ? "true" : "false";
   if (auto* s = std::get_if<std::string>(&data)) {
+    // Shortened for display (not when every item is wanted), at a UTF-8 character boundary.
+    size_t n = s->size();
+    if (max_items != SIZE_MAX && n > 60) {
+      n = 60;
+      while (n > 0 && (static_cast<unsigned char>((*s)[n]) & 0xC0) == 0x80) --n;
+    }
     std::string out = "\"";
-    for (char ch : s->substr(0, 60)) out += (ch == '\n') ? std::string("\\n") : std::string(1, ch);
-    return out + (s->size() > 60 ? "...\"" : "\"");
+    for (char ch : s->substr(0, n)) out += (ch == '\n') ? std::string("\\n") : std::string(1, ch);
+    return out + (n < s->size() ? "...\"" : "\"");
   }
   const auto& items = std::get<std::vector<Value>>(data);
   std::string out =

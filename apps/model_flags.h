@@ -1,0 +1,24 @@
+// Flags shared by the subcommands that load a model, declared once.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <string>
+
+#include "loaders/llama_model.h"
+#include "runtime/model/model.h"
+
+namespace bcvk::apps {
+
+struct ModelFlags {
+  std::string model = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
+  bool f16 = false;
+  uint32_t context = 0;
+};
+
+void add_model_flags(CLI::App& cmd, ModelFlags& flags);
+
+// Opens the file and uploads the model, with progress on stderr.
+std::unique_ptr<model::Model> load_model(vk::Context& ctx, const loaders::LlamaModelFile& file, const ModelFlags& flags);
+
+}  // namespace bcvk::apps
