@@ -1,13 +1,17 @@
-// bcvk bench: device roofline (streaming bandwidth and peak FMA throughput), JSON for
-// cross-vendor comparison.  The model benchmark joins it with the dense transformer.
+// bcvk bench: device roofline (streaming bandwidth and peak FMA throughput); with -m, the model's
+// prefill and decode speed; with --patch, dense and block-circulant side by side in one process.
+// JSON for cross-vendor comparison.
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "apps/commands.h"
 #include "apps/device_flags.h"
+#include "apps/model_flags.h"
 #include "loaders/atomic_write.h"
+#include "runtime/bench/model_bench.h"
 #include "runtime/bench/roofline.h"
 #include "runtime/vk/memory.h"
 
@@ -17,9 +21,115 @@ namespace {
 
 struct BenchOptions {
   DeviceFlags dev;
+  ModelFlags model;
+  bool with_model = false;  // -m given (or --patch)
+  std::string patch;
+  bench::ModelBenchOptions run;
   int reps = 5;
   std::string json_out;
 };
+
+// One benchmarked variant: its speeds and what it holds on the device.
+struct Variant {
+  std::string name;
+  bench::ModelBenchResult r;
+  uint64_t weight_bytes = 0;       // dense weights on the device
+  uint64_t patch_bytes = 0;        // circulant parameters/spectra and FFT workspaces
+  uint64_t peak_device_bytes = 0;  // allocator peak while loaded and running
+  uint64_t mlp_parameters = 0;
+};
+
+nlohmann::json profile_json(const vk::ProfileTable& p) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [label, row] : p.rows())
+    j[label] = {{"calls", row.calls}, {"total_ms", row.total_ms}};
+  return j;
+}
+
+nlohmann::json variant_json(const Variant& v) {
+  return {{"name", v.name},
+          {"prefill_tokens_per_s", v.r.prefill_tps},
+          {"prefill_tokens_per_s_samples", v.r.prefill_tokens_per_s},
+          {"decode_tokens_per_s", v.r.decode_tps},
+          {"decode_ms_per_token_samples", v.r.decode_ms_per_token},
+          {"mlp_ms_per_token_decode", v.r.mlp_ms_per_token_decode},
+          {"mlp_ms_per_token_prefill", v.r.mlp_ms_per_token_prefill},
+          {"device_ms_per_token_decode", v.r.device_ms_per_token_decode},
+          {"weight_bytes", v.weight_bytes},
+          {"patch_bytes", v.patch_bytes},
+          {"peak_device_bytes", v.peak_device_bytes},
+          {"mlp_parameters", v.mlp_parameters},
+          {"prefill_profile_ms", profile_json(v.r.prefill_profile)},
+          {"decode_profile_ms", profile_json(v.r.decode_profile)}};
+}
+
+Variant bench_variant(vk::Context& ctx, const loaders::LlamaModelFile& file, const BenchOptions& o,
+                      const compress::PatchSpec* spec) {
+  Variant v;
+  v.name = spec ? "patched (" + spec->describe() + ")" : "dense";
+  ctx.allocator().reset_peak();
+  const auto& c = file.config();
+  std::unique_ptr<model::Model> m;
+  std::unique_ptr<model::MlpPatch> patch;
+  if (spec) {
+    // The patched-only student: dense MLP weights it replaces are never uploaded.
+    m = load_model(ctx, file, o.model,
+                   [spec](uint32_t l, compress::Projection p) { return spec->patched(l, p); });
+    std::fprintf(stderr, "projecting %s\n", spec->describe().c_str());
+    patch = std::make_unique<model::MlpPatch>(
+        ctx, c,
+        model::MlpPatch::project(file, *spec, model::Structure::kBlockCirculant,
+                                 [](size_t d, size_t t) {
+                                   std::fprintf(stderr, "\rprojecting: %zu/%zu matrices", d, t);
+                                   if (d == t) std::fprintf(stderr, "\n");
+                                 }));
+    v.mlp_parameters = patch->stats().student_mlp_parameters();
+  } else {
+    m = load_model(ctx, file, o.model);
+    v.mlp_parameters = 3ull * c.n_embd * c.n_ff * c.n_layers;
+  }
+  v.weight_bytes = m->weight_bytes();
+  v.patch_bytes = patch ? patch->device_bytes() : 0;
+  v.r = bench::bench_model(*m, patch.get(), o.run, [&](const std::string& phase) {
+    std::fprintf(stderr, "\rbench %s: %-24s", v.name.c_str(), phase.c_str());
+  });
+  std::fprintf(stderr, "\n");
+  v.peak_device_bytes = ctx.allocator().stats().peak_bytes_reserved;
+  return v;
+}
+
+void print_variants(const std::vector<Variant>& vs, const bench::Roofline& roof,
+                    const BenchOptions& o) {
+  std::printf("\nmodel %s, prompt %u tokens, %u decode steps, f%s weights\n", o.model.model.c_str(),
+              o.run.prompt_tokens, o.run.decode_tokens, o.model.f16 ? "16" : "32");
+  std::printf("%-44s %12s %12s %14s %14s %14s\n", "variant", "prefill t/s", "decode t/s",
+              "MLP ms/token", "weights", "peak memory");
+  for (const Variant& v : vs)
+    std::printf("%-44s %12.2f %12.2f %14.2f %14s %14s\n", v.name.substr(0, 44).c_str(),
+                v.r.prefill_tps, v.r.decode_tps, v.r.mlp_ms_per_token_decode,
+                vk::format_bytes(v.weight_bytes + v.patch_bytes).c_str(),
+                vk::format_bytes(v.peak_device_bytes).c_str());
+  if (vs.size() == 2) {
+    const Variant &d = vs[0], &p = vs[1];
+    std::printf("%-44s %11.2fx %11.2fx %13.2fx %13.2fx %13.2fx\n",
+                "patched vs dense (speed up, memory down)", p.r.prefill_tps / d.r.prefill_tps,
+                p.r.decode_tps / d.r.decode_tps,
+                d.r.mlp_ms_per_token_decode / p.r.mlp_ms_per_token_decode,
+                double(d.weight_bytes + d.patch_bytes) / double(p.weight_bytes + p.patch_bytes),
+                double(d.peak_device_bytes) / double(p.peak_device_bytes));
+  }
+  // Decode streams every weight once per token: how close the dense decode comes to the roofline.
+  const Variant& d = vs[0];
+  const double gbs = d.weight_bytes * d.r.decode_tps / 1e9;
+  std::printf(
+      "dense decode streams %.2f GB/s of weights: %.0f%% of the measured %.2f GB/s roofline\n", gbs,
+      100 * gbs / roof.bandwidth_gbs, roof.bandwidth_gbs);
+  if (o.dev.profile)
+    for (const Variant& v : vs) {
+      std::printf("\nper-op device time, %s, one decode step x%zu:\n", v.name.c_str(), size_t(1));
+      v.r.decode_profile.print(std::cout);
+    }
+}
 
 nlohmann::json device_json(const vk::PhysicalDeviceInfo& d) {
   return {{"name", d.name},
@@ -39,7 +149,7 @@ int run_bench(const BenchOptions& o) {
   vk::ProfileTable profile;
   std::fprintf(stderr, "bench: measuring the roofline of %s (%d reps after a warm-up)\n",
                ctx.info().name.c_str(), o.reps);
-  const bench::Roofline r = bench::measure_roofline(ctx, o.reps, &profile);
+  const bench::Roofline r = bench::measure_roofline(ctx, o.reps, o.with_model ? nullptr : &profile);
   const auto& sb = r.bandwidth_samples_gbs;
   const auto& sf = r.fma_samples_gflops;
   const auto [bmin, bmax] = std::minmax_element(sb.begin(), sb.end());
@@ -55,8 +165,18 @@ int run_bench(const BenchOptions& o) {
   std::printf("ridge point %.2f FLOP/byte; peak device memory %s\n", r.fma_gflops / r.bandwidth_gbs,
               vk::format_bytes(ctx.allocator().stats().peak_bytes_reserved).c_str());
 
+  std::vector<Variant> variants;
+  std::optional<compress::PatchSpec> spec;
+  if (o.with_model) {
+    const auto file = loaders::LlamaModelFile::open(o.model.model);
+    if (!o.patch.empty()) spec = compress::PatchSpec::parse(o.patch, file.config().n_layers);
+    variants.push_back(bench_variant(ctx, file, o, nullptr));
+    if (spec) variants.push_back(bench_variant(ctx, file, o, &*spec));
+    print_variants(variants, r, o);
+  }
+
   if (!o.json_out.empty()) {
-    const nlohmann::json j = {
+    nlohmann::json j = {
         {"bcvk_version", BCVK_VERSION},
         {"device", device_json(ctx.info())},
         {"reps", o.reps},
@@ -69,23 +189,51 @@ int run_bench(const BenchOptions& o) {
           {"fma_invocations", r.fma_invocations}}},
         {"peak_device_bytes", ctx.allocator().stats().peak_bytes_reserved},
     };
+    if (o.with_model) {
+      j["model"] = {{"path", o.model.model},
+                    {"weights", o.model.f16 ? "f16" : "f32"},
+                    {"prompt_tokens", o.run.prompt_tokens},
+                    {"decode_tokens", o.run.decode_tokens},
+                    {"reps", o.run.reps}};
+      if (spec) j["patch"] = spec->describe();
+      j["variants"] = nlohmann::json::array();
+      for (const Variant& v : variants) j["variants"].push_back(variant_json(v));
+    }
     loaders::write_file_atomically(o.json_out, j.dump(2) + "\n");
     std::fprintf(stderr, "bench: wrote %s\n", o.json_out.c_str());
   }
+  if (o.with_model)
+    return finish(ctx, DeviceFlags{o.dev.device, false}, profile);  // tables printed above
   return finish(ctx, o.dev, profile);
 }
 
 }  // namespace
 
 Runner add_bench_command(CLI::App& app) {
-  auto* cmd =
-      app.add_subcommand("bench", "Measure the device: roofline bandwidth and FMA throughput");
+  auto* cmd = app.add_subcommand("bench",
+                                 "Measure the device (roofline) and, with -m, a model's "
+                                 "prefill/decode speed; --patch compares "
+                                 "dense with block-circulant MLPs");
   auto o = std::make_shared<BenchOptions>();
   add_device_flags(*cmd, o->dev);
+  add_model_flags(*cmd, o->model);
   cmd->add_option("--reps", o->reps, "Timed repetitions after one warm-up; medians are reported")
       ->capture_default_str();
+  cmd->add_option("--prompt-tokens", o->run.prompt_tokens, "Model bench: prefill length")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1u << 20));
+  cmd->add_option("--decode-tokens", o->run.decode_tokens, "Model bench: decode steps timed")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1u << 20));
+  cmd->add_option("--patch", o->patch,
+                  "Also run the model with block-circulant MLPs: LAYERS[:PROJECTIONS][:B], e.g. "
+                  "all:gate,up,down:64");
   cmd->add_option("--json", o->json_out, "Also write the results as JSON to this file");
-  return [o]() { return run_bench(*o); };
+  return [o, cmd]() {
+    o->with_model = cmd->get_option("--model")->count() > 0 || !o->patch.empty();
+    o->run.reps = o->reps;
+    return run_bench(*o);
+  };
 }
 
 }  // namespace bcvk::apps

@@ -8,23 +8,30 @@
 namespace bcvk::apps {
 
 void add_model_flags(CLI::App& cmd, ModelFlags& flags) {
-  cmd.add_option("-m,--model", flags.model, "GGUF file or Hugging Face directory")->capture_default_str();
-  cmd.add_flag("--f16", flags.f16, "Keep weights in f16 on the device (needs 16-bit storage); default f32");
+  cmd.add_option("-m,--model", flags.model, "GGUF file or Hugging Face directory")
+      ->capture_default_str();
+  cmd.add_flag("--f16", flags.f16,
+               "Keep weights in f16 on the device (needs 16-bit storage); default f32");
   cmd.add_option("--ctx", flags.context, "Context length (KV cache size); default: the model's")
       ->check(CLI::Range(1u, 1u << 20));
 }
 
-std::unique_ptr<model::Model> load_model(vk::Context& ctx, const loaders::LlamaModelFile& file, const ModelFlags& flags) {
+std::unique_ptr<model::Model> load_model(
+    vk::Context& ctx, const loaders::LlamaModelFile& file, const ModelFlags& flags,
+    std::function<bool(uint32_t, compress::Projection)> skip_mlp) {
   model::ModelOptions o;
+  o.skip_mlp = std::move(skip_mlp);
   o.weights = flags.f16 ? ops::WeightType::kF16 : ops::WeightType::kF32;
   o.context = flags.context;
   const auto t0 = std::chrono::steady_clock::now();
   auto m = std::make_unique<model::Model>(ctx, file, o, [](size_t done, size_t total) {
-    if (done == total || done % 27 == 0) std::fprintf(stderr, "\rloading weights: %zu/%zu tensors", done, total);
+    if (done == total || done % 27 == 0)
+      std::fprintf(stderr, "\rloading weights: %zu/%zu tensors", done, total);
   });
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::fprintf(stderr, "\rloaded %s: %.1f M parameters, %s of %s weights on %s in %.1f s\n", file.source().c_str(),
-               m->parameter_count() / 1e6, vk::format_bytes(m->weight_bytes()).c_str(), flags.f16 ? "f16" : "f32",
+  std::fprintf(stderr, "\rloaded %s: %.1f M parameters, %s of %s weights on %s in %.1f s\n",
+               file.source().c_str(), m->parameter_count() / 1e6,
+               vk::format_bytes(m->weight_bytes()).c_str(), flags.f16 ? "f16" : "f32",
                ctx.info().name.c_str(), s);
   return m;
 }

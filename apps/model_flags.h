@@ -2,6 +2,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -19,6 +20,9 @@ struct ModelFlags {
 void add_model_flags(CLI::App& cmd, ModelFlags& flags);
 
 // Opens the file and uploads the model, with progress on stderr.
-std::unique_ptr<model::Model> load_model(vk::Context& ctx, const loaders::LlamaModelFile& file, const ModelFlags& flags);
+// `skip_mlp` (may be empty) names MLP projections not to upload (a patched-only student).
+std::unique_ptr<model::Model> load_model(
+    vk::Context& ctx, const loaders::LlamaModelFile& file, const ModelFlags& flags,
+    std::function<bool(uint32_t, compress::Projection)> skip_mlp = {});
 
 }  // namespace bcvk::apps

@@ -13,7 +13,8 @@ Model::Model(vk::Context& ctx, const loaders::LlamaModelFile& file, ModelOptions
              const std::function<void(size_t, size_t)>& progress)
     : ctx_(ctx), config_(file.config()), rope_(file.rope_layout()), options_(options) {
   if (options.weights == ops::WeightType::kF16 && !ctx.info().storage_buffer_16bit)
-    throw vk::Error(ctx.info().name + " has no 16-bit storage: f16 weights are not possible, use f32");
+    throw vk::Error(ctx.info().name +
+                    " has no 16-bit storage: f16 weights are not possible, use f32");
   n_ctx_ = options.context ? std::min(options.context, config_.n_ctx) : config_.n_ctx;
   if (config_.n_embd % 4 || config_.n_ff % 4 || (config_.n_heads * config_.head_dim) % 4)
     throw vk::Error("bcvk needs model widths that are multiples of 4");
@@ -30,6 +31,10 @@ Model::Model(vk::Context& ctx, const loaders::LlamaModelFile& file, ModelOptions
   if (!config_.tied_embeddings) output_ = upload(file.output(), false);
   step();
   for (const loaders::LlamaLayer& L : file.layers()) {
+    const uint32_t l = static_cast<uint32_t>(layers_.size());
+    auto skip = [&](compress::Projection p) {
+      return options_.skip_mlp && options_.skip_mlp(l, p);
+    };
     DeviceLayer d;
     d.attn_norm = upload(L.attn_norm, true);
     d.wq = upload(L.wq, false);
@@ -37,9 +42,9 @@ Model::Model(vk::Context& ctx, const loaders::LlamaModelFile& file, ModelOptions
     d.wv = upload(L.wv, false);
     d.wo = upload(L.wo, false);
     d.ffn_norm = upload(L.ffn_norm, true);
-    d.gate = upload(L.gate, false);
-    d.up = upload(L.up, false);
-    d.down = upload(L.down, false);
+    d.gate = upload(L.gate, false, skip(compress::Projection::kGate));
+    d.up = upload(L.up, false, skip(compress::Projection::kUp));
+    d.down = upload(L.down, false, skip(compress::Projection::kDown));
     layers_.push_back(std::move(d));
     for (int i = 0; i < 9; ++i) step();
   }
@@ -57,11 +62,12 @@ Model::Model(vk::Context& ctx, const loaders::LlamaModelFile& file, ModelOptions
   vk::upload(ctx.allocator(), rope_table_, std::span<const float>(table));
 }
 
-DeviceWeight Model::upload(const loaders::WeightTensor& w, bool vector_f32) {
+DeviceWeight Model::upload(const loaders::WeightTensor& w, bool vector_f32, bool skip) {
   DeviceWeight d;
   d.rows = static_cast<uint32_t>(w.rows);
   d.cols = static_cast<uint32_t>(w.cols);
   d.type = vector_f32 ? ops::WeightType::kF32 : options_.weights;
+  if (skip) return d;  // no buffer: Session refuses to run it dense
   const std::vector<float> values = w.to_f32();
   parameters_ += values.size();
   if (d.type == ops::WeightType::kF32) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "loaders/llama_model.h"
+#include "runtime/compress/patch_spec.h"
 #include "runtime/ops/linear.h"
 #include "runtime/vk/context.h"
 
@@ -15,6 +16,8 @@ struct ModelOptions {
   // f16 weights halve memory and bandwidth; refused on devices without 16-bit storage.
   ops::WeightType weights = ops::WeightType::kF32;
   uint32_t context = 0;  // 0: the model's context length
+  // MLP projections not to upload (a patched student that never runs them dense), or empty.
+  std::function<bool(uint32_t layer, compress::Projection)> skip_mlp;
 };
 
 // One weight matrix (or vector) on the device.
@@ -53,7 +56,7 @@ class Model {
   uint64_t parameter_count() const { return parameters_; }
 
  private:
-  DeviceWeight upload(const loaders::WeightTensor& w, bool vector_f32);
+  DeviceWeight upload(const loaders::WeightTensor& w, bool vector_f32, bool skip = false);
 
   vk::Context& ctx_;
   loaders::LlamaConfig config_;

@@ -1,6 +1,8 @@
 #include "runtime/model/session.h"
 
 #include <cmath>
+#include <cstdint>
+#include <memory>
 #include <stdexcept>
 
 #include "runtime/ops/elementwise.h"
@@ -14,9 +16,27 @@ vk::Buffer activations(vk::Context& ctx, uint64_t floats, const char* name) {
 }
 }  // namespace
 
-Session::Session(Model& model, uint32_t max_batch, bool profile)
-    : model_(model), ctx_(model.context()), max_batch_(max_batch), stream_(ctx_.device(), profile, 8192) {
+Session::Session(Model& model, uint32_t max_batch, bool profile, const MlpPatch* patch)
+    : model_(model),
+      patch_(patch),
+      ctx_(model.context()),
+      max_batch_(max_batch),
+      stream_(ctx_.device(), profile, 8192) {
   const auto& c = model.config();
+  // Every MLP projection must run somehow: block-circulant from the patch, or dense.
+  for (uint32_t l = 0; l < model.layers().size(); ++l) {
+    const DeviceLayer& L = model.layers()[l];
+    for (auto p : compress::kProjections) {
+      const DeviceWeight& w = p == compress::Projection::kGate ? L.gate
+                              : p == compress::Projection::kUp ? L.up
+                                                               : L.down;
+      if (!w.buffer.handle() && !(patch && patch->patched(l, p)))
+        throw std::invalid_argument(
+            "layer " + std::to_string(l) + " " + compress::projection_name(p) +
+            ": the dense weight was not loaded (the model was loaded for a patched student "
+            "only) and the patch does not replace it");
+    }
+  }
   const uint64_t B = max_batch, E = c.n_embd, QD = uint64_t(c.n_heads) * c.head_dim, F = c.n_ff;
   ids_ = activations(ctx_, B, "token ids");
   x_ = activations(ctx_, B * E, "residual stream");
@@ -35,17 +55,25 @@ Session::Session(Model& model, uint32_t max_batch, bool profile)
   }
 }
 
-std::vector<float> Session::prefill(std::span<const int32_t> tokens, bool all_logits) {
+void Session::check_tokens(std::span<const int32_t> tokens, size_t limit) const {
   const auto& c = model_.config();
   if (tokens.empty()) throw std::invalid_argument("no tokens to run (empty prompt?)");
+  if (tokens.size() > limit)
+    throw std::invalid_argument(std::to_string(tokens.size()) + " tokens exceed the batch of " +
+                                std::to_string(limit));
   if (position_ + tokens.size() > model_.context_length())
     throw std::invalid_argument("context overflow: " + std::to_string(position_) + " + " +
                                 std::to_string(tokens.size()) + " tokens exceed the context of " +
                                 std::to_string(model_.context_length()));
   for (int32_t t : tokens)
     if (t < 0 || static_cast<uint32_t>(t) >= c.n_vocab)
-      throw std::invalid_argument("token id " + std::to_string(t) + " is outside the vocabulary of " +
-                                  std::to_string(c.n_vocab));
+      throw std::invalid_argument("token id " + std::to_string(t) +
+                                  " is outside the vocabulary of " + std::to_string(c.n_vocab));
+}
+
+std::vector<float> Session::prefill(std::span<const int32_t> tokens, bool all_logits) {
+  const auto& c = model_.config();
+  check_tokens(tokens, SIZE_MAX);
   std::vector<float> out;
   for (size_t done = 0; done < tokens.size(); done += max_batch_) {
     const uint32_t T = static_cast<uint32_t>(std::min<size_t>(max_batch_, tokens.size() - done));
@@ -57,7 +85,8 @@ std::vector<float> Session::prefill(std::span<const int32_t> tokens, bool all_lo
     if (all_logits) {
       const size_t n = size_t(T) * c.n_vocab;
       out.resize(out.size() + n);
-      vk::download(ctx_.allocator(), logits_, 0, std::as_writable_bytes(std::span<float>(out.data() + out.size() - n, n)));
+      vk::download(ctx_.allocator(), logits_, 0,
+                   std::as_writable_bytes(std::span<float>(out.data() + out.size() - n, n)));
     } else if (last_chunk) {
       out.resize(c.n_vocab);
       vk::download(ctx_.allocator(), logits_, 0, std::as_writable_bytes(std::span<float>(out)));
@@ -70,73 +99,157 @@ std::vector<float> Session::prefill(std::span<const int32_t> tokens, bool all_lo
   return out;
 }
 
-void Session::forward(uint32_t T, bool all_logits) {
+void Session::linear(const DeviceWeight& w, const vk::Buffer& x, uint32_t x_stride,
+                     const vk::Buffer& y, uint32_t y_stride, uint32_t y_offset, bool acc,
+                     uint32_t T, std::string_view label) {
+  ops::LinearArgs a;
+  a.w = w.view();
+  a.type = w.type;
+  a.N = w.rows;
+  a.K = w.cols;
+  a.x = x.view();
+  a.x_stride = x_stride;
+  a.y = y.view();
+  a.y_stride = y_stride;
+  a.y_offset = y_offset;
+  a.T = T;
+  a.accumulate = acc;
+  ops::linear(ctx_, stream_, a, label);
+}
+
+// An MLP projection: replaced (block-circulant or low-rank) when the patch has it, else dense.
+void Session::mlp_projection(uint32_t layer, compress::Projection p, const DeviceWeight& w,
+                             const vk::Buffer& x, uint32_t x_stride, const vk::Buffer& y,
+                             uint32_t y_stride, bool acc, uint32_t T, std::string_view label) {
+  if (patch_ && patch_->record(ctx_, stream_, layer, p,
+                               {x.view(), x_stride, y.view(), y_stride, 0, T, acc}, label))
+    return;
+  linear(w, x, x_stride, y, y_stride, 0, acc, T, label);
+}
+
+void Session::record_layer(uint32_t l, uint32_t T, uint32_t pos0, const LayerCaptureBuffers* cap) {
   const auto& c = model_.config();
   const uint32_t E = c.n_embd, F = c.n_ff, hd = c.head_dim;
   const uint32_t QD = c.n_heads * hd, KV = c.n_kv_heads * hd;
-  const uint32_t pos0 = position_;
-  vk::Stream& s = stream_;
-  auto lin = [&](const DeviceWeight& w, const vk::Buffer& x, uint32_t x_stride, const vk::Buffer& y,
-                 uint32_t y_stride, uint32_t y_offset, bool acc, uint32_t tokens, std::string_view label) {
-    ops::LinearArgs a;
-    a.w = w.view();
-    a.type = w.type;
-    a.N = w.rows;
-    a.K = w.cols;
-    a.x = x.view();
-    a.x_stride = x_stride;
-    a.y = y.view();
-    a.y_stride = y_stride;
-    a.y_offset = y_offset;
-    a.T = tokens;
-    a.accumulate = acc;
-    ops::linear(ctx_, s, a, label);
-  };
-
-  // [T, E] residual stream from the token embeddings.
-  ops::embed(ctx_, s, model_.token_embd().view(), model_.token_embd().type, c.n_vocab, E, ids_.view(), T, x_.view());
-  s.barrier();
   const float scale = 1.0f / std::sqrt(float(hd));
   const uint32_t adjacent = model_.rope_layout() == loaders::RopeLayout::kAdjacentPairs ? 1 : 0;
-  for (size_t l = 0; l < model_.layers().size(); ++l) {
-    const DeviceLayer& L = model_.layers()[l];
-    const vk::Buffer& kc = k_cache_[l];
-    const vk::Buffer& vc = v_cache_[l];
-    ops::rms_norm(ctx_, s, x_.view(), L.attn_norm.view(), xn_.view(), E, T, c.rms_eps);
-    s.barrier();
-    // Q into scratch; K and V straight into the cache rows of positions pos0 .. pos0 + T - 1.
-    lin(L.wq, xn_, E, q_, QD, 0, false, T, "linear_q");
-    lin(L.wk, xn_, E, kc, KV, pos0 * KV, false, T, "linear_k");
-    lin(L.wv, xn_, E, vc, KV, pos0 * KV, false, T, "linear_v");
-    s.barrier();
-    ops::rope(ctx_, s, q_.view(), model_.rope_table().view(), {T, c.n_heads, hd, c.rope_dims, QD, 0, pos0, adjacent});
-    ops::rope(ctx_, s, kc.view(), model_.rope_table().view(),
-              {T, c.n_kv_heads, hd, c.rope_dims, KV, pos0 * KV, pos0, adjacent});
-    s.barrier();
-    ops::attention(ctx_, s, q_.view(), kc.view(), vc.view(), att_.view(), T, hd,
-                   {c.n_heads, c.n_kv_heads, pos0, scale});
-    s.barrier();
-    lin(L.wo, att_, QD, x_, E, 0, true, T, "linear_o");  // x += Wo att
-    s.barrier();
-    ops::rms_norm(ctx_, s, x_.view(), L.ffn_norm.view(), xn_.view(), E, T, c.rms_eps);
-    s.barrier();
-    lin(L.gate, xn_, E, g_, F, 0, false, T, "linear_gate");
-    lin(L.up, xn_, E, u_, F, 0, false, T, "linear_up");
-    s.barrier();
-    ops::silu_mul(ctx_, s, g_.view(), u_.view(), h_.view(), T * F);
-    s.barrier();
-    lin(L.down, h_, F, x_, E, 0, true, T, "linear_down");  // x += Wdown h
-    s.barrier();
+  vk::Stream& s = stream_;
+  const DeviceLayer& L = model_.layers()[l];
+  const vk::Buffer& kc = k_cache_[l];
+  const vk::Buffer& vc = v_cache_[l];
+  ops::rms_norm(ctx_, s, x_.view(), L.attn_norm.view(), xn_.view(), E, T, c.rms_eps);
+  s.barrier();
+  // Q into scratch; K and V straight into the cache rows of positions pos0 .. pos0 + T - 1.
+  linear(L.wq, xn_, E, q_, QD, 0, false, T, "linear_q");
+  linear(L.wk, xn_, E, kc, KV, pos0 * KV, false, T, "linear_k");
+  linear(L.wv, xn_, E, vc, KV, pos0 * KV, false, T, "linear_v");
+  s.barrier();
+  ops::rope(ctx_, s, q_.view(), model_.rope_table().view(),
+            {T, c.n_heads, hd, c.rope_dims, QD, 0, pos0, adjacent});
+  ops::rope(ctx_, s, kc.view(), model_.rope_table().view(),
+            {T, c.n_kv_heads, hd, c.rope_dims, KV, pos0 * KV, pos0, adjacent});
+  s.barrier();
+  ops::attention(ctx_, s, q_.view(), kc.view(), vc.view(), att_.view(), T, hd,
+                 {c.n_heads, c.n_kv_heads, pos0, scale});
+  s.barrier();
+  linear(L.wo, att_, QD, x_, E, 0, true, T, "linear_o");  // x += Wo att
+  s.barrier();
+  ops::rms_norm(ctx_, s, x_.view(), L.ffn_norm.view(), xn_.view(), E, T, c.rms_eps);
+  s.barrier();
+  if (cap) {
+    s.copy(x_.view(0, uint64_t(T) * E * 4), cap->mid.view(0, uint64_t(T) * E * 4));
+    s.copy(xn_.view(0, uint64_t(T) * E * 4), cap->input.view(0, uint64_t(T) * E * 4));
   }
+  mlp_projection(l, compress::Projection::kGate, L.gate, xn_, E, g_, F, false, T, "mlp_gate");
+  mlp_projection(l, compress::Projection::kUp, L.up, xn_, E, u_, F, false, T, "mlp_up");
+  s.barrier();
+  ops::silu_mul(ctx_, s, g_.view(), u_.view(), h_.view(), T * F);
+  s.barrier();
+  if (cap) {
+    s.copy(g_.view(0, uint64_t(T) * F * 4), cap->gate.view(0, uint64_t(T) * F * 4));
+    s.copy(u_.view(0, uint64_t(T) * F * 4), cap->up.view(0, uint64_t(T) * F * 4));
+    s.copy(h_.view(0, uint64_t(T) * F * 4), cap->hidden.view(0, uint64_t(T) * F * 4));
+  }
+  mlp_projection(l, compress::Projection::kDown, L.down, h_, F, x_, E, true, T,
+                 "mlp_down");  // x += Wdown h
+  s.barrier();
+}
+
+void Session::forward(uint32_t T, bool all_logits) {
+  const auto& c = model_.config();
+  const uint32_t E = c.n_embd;
+  vk::Stream& s = stream_;
+  // [T, E] residual stream from the token embeddings.
+  ops::embed(ctx_, s, model_.token_embd().view(), model_.token_embd().type, c.n_vocab, E,
+             ids_.view(), T, x_.view());
+  s.barrier();
+  for (uint32_t l = 0; l < model_.layers().size(); ++l) record_layer(l, T, position_, nullptr);
   // Final norm, then the LM head over every token or only the last.
   const uint32_t first = all_logits ? 0 : T - 1, n = all_logits ? T : 1;
-  ops::rms_norm(ctx_, s, x_.view(), model_.output_norm().view(), xn_.view(), E, n, c.rms_eps, first * E);
+  ops::rms_norm(ctx_, s, x_.view(), model_.output_norm().view(), xn_.view(), E, n, c.rms_eps,
+                first * E);
   s.barrier();
-  lin(model_.output(), xn_, E, logits_, c.n_vocab, 0, false, n, "lm_head");
+  linear(model_.output(), xn_, E, logits_, c.n_vocab, 0, false, n, "lm_head");
   s.barrier();
   ops::argmax(ctx_, s, logits_.view(), argmax_.view(), c.n_vocab, n, c.n_vocab);
   s.submit_and_wait();
   profile_.add(s.timings());
+}
+
+std::vector<float> Session::embed(std::span<const int32_t> tokens) {
+  const auto& c = model_.config();
+  check_tokens(tokens, max_batch_);
+  const uint32_t T = static_cast<uint32_t>(tokens.size());
+  std::vector<uint32_t> ids(tokens.begin(), tokens.end());
+  vk::upload(ctx_.allocator(), ids_, std::span<const uint32_t>(ids));
+  ops::embed(ctx_, stream_, model_.token_embd().view(), model_.token_embd().type, c.n_vocab,
+             c.n_embd, ids_.view(), T, x_.view());
+  stream_.submit_and_wait();
+  std::vector<float> out(size_t(T) * c.n_embd);
+  vk::download(ctx_.allocator(), x_, 0, std::as_writable_bytes(std::span<float>(out)));
+  return out;
+}
+
+void Session::run_layer(uint32_t layer, std::vector<float>& residual, uint32_t T,
+                        MlpCapture* capture) {
+  const auto& c = model_.config();
+  const uint32_t E = c.n_embd, F = c.n_ff;
+  if (layer >= model_.layers().size())
+    throw std::invalid_argument("run_layer: no layer " + std::to_string(layer));
+  if (T == 0 || T > max_batch_ || T > model_.context_length() || residual.size() != size_t(T) * E)
+    throw std::invalid_argument("run_layer: " + std::to_string(T) + " tokens (max " +
+                                std::to_string(max_batch_) + ") with a residual of " +
+                                std::to_string(residual.size()) + " values");
+  vk::upload(ctx_.allocator(), x_, std::span<const float>(residual));
+  std::unique_ptr<LayerCaptureBuffers> cap;
+  if (capture) {
+    cap = std::make_unique<LayerCaptureBuffers>();
+    const uint64_t te = uint64_t(max_batch_) * E * 4, tf = uint64_t(max_batch_) * F * 4;
+    cap->mid = vk::Buffer(ctx_.allocator(), te, vk::MemoryUse::kDevice,
+                          "capture: residual after attention");
+    cap->input = vk::Buffer(ctx_.allocator(), te, vk::MemoryUse::kDevice, "capture: MLP input");
+    cap->gate = vk::Buffer(ctx_.allocator(), tf, vk::MemoryUse::kDevice, "capture: gate");
+    cap->up = vk::Buffer(ctx_.allocator(), tf, vk::MemoryUse::kDevice, "capture: up");
+    cap->hidden = vk::Buffer(ctx_.allocator(), tf, vk::MemoryUse::kDevice, "capture: hidden");
+  }
+  record_layer(layer, T, 0, cap.get());  // a fresh sequence: positions 0 .. T-1
+  stream_.submit_and_wait();
+  profile_.add(stream_.timings());
+  vk::download(ctx_.allocator(), x_, 0, std::as_writable_bytes(std::span<float>(residual)));
+  if (capture) {
+    auto get = [&](const vk::Buffer& b, std::vector<float>& v, size_t n) {
+      v.resize(n);
+      vk::download(ctx_.allocator(), b, 0, std::as_writable_bytes(std::span<float>(v)));
+    };
+    std::vector<float> mid;
+    get(cap->mid, mid, size_t(T) * E);
+    get(cap->input, capture->input, size_t(T) * E);
+    get(cap->gate, capture->gate, size_t(T) * F);
+    get(cap->up, capture->up, size_t(T) * F);
+    get(cap->hidden, capture->hidden, size_t(T) * F);
+    capture->output.resize(size_t(T) * E);
+    for (size_t i = 0; i < capture->output.size(); ++i) capture->output[i] = residual[i] - mid[i];
+  }
 }
 
 }  // namespace bcvk::model

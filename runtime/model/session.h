@@ -7,6 +7,7 @@
 #include <span>
 #include <vector>
 
+#include "runtime/model/mlp_patch.h"
 #include "runtime/model/model.h"
 #include "runtime/vk/profile.h"
 #include "runtime/vk/stream.h"
@@ -15,7 +16,10 @@ namespace bcvk::model {
 
 class Session {
  public:
-  explicit Session(Model& model, uint32_t max_batch = 64, bool profile = false);
+  // With `patch`, the patched MLP projections run block-circulant (the student); without, the
+  // model is dense (the teacher).  The patch must outlive the session.
+  explicit Session(Model& model, uint32_t max_batch = 64, bool profile = false,
+                   const MlpPatch* patch = nullptr);
 
   // Runs `tokens` from the current position (in chunks of max_batch).  Returns the logits of the
   // last token, or of every token ([tokens.size()][vocab]) with all_logits.  Throws
@@ -26,14 +30,40 @@ class Session {
   int32_t last_argmax() const { return last_argmax_; }
 
   void reset() { position_ = 0; }
+
+  // Layer-by-layer access for calibration, on a fresh sequence (positions 0 .. T-1, T <= max_batch;
+  // uses layer l's KV cache rows and leaves position() alone).
+  // The residual stream after the token embeddings, [T][n_embd].
+  std::vector<float> embed(std::span<const int32_t> tokens);
+  // What one layer's MLP saw and produced, [T][...] row-major.
+  struct MlpCapture {
+    std::vector<float> input;             // the normed MLP input [T][n_embd]
+    std::vector<float> gate, up, hidden;  // [T][n_ff]; hidden = silu(gate) * up
+    std::vector<float> output;            // the MLP's contribution to the residual [T][n_embd]
+  };
+  // Runs layer `layer` on `residual` ([T][n_embd], updated in place), filling `capture` if given.
+  void run_layer(uint32_t layer, std::vector<float>& residual, uint32_t T,
+                 MlpCapture* capture = nullptr);
   uint32_t position() const { return position_; }
   uint32_t context_length() const { return model_.context_length(); }
   const vk::ProfileTable& profile() const { return profile_; }
+  void clear_profile() { profile_ = {}; }
 
  private:
+  struct LayerCaptureBuffers {
+    vk::Buffer mid, input, gate, up, hidden;
+  };
   void forward(uint32_t T, bool all_logits);
+  void record_layer(uint32_t layer, uint32_t T, uint32_t pos0, const LayerCaptureBuffers* capture);
+  void linear(const DeviceWeight& w, const vk::Buffer& x, uint32_t x_stride, const vk::Buffer& y,
+              uint32_t y_stride, uint32_t y_offset, bool acc, uint32_t T, std::string_view label);
+  void mlp_projection(uint32_t layer, compress::Projection p, const DeviceWeight& w,
+                      const vk::Buffer& x, uint32_t x_stride, const vk::Buffer& y,
+                      uint32_t y_stride, bool acc, uint32_t T, std::string_view label);
+  void check_tokens(std::span<const int32_t> tokens, size_t limit) const;
 
   Model& model_;
+  const MlpPatch* patch_;
   vk::Context& ctx_;
   uint32_t max_batch_;
   uint32_t position_ = 0;

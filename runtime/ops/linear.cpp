@@ -8,50 +8,99 @@
 namespace bcvk::ops {
 
 namespace {
+constexpr uint32_t kTiledK = 16;
+constexpr uint32_t kTiledMinTokens = 8;
+}  // namespace
 
-struct LinearShape {
-  uint32_t workgroup, rows, tokens;
-};
-
-// Per-device choice: one subgroup per workgroup when subgroups can reduce (lavapipe: 8 lanes),
-// four rows per workgroup; up to 8 tokens share each weight load in prefill.
-LinearShape shape_for(const vk::PhysicalDeviceInfo& info, uint32_t T) {
+// Per-device launch shape, from benchmarks/linear_benchmark on lavapipe (docs/PERFORMANCE.md):
+// one subgroup per workgroup (lavapipe: 8 lanes), 16 rows, and up to 16 tokens sharing each
+// weight load in prefill.  GPUs get fewer accumulators per invocation (register pressure);
+// their numbers are unmeasured here.
+LinearShape default_linear_shape(const vk::PhysicalDeviceInfo& info, uint32_t T) {
   LinearShape s;
+  const bool cpu = info.type == VK_PHYSICAL_DEVICE_TYPE_CPU;
   s.workgroup = info.subgroup_arithmetic ? std::clamp(info.subgroup_size, 8u, 64u) : 64u;
-  s.rows = 4;
-  s.tokens = T >= 8 ? 8 : (T >= 4 ? 4 : 1);
+  s.rows = cpu ? 16 : 4;
+  const uint32_t max_tokens = cpu ? 16 : 8;
+  s.tokens = 1;
+  while (s.tokens * 2 <= std::min(T, max_tokens)) s.tokens *= 2;
+  // Tiled form once enough tokens share each weight tile to pay for staging it -- on GPUs.  On
+  // lavapipe the shared-memory staging and barriers cost more than they save: the tiled kernel
+  // measured 0.26-0.86 GFLOP/s against 2.2 for the register-blocked matrix-vector form
+  // (benchmarks/linear_benchmark, docs/PERFORMANCE.md).
+  s.form = !cpu && T >= kTiledMinTokens ? LinearForm::kTiled : LinearForm::kMatVec;
+  s.tile_n = 64;
+  s.tile_t = 32;
+  s.micro_n = 8;
+  s.micro_t = 4;
   return s;
 }
-
-}  // namespace
 
 void linear(vk::Context& ctx, vk::Stream& stream, const LinearArgs& a, std::string_view label) {
   if (a.K % 4 || a.x_stride % 4 || a.N == 0 || a.T == 0)
     throw vk::Error("internal error: linear needs K and x_stride to be multiples of 4");
   const uint64_t elem = a.type == WeightType::kF16 ? 2 : 4;
-  if (a.w.size < uint64_t(a.N) * a.K * elem) throw vk::Error("internal error: linear weight view too small");
+  if (a.w.size < uint64_t(a.N) * a.K * elem)
+    throw vk::Error("internal error: linear weight view too small");
   const auto& info = ctx.info();
-  const LinearShape s = shape_for(info, a.T);
-  const bool sub = info.subgroup_arithmetic;
-  const std::string shader = std::string(a.type == WeightType::kF16 ? "linear_f16" : "linear_f32") + (sub ? "" : "_shared");
-  vk::Kernel& k = ctx.kernel(shader, {{0, s.workgroup}, {1, s.rows}, {2, s.tokens}}, sizeof(LinearPush));
+  LinearShape s = default_linear_shape(info, a.T);
+  const LinearShape& o = a.shape;
+  if (o.workgroup) s.workgroup = o.workgroup;
+  if (o.rows) s.rows = o.rows;
+  if (o.tokens) s.tokens = o.tokens;
+  if (o.form != LinearForm::kAuto) s.form = o.form;
+  if (o.tile_n) s.tile_n = o.tile_n;
+  if (o.tile_t) s.tile_t = o.tile_t;
+  if (o.micro_n) s.micro_n = o.micro_n;
+  if (o.micro_t) s.micro_t = o.micro_t;
+  const bool tiled = s.form == LinearForm::kTiled;
+  const bool half = a.type == WeightType::kF16;
+
+  vk::Kernel* k = nullptr;
+  uint32_t block_rows = s.rows, block_tokens = s.tokens;
+  if (tiled) {
+    if (s.tile_n % s.micro_n || s.tile_t % s.micro_t)
+      throw vk::Error("internal error: linear tile sizes must be multiples of the micro tile");
+    const uint32_t wg = (s.tile_n / s.micro_n) * (s.tile_t / s.micro_t);
+    k = &ctx.kernel(
+        half ? "linear_tiled_f16" : "linear_tiled_f32",
+        {{0, wg}, {1, s.tile_n}, {2, s.tile_t}, {3, kTiledK}, {4, s.micro_n}, {5, s.micro_t}},
+        sizeof(LinearPush));
+    block_rows = s.tile_n;
+    block_tokens = s.tile_t;
+  } else {
+    const bool sub = info.subgroup_arithmetic;
+    const std::string shader =
+        std::string(half ? "linear_f16" : "linear_f32") + (sub ? "" : "_shared");
+    k = &ctx.kernel(shader, {{0, s.workgroup}, {1, s.rows}, {2, s.tokens}}, sizeof(LinearPush));
+  }
 
   // Rows per dispatch: as many as one binding holds, a multiple of the row block, and starting at
   // offsets that satisfy the device's storage-buffer alignment.
   const uint64_t row_bytes = uint64_t(a.K) * elem;
-  const uint64_t align_rows = ctx.tuning().binding_alignment / std::gcd<uint64_t>(row_bytes, ctx.tuning().binding_alignment);
-  const uint64_t step = std::lcm<uint64_t>(align_rows, s.rows);
+  const uint64_t align_rows = ctx.tuning().binding_alignment /
+                              std::gcd<uint64_t>(row_bytes, ctx.tuning().binding_alignment);
+  const uint64_t step = std::lcm<uint64_t>(align_rows, block_rows);
   uint64_t chunk = ctx.tuning().max_binding_bytes / row_bytes / step * step;
-  if (chunk == 0) throw vk::Error("linear: one weight row of " + std::to_string(row_bytes) + " bytes exceeds a binding");
+  if (chunk == 0)
+    throw vk::Error("linear: one weight row of " + std::to_string(row_bytes) +
+                    " bytes exceeds a binding");
   const vk::BufferView xv = a.x.buffer->view(a.x.offset, a.x.size);
   const vk::BufferView yv = a.y.buffer->view(a.y.offset, a.y.size);
   for (uint64_t r0 = 0; r0 < a.N; r0 += chunk) {
     const uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(chunk, a.N - r0));
-    const LinearPush push{a.K, n, a.T, a.x_stride, a.y_stride, static_cast<uint32_t>(a.y_offset + r0),
+    const LinearPush push{a.K,
+                          n,
+                          a.T,
+                          a.x_stride,
+                          a.y_stride,
+                          static_cast<uint32_t>(a.y_offset + r0),
                           a.accumulate ? 1u : 0u};
-    const vk::BufferView wv = a.w.buffer->view(a.w.offset + r0 * row_bytes, (n * row_bytes + 15) / 16 * 16);
-    const uint32_t gx = (n + s.rows - 1) / s.rows, gy = (a.T + s.tokens - 1) / s.tokens;
-    stream.dispatch(k, {wv, xv, yv}, push, {gx, gy, 1}, label);
+    const vk::BufferView wv =
+        a.w.buffer->view(a.w.offset + r0 * row_bytes, (n * row_bytes + 15) / 16 * 16);
+    const uint32_t gx = (n + block_rows - 1) / block_rows,
+                   gy = (a.T + block_tokens - 1) / block_tokens;
+    stream.dispatch(*k, {wv, xv, yv}, push, {gx, gy, 1}, label);
   }
 }
 

@@ -17,20 +17,33 @@ struct LinearPush {
 };
 static_assert(sizeof(LinearPush) == 28);
 
+// Launch shape; zeros pick the device's default.  Matrix-vector form (linear.comp): workgroup,
+// rows, tokens.  Tiled form for many tokens (linear_tiled.comp): tile_n x tile_t outputs per
+// workgroup, micro_n x micro_t per invocation.
+enum class LinearForm { kAuto, kMatVec, kTiled };
+struct LinearShape {
+  uint32_t workgroup = 0, rows = 0, tokens = 0;
+  LinearForm form = LinearForm::kAuto;
+  uint32_t tile_n = 0, tile_t = 0, micro_n = 0, micro_t = 0;
+};
+LinearShape default_linear_shape(const vk::PhysicalDeviceInfo& info, uint32_t T);
+
 struct LinearArgs {
   vk::BufferView w;  // [N, K] row-major, WeightType elements
   WeightType type = WeightType::kF32;
   uint32_t N = 0, K = 0;  // K must be a multiple of 4
   vk::BufferView x;       // [T, x_stride] f32
   uint32_t x_stride = 0;
-  vk::BufferView y;       // [T, y_stride] f32, written from column y_offset
+  vk::BufferView y;  // [T, y_stride] f32, written from column y_offset
   uint32_t y_stride = 0, y_offset = 0;
   uint32_t T = 1;
   bool accumulate = false;
+  LinearShape shape;  // override for tuning experiments
 };
 
 // Records the dispatches (more than one when W exceeds one storage-buffer binding: rows are
 // split into chunks bound at aligned offsets).
-void linear(vk::Context& ctx, vk::Stream& stream, const LinearArgs& a, std::string_view label = "linear");
+void linear(vk::Context& ctx, vk::Stream& stream, const LinearArgs& a,
+            std::string_view label = "linear");
 
 }  // namespace bcvk::ops

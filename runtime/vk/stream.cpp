@@ -40,10 +40,9 @@ Stream::~Stream() {
 
 void Stream::release() noexcept {
   const VkDevice dev = device_.handle();
-  if (recording_) {  // abandoned recording (an exception unwound past it): discard it
-    vkEndCommandBuffer(cmd_);
-    recording_ = false;
-  }
+  // An abandoned recording (an exception unwound past it) is freed with the pool, never ended:
+  // buffers it refers to may already be gone.
+  recording_ = false;
   if (query_pool_) vkDestroyQueryPool(dev, query_pool_, nullptr);
   if (fence_) vkDestroyFence(dev, fence_, nullptr);
   if (pool_) vkDestroyCommandPool(dev, pool_, nullptr);
@@ -96,6 +95,29 @@ void Stream::dispatch(Kernel& kernel, std::span<const BufferView> views, const v
   } else if (query_pool_) {
     ++untimed_;
   }
+  ++commands_;
+}
+
+VkCommandBuffer Stream::begin_external(std::string_view label) {
+  begin_if_needed();
+  pending_external_label_ = std::string(label);
+  external_timed_ = query_pool_ && labels_.size() < max_timed_;
+  if (external_timed_) {
+    vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, query_pool_,
+                        static_cast<uint32_t>(labels_.size()) * 2);
+  } else if (query_pool_) {
+    ++untimed_;
+  }
+  return cmd_;
+}
+
+void Stream::end_external() {
+  if (external_timed_) {
+    vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, query_pool_,
+                        static_cast<uint32_t>(labels_.size()) * 2 + 1);
+    labels_.emplace_back(pending_external_label_);
+  }
+  external_timed_ = false;
   ++commands_;
 }
 

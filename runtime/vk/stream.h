@@ -43,6 +43,12 @@ class Stream {
              static_cast<uint32_t>(sizeof(Push)), groups, label);
   }
 
+  // For libraries that record their own commands (VkFFT): begin_external() starts recording if
+  // needed and returns the command buffer; end_external() closes the span, which is timed as one
+  // labelled dispatch when profiling.  The caller adds barriers as for any dispatch.
+  VkCommandBuffer begin_external(std::string_view label);
+  void end_external();
+
   // Makes every earlier shader or transfer write visible to every later shader or transfer.
   // bcvk ops are mostly dependent in sequence, so one full barrier is the common case.
   void barrier();
@@ -70,6 +76,8 @@ class Stream {
   bool recording_ = false;
   uint32_t commands_ = 0;
   uint32_t untimed_ = 0;
+  bool external_timed_ = false;
+  std::string pending_external_label_;
   std::vector<std::string> labels_;
   std::vector<DispatchTiming> timings_;
 };

@@ -1,0 +1,92 @@
+#include "runtime/bench/model_bench.h"
+
+#include <chrono>
+#include <stdexcept>
+
+#include "runtime/bench/roofline.h"
+
+namespace bcvk::bench {
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+double mlp_ms(const vk::ProfileTable& p) {
+  double ms = 0;
+  for (const auto& [label, row] : p.rows())
+    if (label.starts_with("mlp_")) ms += row.total_ms;
+  return ms;
+}
+
+}  // namespace
+
+std::vector<int32_t> bench_prompt(uint32_t n, uint32_t vocab) {
+  std::vector<int32_t> ids(n);
+  for (uint32_t i = 0; i < n; ++i) ids[i] = static_cast<int32_t>((uint64_t(i) * 7919 + 13) % vocab);
+  return ids;
+}
+
+ModelBenchResult bench_model(model::Model& model, const model::MlpPatch* patch,
+                             const ModelBenchOptions& o,
+                             const std::function<void(const std::string&)>& progress) {
+  if (o.prompt_tokens == 0 || o.reps < 1)
+    throw std::invalid_argument("bench: need at least one prompt token and one rep");
+  if (o.prompt_tokens + o.decode_tokens + 1 > model.context_length())
+    throw std::invalid_argument("bench: " + std::to_string(o.prompt_tokens) + " prompt + " +
+                                std::to_string(o.decode_tokens) +
+                                " decode tokens exceed the context of " +
+                                std::to_string(model.context_length()));
+  auto say = [&](const std::string& s) {
+    if (progress) progress(s);
+  };
+  const auto prompt = bench_prompt(o.prompt_tokens, model.config().n_vocab);
+  ModelBenchResult r;
+  {
+    model::Session s(model, 64, false, patch);
+    for (int rep = -1; rep < o.reps;
+         ++rep) {  // rep -1 warms up: pipeline JIT, FFT plans, page faults
+      say(rep < 0 ? "warm-up" : "rep " + std::to_string(rep + 1) + "/" + std::to_string(o.reps));
+      s.reset();
+      auto t0 = std::chrono::steady_clock::now();
+      s.prefill(prompt);
+      const double pre = seconds_since(t0);
+      if (rep >= 0) r.prefill_tokens_per_s.push_back(o.prompt_tokens / pre);
+      if (rep == o.reps - 1 || rep < 0) {
+        r.decode_ms_per_token.clear();
+        int32_t next = s.last_argmax();
+        for (uint32_t i = 0; i < o.decode_tokens; ++i) {
+          t0 = std::chrono::steady_clock::now();
+          s.decode(next);
+          r.decode_ms_per_token.push_back(seconds_since(t0) * 1e3);
+          next = s.last_argmax();
+        }
+      }
+    }
+  }
+  r.prefill_tps = median(r.prefill_tokens_per_s);
+  const double dec_ms = median(r.decode_ms_per_token);
+  r.decode_tps = dec_ms > 0 ? 1e3 / dec_ms : 0;
+
+  // Device-timed pass: timestamps around every dispatch slow lavapipe down, so the speeds above
+  // come from the untimed runs and this pass only splits the time by op.
+  say("profiling");
+  model::Session s(model, 64, true, patch);
+  s.prefill(prompt);
+  r.prefill_profile = s.profile();
+  s.clear_profile();
+  int32_t next = s.last_argmax();
+  const uint32_t steps = std::max(1u, std::min(o.decode_tokens, 4u));
+  for (uint32_t i = 0; i < steps; ++i) {
+    s.decode(next);
+    next = s.last_argmax();
+  }
+  r.decode_profile = s.profile();
+  r.mlp_ms_per_token_prefill = mlp_ms(r.prefill_profile) / o.prompt_tokens;
+  r.mlp_ms_per_token_decode = mlp_ms(r.decode_profile) / steps;
+  r.device_ms_per_token_decode = r.decode_profile.total_ms() / steps;
+  return r;
+}
+
+}  // namespace bcvk::bench

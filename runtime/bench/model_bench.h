@@ -1,0 +1,40 @@
+// The model benchmark behind `bcvk bench -m`: prefill and decode speed of one model variant
+// (dense, or with a block-circulant MLP patch), wall-clock medians, plus one device-timed pass
+// for the per-op table and the MLP's share.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "runtime/model/session.h"
+#include "runtime/vk/profile.h"
+
+namespace bcvk::bench {
+
+struct ModelBenchOptions {
+  uint32_t prompt_tokens = 128;  // prefill length
+  uint32_t decode_tokens = 16;   // decode steps after the prefill
+  int reps = 3;                  // timed prefill repetitions (after one warm-up)
+};
+
+struct ModelBenchResult {
+  std::vector<double> prefill_tokens_per_s;  // one per rep
+  std::vector<double> decode_ms_per_token;   // one per decode step of the last rep
+  double prefill_tps = 0, decode_tps = 0;    // medians
+  // From the device-timed pass: per-op table of one prefill and of the decode steps.
+  vk::ProfileTable prefill_profile, decode_profile;
+  double mlp_ms_per_token_prefill = 0, mlp_ms_per_token_decode = 0;
+  double device_ms_per_token_decode = 0;  // every timed dispatch of a decode step
+};
+
+// Synthetic prompt ids (speed does not depend on which tokens run): n deterministic ids < vocab.
+std::vector<int32_t> bench_prompt(uint32_t n, uint32_t vocab);
+
+// `progress` (may be empty) gets a short description of each phase.
+ModelBenchResult bench_model(model::Model& model, const model::MlpPatch* patch,
+                             const ModelBenchOptions& options,
+                             const std::function<void(const std::string&)>& progress = {});
+
+}  // namespace bcvk::bench

@@ -1,0 +1,44 @@
+// Which MLP projections of which layers become block-circulant, and at which block size:
+// the value of `--patch`.  Test: tests/compress/patch_spec_test.cpp.
+//
+//   LAYERS[:PROJECTIONS][:B]
+//   LAYERS       all | firstN | a comma list of indices and ranges (0,3,5-9)
+//   PROJECTIONS  all | a comma list of gate, up, down, each optionally with its own =B
+//   B            block size for the projections listed without their own
+// Examples: all:all:64   first4:up,down:32   0-5:gate=16,up=32,down=64   2,7:down:48
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bcvk::compress {
+
+enum class Projection { kGate = 0, kUp = 1, kDown = 2 };
+constexpr std::array<Projection, 3> kProjections = {Projection::kGate, Projection::kUp,
+                                                    Projection::kDown};
+const char* projection_name(Projection p);
+
+class PatchSpecError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+struct PatchSpec {
+  std::vector<uint32_t> layers;               // sorted, unique
+  std::array<uint32_t, 3> block = {0, 0, 0};  // per Projection; 0 = stays dense
+
+  // Throws PatchSpecError naming the offending part when `text` is malformed or names a layer
+  // outside [0, n_layers).
+  static PatchSpec parse(std::string_view text, uint32_t n_layers);
+  bool patched(uint32_t layer, Projection p) const;
+  uint32_t block_for(Projection p) const { return block[static_cast<size_t>(p)]; }
+  bool empty() const;
+  // Canonical text, e.g. "layers 0-29, gate/up/down, B=64" or "layers 0-3, up B=32, down B=64".
+  std::string describe() const;
+};
+
+}  // namespace bcvk::compress

@@ -1,0 +1,231 @@
+#include "runtime/model/mlp_patch.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "runtime/ops/linear.h"
+#include "runtime/vk/error.h"
+#include "runtime/vk/transfer.h"
+
+namespace bcvk::model {
+
+// One patched projection on the device.  Low-rank factors are stored with the rank padded to a
+// multiple of 4 (zero rows/columns), which the linear kernel needs.
+struct MlpPatch::Entry {
+  std::unique_ptr<ops::BlockCirculantLinear> circulant;
+  vk::Buffer u, v;  // [rows][rank4], [rank4][cols]
+  uint32_t rows = 0, cols = 0, rank4 = 0;
+};
+
+const loaders::WeightTensor& mlp_weight(const loaders::LlamaModelFile& file, uint32_t layer,
+                                        compress::Projection p) {
+  if (layer >= file.layers().size())
+    throw compress::PatchSpecError("--patch: layer " + std::to_string(layer) + " does not exist");
+  const loaders::LlamaLayer& L = file.layers()[layer];
+  switch (p) {
+    case compress::Projection::kGate:
+      return L.gate;
+    case compress::Projection::kUp:
+      return L.up;
+    case compress::Projection::kDown:
+      return L.down;
+  }
+  return L.gate;
+}
+
+std::vector<PatchedProjection> MlpPatch::project(
+    const loaders::LlamaModelFile& file, const compress::PatchSpec& spec, Structure structure,
+    const std::function<void(size_t, size_t)>& progress) {
+  std::vector<PatchedProjection> out;
+  size_t total = 0;
+  for (uint32_t l : spec.layers)
+    for (auto p : compress::kProjections) total += spec.patched(l, p);
+  for (uint32_t l : spec.layers)
+    for (auto p : compress::kProjections) {
+      if (!spec.patched(l, p)) continue;
+      const loaders::WeightTensor& w = mlp_weight(file, l, p);
+      const std::vector<float> dense = w.to_f32();
+      const uint32_t rows = uint32_t(w.rows), cols = uint32_t(w.cols), B = spec.block_for(p);
+      PatchedProjection pp;
+      pp.layer = l;
+      pp.projection = p;
+      pp.structure = structure;
+      if (structure == Structure::kBlockCirculant) {
+        pp.circulant = compress::project_block_circulant(dense, rows, cols, B);
+        pp.relative_error = compress::relative_frobenius_error(dense, pp.circulant);
+      } else {
+        pp.low_rank = compress::truncated_svd(
+            dense, rows, cols, compress::rank_matching_block_circulant(rows, cols, B));
+        const auto approx = compress::expand(pp.low_rank);
+        double d = 0, nrm = 0;
+        for (size_t i = 0; i < dense.size(); ++i) {
+          d += (double(dense[i]) - approx[i]) * (double(dense[i]) - approx[i]);
+          nrm += double(dense[i]) * dense[i];
+        }
+        pp.relative_error = nrm > 0 ? std::sqrt(d / nrm) : 0.0;
+      }
+      out.push_back(std::move(pp));
+      if (progress) progress(out.size(), total);
+    }
+  return out;
+}
+
+MlpPatch::MlpPatch(vk::Context& ctx, const loaders::LlamaConfig& config,
+                   std::vector<PatchedProjection> projections, ops::CirculantPath path,
+                   uint32_t max_tokens)
+    : ctx_(ctx), config_(config), path_(path), max_tokens_(std::max(max_tokens, 1u)) {
+  for (PatchedProjection& pp : projections) upload(pp);
+  projections_ = std::move(projections);
+}
+
+MlpPatch::~MlpPatch() = default;
+
+void MlpPatch::upload(const PatchedProjection& pp) {
+  const auto& c = config_;
+  if (pp.layer >= c.n_layers)
+    throw vk::Error("patch: layer " + std::to_string(pp.layer) + " does not exist");
+  const bool down = pp.projection == compress::Projection::kDown;
+  const uint32_t rows = down ? c.n_embd : c.n_ff, cols = down ? c.n_ff : c.n_embd;
+  const bool circ = pp.structure == Structure::kBlockCirculant;
+  const uint32_t r0 = circ ? pp.circulant.rows : pp.low_rank.rows,
+                 c0 = circ ? pp.circulant.cols : pp.low_rank.cols;
+  const std::string name =
+      "layer " + std::to_string(pp.layer) + " " + compress::projection_name(pp.projection);
+  if (r0 != rows || c0 != cols)
+    throw vk::Error("patch: " + name + " is " + std::to_string(r0) + "x" + std::to_string(c0) +
+                    ", the model needs " + std::to_string(rows) + "x" + std::to_string(cols));
+  auto e = std::make_unique<Entry>();
+  e->rows = rows;
+  e->cols = cols;
+  if (circ) {
+    e->circulant = std::make_unique<ops::BlockCirculantLinear>(ctx_, pp.circulant, path_);
+    if (e->circulant->path() == ops::CirculantPath::kFft) {
+      const uint32_t B = pp.circulant.block,
+                     need = std::max(pp.circulant.row_blocks(), pp.circulant.col_blocks());
+      auto it = workspaces_.find(B);
+      if (it == workspaces_.end() ||
+          it->second->max_blocks() < need)  // grown only when a shape needs more
+        workspaces_[B] = std::make_unique<ops::CirculantWorkspace>(ctx_, B, need, max_tokens_);
+    }
+  } else {
+    const auto& lr = pp.low_rank;
+    e->rank4 = (lr.rank + 3) / 4 * 4;
+    std::vector<float> u(size_t(rows) * e->rank4, 0.f), v(size_t(e->rank4) * cols, 0.f);
+    for (uint32_t i = 0; i < rows; ++i)
+      for (uint32_t k = 0; k < lr.rank; ++k)
+        u[size_t(i) * e->rank4 + k] = lr.u[size_t(i) * lr.rank + k];
+    std::copy(lr.v.begin(), lr.v.end(), v.begin());
+    e->u = vk::Buffer(ctx_.allocator(), u.size() * 4, vk::MemoryUse::kDevice, name + " low-rank U");
+    e->v = vk::Buffer(ctx_.allocator(), v.size() * 4, vk::MemoryUse::kDevice, name + " low-rank V");
+    vk::upload(ctx_.allocator(), e->u, std::span<const float>(u));
+    vk::upload(ctx_.allocator(), e->v, std::span<const float>(v));
+    const uint64_t need = uint64_t(max_tokens_) * e->rank4 * 4;
+    if (low_rank_scratch_.size() < need)
+      low_rank_scratch_ =
+          vk::Buffer(ctx_.allocator(), need, vk::MemoryUse::kDevice, "low-rank scratch");
+  }
+  auto& slot = entries_[{pp.layer, int(pp.projection)}];
+  if (slot && slot->circulant) spectra_before_replace_ += slot->circulant->spectra_computed();
+  slot = std::move(e);
+}
+
+void MlpPatch::replace(PatchedProjection pp) {
+  upload(pp);
+  for (PatchedProjection& old : projections_)
+    if (old.layer == pp.layer && old.projection == pp.projection) {
+      old = std::move(pp);
+      return;
+    }
+  projections_.push_back(std::move(pp));
+}
+
+bool MlpPatch::patched(uint32_t layer, compress::Projection p) const {
+  return entries_.count({layer, int(p)}) > 0;
+}
+
+const ops::BlockCirculantLinear* MlpPatch::circulant(uint32_t layer, compress::Projection p) const {
+  auto it = entries_.find({layer, int(p)});
+  return it == entries_.end() ? nullptr : it->second->circulant.get();
+}
+
+bool MlpPatch::record(vk::Context& ctx, vk::Stream& s, uint32_t layer, compress::Projection p,
+                      const ops::CirculantCall& call, std::string_view label) const {
+  auto it = entries_.find({layer, int(p)});
+  if (it == entries_.end()) return false;
+  const Entry& e = *it->second;
+  if (e.circulant) {
+    e.circulant->record(ctx, s, workspace(e.circulant->block()), call, label);
+    return true;
+  }
+  // Low rank: h = V x into scratch, then y (+)= U h, in chunks of the scratch's tokens.
+  const std::string l(label);
+  for (uint32_t t0 = 0; t0 < call.T; t0 += max_tokens_) {
+    const uint32_t T = std::min(max_tokens_, call.T - t0);
+    if (t0) s.barrier();
+    ops::LinearArgs a;
+    a.w = e.v.view();
+    a.N = e.rank4;
+    a.K = e.cols;
+    a.x = call.x.buffer->view(call.x.offset + uint64_t(t0) * call.x_stride * 4,
+                              (uint64_t(T - 1) * call.x_stride + e.cols) * 4);
+    a.x_stride = call.x_stride;
+    a.y = low_rank_scratch_.view();
+    a.y_stride = e.rank4;
+    a.T = T;
+    ops::linear(ctx, s, a, l + ".v");
+    s.barrier();
+    ops::LinearArgs b;
+    b.w = e.u.view();
+    b.N = e.rows;
+    b.K = e.rank4;
+    b.x = low_rank_scratch_.view();
+    b.x_stride = e.rank4;
+    b.y = call.y.buffer->view(
+        call.y.offset + uint64_t(t0) * call.y_stride * 4,
+        uint64_t(T - 1) * call.y_stride * 4 + uint64_t(call.y_offset + e.rows) * 4);
+    b.y_stride = call.y_stride;
+    b.y_offset = call.y_offset;
+    b.T = T;
+    b.accumulate = call.accumulate;
+    ops::linear(ctx, s, b, l + ".u");
+  }
+  return true;
+}
+
+ops::CirculantWorkspace* MlpPatch::workspace(uint32_t block) const {
+  auto it = workspaces_.find(block);
+  return it == workspaces_.end() ? nullptr : it->second.get();
+}
+
+PatchStats MlpPatch::stats() const {
+  PatchStats st;
+  st.dense_mlp_parameters = 3ull * config_.n_embd * config_.n_ff * config_.n_layers;
+  for (const PatchedProjection& pp : projections_) {
+    st.replaced_parameters += uint64_t(config_.n_embd) * config_.n_ff;
+    st.patch_parameters += pp.parameters();
+  }
+  return st;
+}
+
+uint64_t MlpPatch::device_bytes() const {
+  uint64_t b = low_rank_scratch_.size();
+  for (const auto& [k, e] : entries_)
+    b += (e->circulant ? e->circulant->device_bytes() : 0) + e->u.size() + e->v.size();
+  for (const auto& [k, w] : workspaces_) b += w->device_bytes();
+  return b;
+}
+
+uint64_t MlpPatch::fft_plans_created() const {
+  uint64_t n = 0;
+  for (const auto& [k, w] : workspaces_) n += w->plans_created();
+  return n;
+}
+
+uint64_t MlpPatch::spectra_computed() const {
+  uint64_t n = spectra_before_replace_;
+  for (const auto& [k, e] : entries_)
+    if (e->circulant) n += e->circulant->spectra_computed();
+  return n;
+}
+
+}  // namespace bcvk::model

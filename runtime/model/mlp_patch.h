@@ -1,0 +1,96 @@
+// The replaced MLP projections of a student model: block-circulant (bcvk's subject) or low-rank
+// (the baseline at equal parameter count).  Everything else the student runs is the teacher's
+// Model, shared on the device: a Session given a patch runs the patched projections from here
+// and every other weight from the Model.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "loaders/llama_model.h"
+#include "runtime/compress/block_circulant.h"
+#include "runtime/compress/low_rank.h"
+#include "runtime/compress/patch_spec.h"
+#include "runtime/ops/block_circulant.h"
+
+namespace bcvk::model {
+
+enum class Structure { kBlockCirculant, kLowRank };
+
+struct PatchedProjection {
+  uint32_t layer = 0;
+  compress::Projection projection = compress::Projection::kGate;
+  Structure structure = Structure::kBlockCirculant;
+  compress::BlockCirculant circulant;  // kBlockCirculant
+  compress::LowRank low_rank;          // kLowRank
+  double relative_error = 0;           // ||W - W'||_F / ||W||_F of the dense weight it replaces
+  uint64_t parameters() const {
+    return structure == Structure::kBlockCirculant ? circulant.parameters() : low_rank.parameters();
+  }
+};
+
+// Parameter counts of a patched model's MLPs.
+struct PatchStats {
+  uint64_t dense_mlp_parameters = 0;  // every MLP projection of the dense model
+  uint64_t replaced_parameters = 0;   // the dense parameters the patch replaces
+  uint64_t patch_parameters = 0;      // what replaces them
+  uint64_t student_mlp_parameters() const {
+    return dense_mlp_parameters - replaced_parameters + patch_parameters;
+  }
+  double mlp_compression() const {
+    return double(dense_mlp_parameters) / double(student_mlp_parameters());
+  }
+};
+
+// The dense weight of (layer, projection) from a model file, f32 [rows][cols].
+const loaders::WeightTensor& mlp_weight(const loaders::LlamaModelFile& file, uint32_t layer,
+                                        compress::Projection p);
+
+class MlpPatch {
+ public:
+  // The Frobenius-nearest replacement of every projection `spec` names: block-circulant
+  // projection, or (low_rank) truncated SVD at the rank of equal parameter count.
+  // `progress` (may be empty) gets (projections done, total).
+  static std::vector<PatchedProjection> project(
+      const loaders::LlamaModelFile& file, const compress::PatchSpec& spec,
+      Structure structure = Structure::kBlockCirculant,
+      const std::function<void(size_t, size_t)>& progress = {});
+
+  MlpPatch(vk::Context& ctx, const loaders::LlamaConfig& config,
+           std::vector<PatchedProjection> projections,
+           ops::CirculantPath path = ops::CirculantPath::kAuto, uint32_t max_tokens = 64);
+  ~MlpPatch();
+
+  bool patched(uint32_t layer, compress::Projection p) const;
+  // Records y (+)= W' x for a patched projection and returns true; false when it is not patched.
+  bool record(vk::Context& ctx, vk::Stream& s, uint32_t layer, compress::Projection p,
+              const ops::CirculantCall& call, std::string_view label) const;
+  // Replaces one projection's parameters (calibration), re-uploading them.
+  void replace(PatchedProjection projection);
+
+  const ops::BlockCirculantLinear* circulant(uint32_t layer, compress::Projection p) const;
+  ops::CirculantWorkspace* workspace(uint32_t block) const;
+  const std::vector<PatchedProjection>& projections() const { return projections_; }
+  PatchStats stats() const;
+  uint64_t device_bytes() const;  // weights plus workspaces
+  uint64_t fft_plans_created() const;
+  uint64_t spectra_computed() const;
+
+ private:
+  struct Entry;
+  void upload(const PatchedProjection& pp);
+
+  vk::Context& ctx_;
+  const loaders::LlamaConfig config_;
+  ops::CirculantPath path_;
+  uint32_t max_tokens_;
+  std::vector<PatchedProjection> projections_;
+  std::map<std::pair<uint32_t, int>, std::unique_ptr<Entry>> entries_;
+  std::map<uint32_t, std::unique_ptr<ops::CirculantWorkspace>> workspaces_;
+  vk::Buffer low_rank_scratch_;  // [max_tokens][max rank] intermediate of U (V x)
+  uint64_t spectra_before_replace_ = 0;
+};
+
+}  // namespace bcvk::model

@@ -1,0 +1,144 @@
+#include "runtime/ops/block_circulant.h"
+
+#include <algorithm>
+#include <bit>
+
+#include "runtime/vk/error.h"
+#include "runtime/vk/transfer.h"
+
+namespace bcvk::ops {
+
+namespace {
+
+// Below this block size the direct kernel wins on lavapipe: the FFT path's five dispatches cost
+// more than the B-fold arithmetic they save (docs/PERFORMANCE.md, bench --patch).
+constexpr uint32_t kDirectBelow = 16;
+
+uint32_t groups(uint64_t n, uint32_t wg) {
+  return static_cast<uint32_t>(std::max<uint64_t>((n + wg - 1) / wg, 1));
+}
+
+uint32_t tokens_per_group(uint32_t T) {
+  return T >= 8 ? 8 : T >= 4 ? 4 : T >= 2 ? 2 : 1;
+}
+
+}  // namespace
+
+CirculantWorkspace::CirculantWorkspace(vk::Context& ctx, uint32_t block, uint32_t max_blocks,
+                                       uint32_t max_tokens)
+    : block_(block),
+      max_blocks_(max_blocks),
+      max_tokens_(std::bit_ceil(std::max(max_tokens, 1u))),
+      real_in_(ctx.allocator(), fft_real_buffer_bytes(block, max_blocks_ * max_tokens_),
+               vk::MemoryUse::kDevice, "circulant real input"),
+      complex_in_(ctx.allocator(), fft_complex_buffer_bytes(block, max_blocks_ * max_tokens_),
+                  vk::MemoryUse::kDevice, "circulant input spectra"),
+      complex_out_(ctx.allocator(), fft_complex_buffer_bytes(block, max_blocks_ * max_tokens_),
+                   vk::MemoryUse::kDevice, "circulant output spectra"),
+      real_out_(ctx.allocator(), fft_real_buffer_bytes(block, max_blocks_ * max_tokens_),
+                vk::MemoryUse::kDevice, "circulant real output"),
+      forward_(ctx, real_in_, complex_in_),
+      inverse_(ctx, real_out_, complex_out_) {
+  if (block < 2) throw vk::Error("internal error: the FFT path needs a block size of at least 2");
+}
+
+uint32_t CirculantWorkspace::token_bucket(uint32_t T) const {
+  return std::min(std::bit_ceil(T), max_tokens_);
+}
+
+uint64_t CirculantWorkspace::device_bytes() const {
+  return real_in_.size() + complex_in_.size() + complex_out_.size() + real_out_.size();
+}
+
+BlockCirculantLinear::BlockCirculantLinear(vk::Context& ctx, const compress::BlockCirculant& params,
+                                           CirculantPath path)
+    : m_(params.rows),
+      n_(params.cols),
+      B_(params.block),
+      p_(params.row_blocks()),
+      q_(params.col_blocks()),
+      path_(path),
+      parameters_(params.parameters()) {
+  if (params.c.size() != size_t(p_) * q_ * B_)
+    throw vk::Error("internal error: block-circulant parameters of the wrong size");
+  if (path_ == CirculantPath::kAuto)
+    path_ = B_ < kDirectBelow ? CirculantPath::kDirect : CirculantPath::kFft;
+  if (path_ == CirculantPath::kFft && B_ < 2)
+    path_ = CirculantPath::kDirect;  // no FFT of one point
+  if (path_ == CirculantPath::kFft) {
+    const std::vector<float> spectra = compress::weight_spectra(params);
+    ++spectra_computed_;
+    weights_ = vk::Buffer(ctx.allocator(), spectra.size() * 4, vk::MemoryUse::kDevice,
+                          "circulant weight spectra");
+    vk::upload(ctx.allocator(), weights_, std::span<const float>(spectra));
+  } else {
+    weights_ = vk::Buffer(ctx.allocator(), params.c.size() * 4, vk::MemoryUse::kDevice,
+                          "circulant parameters");
+    vk::upload(ctx.allocator(), weights_, std::span<const float>(params.c));
+  }
+}
+
+void BlockCirculantLinear::record(vk::Context& ctx, vk::Stream& s, CirculantWorkspace* ws,
+                                  const CirculantCall& c, std::string_view label) const {
+  if (c.T == 0) return;
+  if (c.x.size < (uint64_t(c.T - 1) * c.x_stride + n_) * 4 ||
+      c.y.size < (uint64_t(c.T - 1) * c.y_stride + c.y_offset + m_) * 4)
+    throw vk::Error("internal error: block-circulant views too small");
+  if (path_ == CirculantPath::kDirect) {
+    const uint32_t wg =
+        ctx.info().subgroup_arithmetic ? std::clamp(ctx.info().subgroup_size, 8u, 64u) : 64u;
+    const uint32_t kt = tokens_per_group(c.T);
+    vk::Kernel& k = ctx.kernel(
+        ctx.info().subgroup_arithmetic ? "block_circulant_direct" : "block_circulant_direct_shared",
+        {{0, wg}, {1, kt}}, sizeof(BlockCirculantPush));
+    const BlockCirculantPush push{
+        c.T, m_, n_, B_, p_, q_, c.x_stride, c.y_stride, c.y_offset, c.accumulate ? 1u : 0u, 0};
+    s.dispatch(k, {weights_.view(), c.x, c.y}, push, {m_, groups(c.T, kt), 1}, label);
+    return;
+  }
+  if (!ws || ws->block() != B_ || ws->max_blocks() < std::max(p_, q_))
+    throw vk::Error("internal error: block-circulant FFT path without a matching workspace");
+  for (uint32_t t0 = 0; t0 < c.T; t0 += ws->max_tokens()) {
+    if (t0) s.barrier();  // the next chunk reuses the workspace
+    record_fft(ctx, s, *ws, c, t0, std::min(ws->max_tokens(), c.T - t0), label);
+  }
+}
+
+void BlockCirculantLinear::record_fft(vk::Context& ctx, vk::Stream& s, CirculantWorkspace& ws,
+                                      const CirculantCall& c, uint32_t t0, uint32_t T,
+                                      std::string_view label) const {
+  const uint32_t F = B_ / 2 + 1, Tb = ws.token_bucket(T);
+  const uint32_t wg = ctx.tuning().elementwise_workgroup;
+  BlockCirculantPush push{T,
+                          m_,
+                          n_,
+                          B_,
+                          p_,
+                          q_,
+                          c.x_stride,
+                          c.y_stride,
+                          c.y_offset + t0 * c.y_stride,
+                          c.accumulate ? 1u : 0u,
+                          t0 * c.x_stride};
+  const std::string l(label);
+
+  vk::Kernel& pack = ctx.kernel("block_circulant_pack", {{0, wg}}, sizeof(push));
+  s.dispatch(pack, {c.x, ws.real_in_.view()}, push, {groups(uint64_t(T) * q_ * B_, wg), 1, 1},
+             l + ".pack");
+  s.barrier();
+  ws.forward_.get({FftDirection::kForward, B_, Tb * q_}).record(s, l + ".fft");
+  s.barrier();
+  const uint32_t kt = tokens_per_group(T);
+  const uint32_t fwg = std::min<uint32_t>(64, std::max<uint32_t>(8, std::bit_ceil(F)));
+  vk::Kernel& freq = ctx.kernel("block_circulant_freq", {{0, fwg}, {1, kt}}, sizeof(push));
+  s.dispatch(freq, {weights_.view(), ws.complex_in_.view(), ws.complex_out_.view()}, push,
+             {groups(F, fwg), p_, groups(T, kt)}, l + ".freq");
+  s.barrier();
+  ws.inverse_.get({FftDirection::kInverse, B_, Tb * p_}).record(s, l + ".ifft");
+  s.barrier();
+  vk::Kernel& unpack = ctx.kernel("block_circulant_unpack", {{0, wg}}, sizeof(push));
+  s.dispatch(unpack, {ws.real_out_.view(), c.y}, push, {groups(uint64_t(T) * m_, wg), 1, 1},
+             l + ".unpack");
+}
+
+}  // namespace bcvk::ops

@@ -1,0 +1,190 @@
+// Patched (student) models: block-circulant MLP projections inside the full forward pass, on tiny
+// models written by the tests.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "runtime/model/session.h"
+#include "tests/support/cpu_reference.h"
+#include "tests/support/gpu_test.h"
+#include "tests/support/random.h"
+#include "tests/support/tiny_model.h"
+
+namespace bcvk {
+namespace {
+
+using compress::PatchSpec;
+
+double rel_l2(const std::vector<float>& a, const std::vector<float>& b) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < b.size(); ++i) {
+    num += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
+    den += double(b[i]) * b[i];
+  }
+  return std::sqrt(num / den);
+}
+
+std::vector<int32_t> prompt(uint32_t n, uint32_t vocab) {
+  std::vector<int32_t> t;
+  for (uint32_t i = 0; i < n; ++i) t.push_back(static_cast<int32_t>((i * 29 + 5) % vocab));
+  return t;
+}
+
+class PatchTest : public test::GpuTest {
+ protected:
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("bcvk-patch-" + std::to_string(::getpid()));
+  void SetUp() override {
+    test::GpuTest::SetUp();
+    std::filesystem::create_directories(dir);
+  }
+  void TearDown() override {
+    std::filesystem::remove_all(dir);
+    test::GpuTest::TearDown();
+  }
+  // A tiny model; with circulant_block > 0 its MLP weights are block-circulant of that size.
+  loaders::LlamaModelFile tiny(uint32_t circulant_block, const char* name) {
+    test::TinyConfig c;
+    c.n_layers = 3;
+    test::TinyModel m = test::TinyModel::random(c);
+    if (circulant_block) {
+      for (uint32_t l = 0; l < c.n_layers; ++l)
+        for (const char* proj : {"gate_proj", "up_proj", "down_proj"}) {
+          const std::string key = "model.layers." + std::to_string(l) + ".mlp." + proj + ".weight";
+          const auto& shape = m.shapes.at(key);
+          auto& w = m.hf.at(key);
+          w = compress::expand(compress::project_block_circulant(
+              w, uint32_t(shape[0]), uint32_t(shape[1]), circulant_block));
+        }
+    }
+    const auto path = dir / name;
+    m.write_gguf(path);
+    return loaders::LlamaModelFile::open(path);
+  }
+};
+
+TEST_F(PatchTest, BlockSizeOnePatchReproducesTheDenseLogits) {
+  const auto file = tiny(0, "dense.gguf");
+  model::Model m(ctx(), file);
+  const auto spec = PatchSpec::parse("all:all:1", file.config().n_layers);
+  model::MlpPatch patch(ctx(), file.config(), model::MlpPatch::project(file, spec));
+  for (const auto& pp : patch.projections()) EXPECT_LT(pp.relative_error, 1e-7);
+  EXPECT_EQ(patch.circulant(0, compress::Projection::kUp)->path(), ops::CirculantPath::kDirect);
+  model::Session teacher(m), student(m, 64, false, &patch);
+  const auto tokens = prompt(11, file.config().n_vocab);
+  const auto t = teacher.prefill(tokens, true), s = student.prefill(tokens, true);
+  EXPECT_LT(rel_l2(s, t), 1e-5);
+}
+
+TEST_F(PatchTest, PatchingBlockCirculantWeightsLeavesTheLogitsUnchanged) {
+  const auto file = tiny(16, "circulant.gguf");
+  model::Model m(ctx(), file);
+  const auto tokens = prompt(9, file.config().n_vocab);
+  const auto ref = test::cpu_forward(file, tokens);
+  for (const char* text : {"all:all:16", "0,2:gate=16,down=16", "first1:up:16"}) {
+    const auto spec = PatchSpec::parse(text, file.config().n_layers);
+    model::MlpPatch patch(ctx(), file.config(), model::MlpPatch::project(file, spec),
+                          ops::CirculantPath::kFft);
+    for (const auto& pp : patch.projections()) EXPECT_LT(pp.relative_error, 1e-6) << text;
+    model::Session student(m, 4, false, &patch);  // batch 4: prefill in chunks through the FFT path
+    const auto s = student.prefill(tokens, true);
+    const uint32_t V = file.config().n_vocab;
+    for (size_t p = 0; p < tokens.size(); ++p) {
+      std::vector<float> row(s.begin() + p * V, s.begin() + (p + 1) * V);
+      std::vector<float> want(ref[p].begin(), ref[p].end());
+      EXPECT_LT(rel_l2(row, want), 1e-4) << text << " position " << p;
+    }
+    // Decode continues from the prefilled KV cache with the same patch.
+    const auto d = student.decode(tokens[0]);
+    EXPECT_EQ(d.size(), V);
+  }
+}
+
+TEST_F(PatchTest, SpectraAndFftPlansAreMadeOnceAcrossForwards) {
+  const auto file = tiny(0, "dense.gguf");
+  model::Model m(ctx(), file);
+  const auto spec = PatchSpec::parse("all:all:32", file.config().n_layers);
+  model::MlpPatch patch(ctx(), file.config(), model::MlpPatch::project(file, spec),
+                        ops::CirculantPath::kFft);
+  EXPECT_EQ(patch.spectra_computed(), 9u);  // 3 layers x 3 projections, when the patch was made
+  EXPECT_EQ(patch.fft_plans_created(), 0u);
+  model::Session s(m, 64, false, &patch);
+  const auto tokens = prompt(5, file.config().n_vocab);
+  s.prefill(tokens);
+  const uint64_t plans = patch.fft_plans_created();
+  // T = 5 -> bucket 8: forward and inverse plans for n/B = 2 and m/B = 3 blocks, shared by layers.
+  EXPECT_EQ(plans, 4u);
+  for (int i = 0; i < 3; ++i) {
+    s.reset();
+    s.prefill(tokens);
+  }
+  EXPECT_EQ(patch.fft_plans_created(), plans);
+  EXPECT_EQ(patch.spectra_computed(), 9u);
+}
+
+TEST_F(PatchTest, StudentOnlyModelDropsDenseWeightsAndRefusesToRunThemDense) {
+  const auto file = tiny(0, "dense.gguf");
+  const auto spec = PatchSpec::parse("all:all:16", file.config().n_layers);
+  model::ModelOptions full_opts, student_opts;
+  student_opts.skip_mlp = [&](uint32_t l, compress::Projection p) { return spec.patched(l, p); };
+  model::Model full(ctx(), file, full_opts), slim(ctx(), file, student_opts);
+  const auto& c = file.config();
+  EXPECT_EQ(full.weight_bytes() - slim.weight_bytes(), 4ull * 3 * c.n_embd * c.n_ff * c.n_layers);
+  model::MlpPatch patch(ctx(), c, model::MlpPatch::project(file, spec));
+  model::Session student(slim, 64, false, &patch), on_full(full, 64, false, &patch);
+  const auto tokens = prompt(6, c.n_vocab);
+  EXPECT_LT(rel_l2(student.prefill(tokens), on_full.prefill(tokens)), 1e-6);
+  try {
+    model::Session teacher(slim);
+    FAIL() << "a dense run without dense MLP weights must fail";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("dense weight was not loaded"), std::string::npos)
+        << e.what();
+  }
+  const auto st = patch.stats();
+  EXPECT_EQ(st.replaced_parameters, 3ull * c.n_embd * c.n_ff * c.n_layers);
+  EXPECT_EQ(st.patch_parameters, st.replaced_parameters / 16);
+  EXPECT_NEAR(st.mlp_compression(), 16.0, 1e-9);
+}
+
+TEST(PatchSpecTest, ParsesLayersProjectionsAndBlockSizes) {
+  auto s = PatchSpec::parse("all:all:64", 30);
+  EXPECT_EQ(s.layers.size(), 30u);
+  EXPECT_EQ(s.block, (std::array<uint32_t, 3>{64, 64, 64}));
+  s = PatchSpec::parse("first4:up,down:32", 30);
+  EXPECT_EQ(s.layers, (std::vector<uint32_t>{0, 1, 2, 3}));
+  EXPECT_EQ(s.block, (std::array<uint32_t, 3>{0, 32, 32}));
+  EXPECT_FALSE(s.patched(1, compress::Projection::kGate));
+  EXPECT_TRUE(s.patched(3, compress::Projection::kDown));
+  EXPECT_FALSE(s.patched(4, compress::Projection::kDown));
+  s = PatchSpec::parse("7,0-2,2:gate=16,up=32,down=64", 30);
+  EXPECT_EQ(s.layers, (std::vector<uint32_t>{0, 1, 2, 7}));
+  EXPECT_EQ(s.block, (std::array<uint32_t, 3>{16, 32, 64}));
+  EXPECT_EQ(s.describe(), "layers 0-2,7, gate B=16 up B=32 down B=64");
+  EXPECT_EQ(PatchSpec::parse("all::48", 3).describe(), "layers 0-2, gate/up/down B=48");
+}
+
+TEST(PatchSpecTest, RejectsMalformedSpecsWithTheReason) {
+  auto msg = [](const char* text) {
+    try {
+      PatchSpec::parse(text, 30);
+    } catch (const compress::PatchSpecError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(msg("30:all:64").find("outside the model's 30 layers"), std::string::npos);
+  EXPECT_NE(msg("all:gates:64").find("unknown projection 'gates'"), std::string::npos);
+  EXPECT_NE(msg("all:up").find("no block size"), std::string::npos);
+  EXPECT_NE(msg("all:all:0").find("at least 1"), std::string::npos);
+  EXPECT_NE(msg("5-2:all:8").find("reversed"), std::string::npos);
+  EXPECT_NE(msg("first0:all:8").find("first0"), std::string::npos);
+  EXPECT_NE(msg("all:up,up:8").find("twice"), std::string::npos);
+  EXPECT_NE(msg("x:all:8").find("not a valid layer index"), std::string::npos);
+  EXPECT_NE(msg("a:b:c:d").find("expected LAYERS"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace bcvk
