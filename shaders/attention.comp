@@ -15,11 +15,14 @@ layout(std430, binding = 0) readonly buffer Q { float q[]; };
 layout(std430, binding = 1) readonly buffer Kc { float kc[]; };
 layout(std430, binding = 2) readonly buffer Vc { float vc[]; };
 layout(std430, binding = 3) writeonly buffer O { float o[]; };
+// Per query token: (position, first key row).  One prompt: first row 0.  Several prompts packed
+// into one batch: each token sees only its own prompt's rows, first .. pos0 + t.
+layout(std430, binding = 4) readonly buffer TokenInfo { uvec2 info[]; };
 
 layout(push_constant) uniform Push {
   uint n_heads;
   uint n_kv_heads;
-  uint pos0;   // position of query token 0; token t attends to keys 0 .. pos0 + t
+  uint pos0;   // cache row of query token 0; token t attends to rows info[t].y .. pos0 + t
   float scale; // 1 / sqrt(head_dim)
 } pc;
 
@@ -42,7 +45,7 @@ void main() {
   float m = -1.0 / 0.0, l = 0.0;
   float acc[kHeadDim];
   for (uint d = 0; d < kHeadDim; ++d) acc[d] = 0.0;
-  for (uint j = lid; j <= last; j += WG) {
+  for (uint j = info[t].y + lid; j <= last; j += WG) {
     const uint kb = j * kv_dim + kvh * kHeadDim;
     float s = 0.0;
     for (uint d = 0; d < kHeadDim; ++d) s += qv[d] * kc[kb + d];

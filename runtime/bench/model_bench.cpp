@@ -45,8 +45,8 @@ ModelBenchResult bench_model(model::Model& model, const model::MlpPatch* patch,
   ModelBenchResult r;
   {
     model::Session s(model, 64, false, patch);
-    for (int rep = -1; rep < o.reps;
-         ++rep) {  // rep -1 warms up: pipeline JIT, FFT plans, page faults
+    // rep -1 warms up: pipeline JIT, FFT plans, page faults.
+    for (int rep = -1; rep < o.reps; ++rep) {
       say(rep < 0 ? "warm-up" : "rep " + std::to_string(rep + 1) + "/" + std::to_string(o.reps));
       s.reset();
       auto t0 = std::chrono::steady_clock::now();
@@ -64,6 +64,10 @@ ModelBenchResult bench_model(model::Model& model, const model::MlpPatch* patch,
         }
       }
     }
+    say("MLP timing");
+    r.mlp_ms_per_token_decode_wall = s.time_mlps(1, std::max(o.reps, 5));
+    r.mlp_ms_per_token_prefill_wall =
+        s.time_mlps(std::min(o.prompt_tokens, 64u), o.reps) / std::min(o.prompt_tokens, 64u);
   }
   r.prefill_tps = median(r.prefill_tokens_per_s);
   const double dec_ms = median(r.decode_ms_per_token);

@@ -25,7 +25,11 @@ struct ModelBenchResult {
   double prefill_tps = 0, decode_tps = 0;    // medians
   // From the device-timed pass: per-op table of one prefill and of the decode steps.
   vk::ProfileTable prefill_profile, decode_profile;
-  double mlp_ms_per_token_prefill = 0, mlp_ms_per_token_decode = 0;
+  double mlp_ms_per_token_prefill = 0, mlp_ms_per_token_decode = 0;  // from the timed pass
+  // Every layer's MLP alone in one submit, wall clock, no timestamps: the fair comparison (on
+  // lavapipe a timestamp pair costs as much as a small dispatch, and the FFT path has more of
+  // them).
+  double mlp_ms_per_token_decode_wall = 0, mlp_ms_per_token_prefill_wall = 0;
   double device_ms_per_token_decode = 0;  // every timed dispatch of a decode step
 };
 

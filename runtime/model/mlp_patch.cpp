@@ -192,6 +192,13 @@ bool MlpPatch::record(vk::Context& ctx, vk::Stream& s, uint32_t layer, compress:
   return true;
 }
 
+bool MlpPatch::gate_and_up_share_input_spectrum(uint32_t layer) const {
+  const auto* g = circulant(layer, compress::Projection::kGate);
+  const auto* u = circulant(layer, compress::Projection::kUp);
+  return g && u && g->path() == ops::CirculantPath::kFft && u->path() == ops::CirculantPath::kFft &&
+         g->block() == u->block() && g->cols() == u->cols();
+}
+
 ops::CirculantWorkspace* MlpPatch::workspace(uint32_t block) const {
   auto it = workspaces_.find(block);
   return it == workspaces_.end() ? nullptr : it->second.get();

@@ -67,6 +67,9 @@ class MlpPatch {
   // Records y (+)= W' x for a patched projection and returns true; false when it is not patched.
   bool record(vk::Context& ctx, vk::Stream& s, uint32_t layer, compress::Projection p,
               const ops::CirculantCall& call, std::string_view label) const;
+  // True when gate and up of `layer` both run the FFT path with one block size, so up can reuse
+  // the input spectrum gate computed (CirculantCall::reuse_input_spectrum).
+  bool gate_and_up_share_input_spectrum(uint32_t layer) const;
   // Replaces one projection's parameters (calibration), re-uploading them.
   void replace(PatchedProjection projection);
 

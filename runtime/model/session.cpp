@@ -1,5 +1,7 @@
 #include "runtime/model/session.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <memory>
@@ -39,6 +41,7 @@ Session::Session(Model& model, uint32_t max_batch, bool profile, const MlpPatch*
   }
   const uint64_t B = max_batch, E = c.n_embd, QD = uint64_t(c.n_heads) * c.head_dim, F = c.n_ff;
   ids_ = activations(ctx_, B, "token ids");
+  token_info_ = activations(ctx_, 2 * B, "token positions");
   x_ = activations(ctx_, B * E, "residual stream");
   xn_ = activations(ctx_, B * std::max(E, QD), "normed activations");
   q_ = activations(ctx_, B * QD, "queries");
@@ -79,6 +82,7 @@ std::vector<float> Session::prefill(std::span<const int32_t> tokens, bool all_lo
     const uint32_t T = static_cast<uint32_t>(std::min<size_t>(max_batch_, tokens.size() - done));
     std::vector<uint32_t> ids(tokens.begin() + done, tokens.begin() + done + T);
     vk::upload(ctx_.allocator(), ids_, std::span<const uint32_t>(ids));
+    upload_token_info(T, position_);
     const bool last_chunk = done + T == tokens.size();
     forward(T, all_logits);
     position_ += T;
@@ -96,6 +100,52 @@ std::vector<float> Session::prefill(std::span<const int32_t> tokens, bool all_lo
                  std::as_writable_bytes(std::span<uint32_t>(&am, 1)));
     last_argmax_ = static_cast<int32_t>(am);
   }
+  return out;
+}
+
+void Session::upload_token_info(uint32_t T, uint32_t pos0) {
+  std::vector<uint32_t> info(2 * size_t(T));
+  for (uint32_t t = 0; t < T; ++t) info[2 * t] = pos0 + t;  // first key row 0: one sequence
+  vk::upload(ctx_.allocator(), token_info_, std::span<const uint32_t>(info));
+}
+
+std::vector<std::vector<float>> Session::prefill_packed(
+    const std::vector<std::vector<int32_t>>& prompts) {
+  const auto& c = model_.config();
+  size_t total = 0;
+  for (const auto& p : prompts) {
+    if (p.empty()) throw std::invalid_argument("prefill_packed: an empty prompt");
+    total += p.size();
+  }
+  if (total == 0 || total > max_batch_ || total > model_.context_length())
+    throw std::invalid_argument("prefill_packed: " + std::to_string(total) +
+                                " tokens exceed the batch of " + std::to_string(max_batch_) +
+                                " (or the context)");
+  position_ = 0;
+  std::vector<uint32_t> ids, info;
+  for (const auto& p : prompts) {
+    check_tokens(p, max_batch_);
+    const uint32_t first = static_cast<uint32_t>(ids.size());
+    for (size_t i = 0; i < p.size(); ++i) {
+      ids.push_back(static_cast<uint32_t>(p[i]));
+      info.push_back(static_cast<uint32_t>(i));  // each prompt restarts at position 0 ...
+      info.push_back(first);                     // ... and sees only its own key rows
+    }
+  }
+  vk::upload(ctx_.allocator(), ids_, std::span<const uint32_t>(ids));
+  vk::upload(ctx_.allocator(), token_info_, std::span<const uint32_t>(info));
+  const uint32_t T = static_cast<uint32_t>(total);
+  forward(T, true);
+  std::vector<float> all(size_t(T) * c.n_vocab);
+  vk::download(ctx_.allocator(), logits_, 0, std::as_writable_bytes(std::span<float>(all)));
+  std::vector<std::vector<float>> out;
+  size_t at = 0;
+  for (const auto& p : prompts) {
+    out.emplace_back(all.begin() + at * c.n_vocab, all.begin() + (at + p.size()) * c.n_vocab);
+    at += p.size();
+  }
+  // The cache now holds several unrelated sequences: the next call must start afresh.
+  position_ = model_.context_length();
   return out;
 }
 
@@ -144,12 +194,12 @@ void Session::record_layer(uint32_t l, uint32_t T, uint32_t pos0, const LayerCap
   linear(L.wk, xn_, E, kc, KV, pos0 * KV, false, T, "linear_k");
   linear(L.wv, xn_, E, vc, KV, pos0 * KV, false, T, "linear_v");
   s.barrier();
-  ops::rope(ctx_, s, q_.view(), model_.rope_table().view(),
-            {T, c.n_heads, hd, c.rope_dims, QD, 0, pos0, adjacent});
-  ops::rope(ctx_, s, kc.view(), model_.rope_table().view(),
-            {T, c.n_kv_heads, hd, c.rope_dims, KV, pos0 * KV, pos0, adjacent});
+  ops::rope(ctx_, s, q_.view(), model_.rope_table().view(), token_info_.view(),
+            {T, c.n_heads, hd, c.rope_dims, QD, 0, adjacent});
+  ops::rope(ctx_, s, kc.view(), model_.rope_table().view(), token_info_.view(),
+            {T, c.n_kv_heads, hd, c.rope_dims, KV, pos0 * KV, adjacent});
   s.barrier();
-  ops::attention(ctx_, s, q_.view(), kc.view(), vc.view(), att_.view(), T, hd,
+  ops::attention(ctx_, s, q_.view(), kc.view(), vc.view(), att_.view(), token_info_.view(), T, hd,
                  {c.n_heads, c.n_kv_heads, pos0, scale});
   s.barrier();
   linear(L.wo, att_, QD, x_, E, 0, true, T, "linear_o");  // x += Wo att
@@ -196,6 +246,34 @@ void Session::forward(uint32_t T, bool all_logits) {
   profile_.add(s.timings());
 }
 
+double Session::time_mlps(uint32_t T, int reps) {
+  const auto& c = model_.config();
+  if (T == 0 || T > max_batch_) throw std::invalid_argument("time_mlps: bad token count");
+  std::vector<double> samples;
+  for (int rep = -1; rep < reps; ++rep) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (uint32_t l = 0; l < model_.layers().size(); ++l) {
+      const DeviceLayer& L = model_.layers()[l];
+      mlp_projection(l, compress::Projection::kGate, L.gate, xn_, c.n_embd, g_, c.n_ff, false, T,
+                     "mlp_gate");
+      mlp_projection(l, compress::Projection::kUp, L.up, xn_, c.n_embd, u_, c.n_ff, false, T,
+                     "mlp_up");
+      stream_.barrier();
+      ops::silu_mul(ctx_, stream_, g_.view(), u_.view(), h_.view(), T * c.n_ff);
+      stream_.barrier();
+      mlp_projection(l, compress::Projection::kDown, L.down, h_, c.n_ff, x_, c.n_embd, true, T,
+                     "mlp_down");
+      stream_.barrier();
+    }
+    stream_.submit_and_wait();
+    if (rep >= 0)
+      samples.push_back(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() * 1e3);
+  }
+  std::sort(samples.begin(), samples.end());
+  return samples[samples.size() / 2];
+}
+
 std::vector<float> Session::embed(std::span<const int32_t> tokens) {
   const auto& c = model_.config();
   check_tokens(tokens, max_batch_);
@@ -232,6 +310,7 @@ void Session::run_layer(uint32_t layer, std::vector<float>& residual, uint32_t T
     cap->up = vk::Buffer(ctx_.allocator(), tf, vk::MemoryUse::kDevice, "capture: up");
     cap->hidden = vk::Buffer(ctx_.allocator(), tf, vk::MemoryUse::kDevice, "capture: hidden");
   }
+  upload_token_info(T, 0);
   record_layer(layer, T, 0, cap.get());  // a fresh sequence: positions 0 .. T-1
   stream_.submit_and_wait();
   profile_.add(stream_.timings());

@@ -26,10 +26,20 @@ class Session {
   // std::invalid_argument when the context would overflow or a token id is out of range.
   std::vector<float> prefill(std::span<const int32_t> tokens, bool all_logits = false);
   std::vector<float> decode(int32_t token) { return prefill(std::span<const int32_t>(&token, 1)); }
+  // Several independent prompts in one forward (evaluation throughput: every weight is streamed
+  // once for all of them): each starts at position 0 and attends only to itself.  Returns the
+  // logits of every position of each prompt ([len][vocab] each).  Needs the total <= max_batch;
+  // afterwards the session must be reset() before prefill/decode.
+  std::vector<std::vector<float>> prefill_packed(const std::vector<std::vector<int32_t>>& prompts);
   // Greedy next token of the last prefill/decode, computed on the device.
   int32_t last_argmax() const { return last_argmax_; }
 
   void reset() { position_ = 0; }
+
+  // Benchmark: the median wall time (ms) of every layer's MLP (gate, up, SiLU-gate, down) for T
+  // tokens, recorded alone into one submit, no timestamps; the activations are whatever the
+  // buffers hold.  reps timed runs after one warm-up.
+  double time_mlps(uint32_t T, int reps);
 
   // Layer-by-layer access for calibration, on a fresh sequence (positions 0 .. T-1, T <= max_batch;
   // uses layer l's KV cache rows and leaves position() alone).
@@ -61,6 +71,7 @@ class Session {
                       const vk::Buffer& x, uint32_t x_stride, const vk::Buffer& y,
                       uint32_t y_stride, bool acc, uint32_t T, std::string_view label);
   void check_tokens(std::span<const int32_t> tokens, size_t limit) const;
+  void upload_token_info(uint32_t T, uint32_t pos0);
 
   Model& model_;
   const MlpPatch* patch_;
@@ -71,7 +82,7 @@ class Session {
   vk::Stream stream_;
   vk::ProfileTable profile_;
   // [max_batch, ...] activations.
-  vk::Buffer ids_, x_, xn_, q_, att_, g_, u_, h_, logits_, argmax_;
+  vk::Buffer ids_, token_info_, x_, xn_, q_, att_, g_, u_, h_, logits_, argmax_;
   std::vector<vk::Buffer> k_cache_, v_cache_;  // per layer [n_ctx, kv_dim]
 };
 

@@ -122,12 +122,14 @@ void BlockCirculantLinear::record_fft(vk::Context& ctx, vk::Stream& s, Circulant
                           t0 * c.x_stride};
   const std::string l(label);
 
-  vk::Kernel& pack = ctx.kernel("block_circulant_pack", {{0, wg}}, sizeof(push));
-  s.dispatch(pack, {c.x, ws.real_in_.view()}, push, {groups(uint64_t(T) * q_ * B_, wg), 1, 1},
-             l + ".pack");
-  s.barrier();
-  ws.forward_.get({FftDirection::kForward, B_, Tb * q_}).record(s, l + ".fft");
-  s.barrier();
+  if (!(c.reuse_input_spectrum && t0 == 0 && T == c.T)) {
+    vk::Kernel& pack = ctx.kernel("block_circulant_pack", {{0, wg}}, sizeof(push));
+    s.dispatch(pack, {c.x, ws.real_in_.view()}, push, {groups(uint64_t(T) * q_ * B_, wg), 1, 1},
+               l + ".pack");
+    s.barrier();
+    ws.forward_.get({FftDirection::kForward, B_, Tb * q_}).record(s, l + ".fft");
+    s.barrier();
+  }
   const uint32_t kt = tokens_per_group(T);
   const uint32_t fwg = std::min<uint32_t>(64, std::max<uint32_t>(8, std::bit_ceil(F)));
   vk::Kernel& freq = ctx.kernel("block_circulant_freq", {{0, fwg}, {1, kt}}, sizeof(push));

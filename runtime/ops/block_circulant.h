@@ -59,6 +59,9 @@ struct CirculantCall {
   uint32_t y_stride = 0, y_offset = 0;
   uint32_t T = 1;
   bool accumulate = false;
+  // FFT path: the workspace still holds the input spectrum of this very x (the previous call had
+  // the same input, T and block size, e.g. gate then up): skip packing and the forward FFT.
+  bool reuse_input_spectrum = false;
 };
 
 class BlockCirculantLinear {

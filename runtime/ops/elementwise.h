@@ -20,8 +20,8 @@ struct EmbedPush {
 };
 static_assert(sizeof(EmbedPush) == 12);
 // y[t, :] = table[ids[t], :]; ids are uint32, table is [V, D].
-void embed(vk::Context& ctx, vk::Stream& s, vk::BufferView table, WeightType type, uint32_t V, uint32_t D,
-           vk::BufferView ids, uint32_t T, vk::BufferView y);
+void embed(vk::Context& ctx, vk::Stream& s, vk::BufferView table, WeightType type, uint32_t V,
+           uint32_t D, vk::BufferView ids, uint32_t T, vk::BufferView y);
 
 struct RmsNormPush {
   uint32_t D, x_stride, y_stride;
@@ -30,37 +30,41 @@ struct RmsNormPush {
 };
 static_assert(sizeof(RmsNormPush) == 20);
 // y[t] = x[x_offset / D + t] normalized, for T tokens.
-void rms_norm(vk::Context& ctx, vk::Stream& s, vk::BufferView x, vk::BufferView gain, vk::BufferView y,
-              uint32_t D, uint32_t T, float eps, uint32_t x_offset = 0);
+void rms_norm(vk::Context& ctx, vk::Stream& s, vk::BufferView x, vk::BufferView gain,
+              vk::BufferView y, uint32_t D, uint32_t T, float eps, uint32_t x_offset = 0);
 
 struct RopePush {
-  uint32_t T, n_heads, head_dim, rope_dims, stride, offset, pos0, adjacent;
+  uint32_t T, n_heads, head_dim, rope_dims, stride, offset, adjacent;
 };
-static_assert(sizeof(RopePush) == 32);
-// Rotates T tokens of n_heads heads in place; `table` holds (cos, sin) per [position][rope_dims/2].
-void rope(vk::Context& ctx, vk::Stream& s, vk::BufferView x, vk::BufferView table, const RopePush& p);
+static_assert(sizeof(RopePush) == 28);
+// Rotates T tokens of n_heads heads in place; `table` holds (cos, sin) per [position][rope_dims/2];
+// `token_info` holds (position, first key row) per token as uint pairs.
+void rope(vk::Context& ctx, vk::Stream& s, vk::BufferView x, vk::BufferView table,
+          vk::BufferView token_info, const RopePush& p);
 
 struct AttentionPush {
   uint32_t n_heads, n_kv_heads, pos0;
   float scale;
 };
 static_assert(sizeof(AttentionPush) == 16);
-// out[t] = softmax(q[t] K[0..pos0+t]^T * scale) V[0..pos0+t] per head.
-void attention(vk::Context& ctx, vk::Stream& s, vk::BufferView q, vk::BufferView k_cache, vk::BufferView v_cache,
-               vk::BufferView out, uint32_t T, uint32_t head_dim, const AttentionPush& p);
+// out[t] = softmax(q[t] K[f..pos0+t]^T * scale) V[f..pos0+t] per head, f = token_info[t].first.
+void attention(vk::Context& ctx, vk::Stream& s, vk::BufferView q, vk::BufferView k_cache,
+               vk::BufferView v_cache, vk::BufferView out, vk::BufferView token_info, uint32_t T,
+               uint32_t head_dim, const AttentionPush& p);
 
 struct SiluMulPush {
   uint32_t count;
 };
 static_assert(sizeof(SiluMulPush) == 4);
-void silu_mul(vk::Context& ctx, vk::Stream& s, vk::BufferView g, vk::BufferView u, vk::BufferView h, uint32_t count);
+void silu_mul(vk::Context& ctx, vk::Stream& s, vk::BufferView g, vk::BufferView u, vk::BufferView h,
+              uint32_t count);
 
 struct ArgmaxPush {
   uint32_t n, stride;
 };
 static_assert(sizeof(ArgmaxPush) == 8);
 // result[r] = argmax(logits[r, 0..n)) for `rows` rows (uint32 results).
-void argmax(vk::Context& ctx, vk::Stream& s, vk::BufferView logits, vk::BufferView result, uint32_t n,
-            uint32_t rows, uint32_t stride);
+void argmax(vk::Context& ctx, vk::Stream& s, vk::BufferView logits, vk::BufferView result,
+            uint32_t n, uint32_t rows, uint32_t stride);
 
 }  // namespace bcvk::ops

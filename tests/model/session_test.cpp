@@ -16,7 +16,8 @@ namespace {
 
 class SessionTest : public test::GpuTest {
  protected:
-  std::filesystem::path dir = std::filesystem::temp_directory_path() / ("bcvk-session-" + std::to_string(::getpid()));
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("bcvk-session-" + std::to_string(::getpid()));
   void SetUp() override {
     test::GpuTest::SetUp();
     std::filesystem::create_directories(dir);
@@ -43,8 +44,8 @@ std::vector<int32_t> prompt(uint32_t n, uint32_t vocab) {
   return t;
 }
 
-void check_model(vk::Context& ctx, const loaders::LlamaModelFile& file, ops::WeightType wt, double tol,
-                 uint32_t max_batch) {
+void check_model(vk::Context& ctx, const loaders::LlamaModelFile& file, ops::WeightType wt,
+                 double tol, uint32_t max_batch) {
   model::ModelOptions mo;
   mo.weights = wt;
   model::Model m(ctx, file, mo);
@@ -81,7 +82,7 @@ TEST_F(SessionTest, GgufF32MatchesCpuReference) {
 
 TEST_F(SessionTest, GqaRatio3AndOddShapes) {
   test::TinyConfig cfg;
-  cfg.n_embd = 72;   // 6 heads of 12: not a multiple of any workgroup size
+  cfg.n_embd = 72;  // 6 heads of 12: not a multiple of any workgroup size
   cfg.n_heads = 6;
   cfg.n_kv_heads = 2;
   cfg.n_ff = 100;
@@ -109,7 +110,8 @@ TEST_F(SessionTest, HuggingFaceSafetensorsMatchCpuReferenceAndGguf) {
 
 TEST_F(SessionTest, F16WeightsStayClose) {
   test::TinyModel::random({}).write_gguf(dir / "m.gguf");
-  check_model(ctx(), loaders::LlamaModelFile::open(dir / "m.gguf"), ops::WeightType::kF16, 2e-3, 64);
+  check_model(ctx(), loaders::LlamaModelFile::open(dir / "m.gguf"), ops::WeightType::kF16, 2e-3,
+              64);
 }
 
 TEST_F(SessionTest, ContextBoundary) {
@@ -134,6 +136,34 @@ TEST_F(SessionTest, ContextBoundary) {
   EXPECT_THROW(s.prefill(std::vector<int32_t>{}), std::invalid_argument);
   s.reset();
   EXPECT_THROW(s.prefill(std::vector<int32_t>{int32_t(cfg.n_vocab)}), std::invalid_argument);
+}
+
+// Several prompts packed into one forward give each prompt exactly the logits it gets alone, and
+// the layer-by-layer path (embed + run_layer) reproduces the residual stream of a whole forward.
+TEST_F(SessionTest, PackedPromptsMatchTheCpuReferenceOneByOne) {
+  test::TinyConfig cfg;
+  cfg.n_layers = 2;
+  test::TinyModel::random(cfg).write_gguf(dir / "m.gguf");
+  const auto file = loaders::LlamaModelFile::open(dir / "m.gguf");
+  model::Model m(ctx(), file);
+  model::Session s(m, 32);
+  std::vector<std::vector<int32_t>> prompts = {
+      prompt(5, cfg.n_vocab), prompt(9, cfg.n_vocab), {3}, prompt(7, cfg.n_vocab)};
+  prompts[1][0] = 17;  // not a prefix of the others
+  const auto packed = s.prefill_packed(prompts);
+  ASSERT_EQ(packed.size(), prompts.size());
+  EXPECT_THROW(s.prefill(std::vector<int32_t>{1}), std::invalid_argument);  // must reset first
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    const auto ref = test::cpu_forward(file, prompts[i]);
+    ASSERT_EQ(packed[i].size(), prompts[i].size() * cfg.n_vocab);
+    for (size_t t = 0; t < prompts[i].size(); ++t) {
+      std::vector<float> row(packed[i].begin() + t * cfg.n_vocab,
+                             packed[i].begin() + (t + 1) * cfg.n_vocab);
+      EXPECT_LT(nmse(row, ref[t]), 1e-5) << "prompt " << i << " position " << t;
+    }
+  }
+  std::vector<std::vector<int32_t>> too_long(5, prompt(7, cfg.n_vocab));
+  EXPECT_THROW(s.prefill_packed(too_long), std::invalid_argument);
 }
 
 }  // namespace

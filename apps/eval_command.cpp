@@ -1,0 +1,299 @@
+// bcvk eval: the teacher-student sweep -- block sizes x layer counts x calibration, with the
+// low-rank baseline at equal parameter count -- printed as a Markdown table, and written as JSON,
+// Markdown and a self-contained HTML report.
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "apps/commands.h"
+#include "apps/device_flags.h"
+#include "apps/model_flags.h"
+#include "loaders/atomic_write.h"
+#include "loaders/mapped_file.h"
+#include "loaders/prompt_file.h"
+#include "loaders/tokenizer/tokenizer.h"
+#include "runtime/eval/report.h"
+
+namespace bcvk::apps {
+
+namespace {
+
+struct EvalOptions {
+  DeviceFlags dev;
+  ModelFlags model;
+  std::string calib = "data/prompts/calibration.txt";
+  std::string prompts = "data/prompts/eval.txt";
+  std::vector<uint32_t> blocks = {64};
+  std::vector<std::string> layers = {"all"};
+  std::string proj = "gate,up,down";
+  std::vector<std::string> calibrate = {"none", "ls"};
+  std::string baseline = "none";
+  eval::SweepOptions sweep;
+  uint32_t limit = 0, calib_limit = 0;
+  bool allow_overlap = false;
+  std::string json_out, md_out, html_out;
+};
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+std::string clock_text(double s) {
+  char buf[32];
+  const int t = static_cast<int>(s + 0.5);
+  std::snprintf(buf, sizeof buf, "%d:%02d", t / 60, t % 60);
+  return buf;
+}
+
+std::vector<std::vector<int32_t>> tokenize(const loaders::Tokenizer& tok,
+                                           const loaders::PromptSet& set, size_t limit,
+                                           uint32_t context, uint32_t extra) {
+  std::vector<std::vector<int32_t>> out;
+  for (size_t i = 0; i < set.prompts.size() && (limit == 0 || i < limit); ++i) {
+    auto ids = tok.encode(set.prompts[i]);
+    if (ids.empty())
+      throw std::invalid_argument(set.source.string() + ": line " + std::to_string(set.lines[i]) +
+                                  ": the prompt encodes to no tokens");
+    if (ids.size() + extra > context)
+      throw std::invalid_argument(
+          set.source.string() + ": line " + std::to_string(set.lines[i]) + ": " +
+          std::to_string(ids.size()) + " tokens" +
+          (extra ? " (+" + std::to_string(extra) + " continuation)" : std::string()) +
+          " exceed the context of " + std::to_string(context) + " tokens");
+    out.push_back(std::move(ids));
+  }
+  return out;
+}
+
+std::string file_sha256(const std::string& path) {
+  const loaders::MappedFile f(path);
+  return loaders::sha256_hex(
+      std::string_view(reinterpret_cast<const char*>(f.bytes().data()), f.size()));
+}
+
+int run_eval(const EvalOptions& o) {
+  const auto start = Clock::now();
+  for (const auto& c : o.calibrate)
+    if (c != "none" && c != "ls")
+      throw std::invalid_argument("--calibrate: unknown method '" + c + "' (none or ls)");
+  if (o.baseline != "none" && o.baseline != "lowrank")
+    throw std::invalid_argument("--baseline: unknown baseline '" + o.baseline +
+                                "' (lowrank or none)");
+  if (!(o.sweep.temperature > 0)) throw std::invalid_argument("--temperature must be positive");
+  for (uint32_t b : o.blocks)
+    if (b == 0) throw std::invalid_argument("--block-sizes: a block size must be at least 1");
+
+  const auto calib_set = loaders::read_prompt_set(o.calib);
+  const auto eval_set = loaders::read_prompt_set(o.prompts);
+  const auto overlap = loaders::overlapping_prompts(calib_set, eval_set);
+  if (!overlap.empty() && !o.allow_overlap)
+    throw std::invalid_argument(
+        std::to_string(overlap.size()) + " prompt(s) are in both " + o.calib + " and " + o.prompts +
+        " (first: \"" + overlap[0] +
+        "\"); calibration and evaluation must be disjoint, or pass --allow-overlap");
+
+  const auto file = loaders::LlamaModelFile::open(o.model.model);
+  if (!file.gguf())
+    throw std::invalid_argument(
+        "eval needs a GGUF model (its tokenizer lives in the GGUF metadata)");
+  const auto tok = loaders::Tokenizer::from_gguf(*file.gguf());
+  const uint32_t n_layers = file.config().n_layers;
+
+  // The grid; each spec is validated now, before any work.
+  std::vector<eval::SweepConfig> grid;
+  std::vector<model::Structure> structures = {model::Structure::kBlockCirculant};
+  if (o.baseline == "lowrank") structures.push_back(model::Structure::kLowRank);
+  for (auto st : structures)
+    for (uint32_t b : o.blocks)
+      for (const auto& l : o.layers)
+        for (const auto& c : o.calibrate) {
+          eval::SweepConfig cfg{st, b, l, o.proj, c == "ls"};
+          cfg.spec(n_layers);  // throws PatchSpecError naming the problem
+          grid.push_back(cfg);
+        }
+  const bool any_ls =
+      std::any_of(grid.begin(), grid.end(), [](const auto& c) { return c.calibrate; });
+
+  vk::Context ctx(context_options(o.dev));
+  auto m = load_model(ctx, file, o.model);
+  const auto eval_ids =
+      tokenize(tok, eval_set, o.limit, m->context_length(), o.sweep.continuation_tokens);
+  const auto calib_ids = any_ls ? tokenize(tok, calib_set, o.calib_limit, m->context_length(), 0)
+                                : std::vector<std::vector<int32_t>>{};
+  uint64_t eval_tokens = 0, calib_tokens = 0;
+  for (const auto& p : eval_ids) eval_tokens += p.size();
+  for (const auto& p : calib_ids) calib_tokens += p.size();
+  const uint32_t n_cont = std::min<uint32_t>(o.sweep.continuation_prompts, eval_ids.size());
+
+  // Time estimate from a quick measurement of this device.
+  double prefill_s_per_token = 0, decode_s = 0;
+  {
+    model::Session s(*m, 64);
+    std::vector<int32_t> probe(32);
+    for (size_t i = 0; i < probe.size(); ++i) probe[i] = eval_ids[0][i % eval_ids[0].size()];
+    for (int rep = 0; rep < 2; ++rep) {
+      s.reset();
+      const auto t0 = Clock::now();
+      s.prefill(probe);
+      prefill_s_per_token = since(t0) / probe.size();
+    }
+    const auto t0 = Clock::now();
+    s.decode(s.last_argmax());
+    decode_s = since(t0);
+  }
+  const uint64_t cont_tokens = uint64_t(n_cont) * (o.sweep.continuation_tokens - 1);
+  const double teacher_s = (eval_tokens + cont_tokens) * prefill_s_per_token +
+                           cont_tokens * decode_s +
+                           (any_ls ? 2 * calib_tokens * prefill_s_per_token : 0);
+  double configs_s = 0;
+  std::vector<double> config_estimate;
+  for (const auto& c : grid) {
+    // Students run at least as fast as the teacher: the dense estimate is an upper bound.
+    const double e = (eval_tokens + cont_tokens) * prefill_s_per_token +
+                     o.sweep.decode_steps * decode_s +
+                     (c.calibrate ? 3.5 * calib_tokens * prefill_s_per_token : 0);
+    config_estimate.push_back(e);
+    configs_s += e;
+  }
+  std::fprintf(
+      stderr,
+      "eval: %zu configurations, %zu evaluation prompts (%llu tokens, %u with a %u-token "
+      "continuation)%s on "
+      "%s\neval: estimated time %s (an upper bound: students run faster than the dense teacher)\n",
+      grid.size(), eval_ids.size(), (unsigned long long)eval_tokens, n_cont,
+      o.sweep.continuation_tokens,
+      any_ls ? (", " + std::to_string(calib_ids.size()) + " calibration prompts (" +
+                std::to_string(calib_tokens) + " tokens)")
+                   .c_str()
+             : "",
+      ctx.info().name.c_str(), clock_text(teacher_s + configs_s).c_str());
+
+  double done_estimate = 0;
+  const double total_estimate = teacher_s + configs_s;
+  std::string stage;
+  auto progress = [&](const std::string& what, size_t d, size_t n, double this_estimate) {
+    const double frac_here = n ? double(d) / n : 1.0;
+    const double done = done_estimate + frac_here * this_estimate;
+    const double elapsed = since(start);
+    const double eta = done > 0 ? elapsed / done * (total_estimate - done) : total_estimate;
+    std::fprintf(stderr, "\r%-60s %-12s %zu/%zu  elapsed %s  ETA %s   ",
+                 stage.substr(0, 60).c_str(), what.c_str(), d, n, clock_text(elapsed).c_str(),
+                 clock_text(std::max(0.0, eta)).c_str());
+  };
+
+  eval::SweepOptions so = o.sweep;
+  so.continuation_prompts = n_cont;
+  stage = "[teacher]";
+  eval::SweepRun run;
+  run.teacher = eval::run_teacher(*m, eval_ids, so, [&](const std::string& w, size_t d, size_t n) {
+    progress(w, d, n, teacher_s * 0.7);
+  });
+  std::unique_ptr<eval::TeacherTargets> targets;
+  if (any_ls)
+    targets = std::make_unique<eval::TeacherTargets>(*m, calib_ids, [&](size_t d, size_t n) {
+      progress("calib targets", d, n, teacher_s * 0.3);
+    });
+  done_estimate = teacher_s;
+  for (size_t i = 0; i < grid.size(); ++i) {
+    stage = "[" + std::to_string(i + 1) + "/" + std::to_string(grid.size()) + "] " + grid[i].name();
+    run.results.push_back(eval::run_config(
+        *m, file, grid[i], run.teacher, targets.get(), so,
+        [&](const std::string& w, size_t d, size_t n) { progress(w, d, n, config_estimate[i]); }));
+    done_estimate += config_estimate[i];
+  }
+  std::fprintf(stderr, "\n");
+  run.seconds = since(start);
+  run.bcvk_version = BCVK_VERSION;
+  const auto& d = ctx.info();
+  run.device = {{"name", d.name},
+                {"vendor", vk::vendor_name(d.vendor)},
+                {"type", d.type_name()},
+                {"driver_name", d.driver_name},
+                {"driver_info", d.driver_info},
+                {"api_version", d.api_version_string()}};
+  run.model_path = o.model.model;
+  run.model_sha256 =
+      std::filesystem::is_regular_file(o.model.model) ? file_sha256(o.model.model) : "";
+  run.calib_path = o.calib;
+  run.calib_sha256 = calib_set.sha256;
+  run.prompts_path = o.prompts;
+  run.prompts_sha256 = eval_set.sha256;
+  run.options = {
+      {"temperature", so.temperature},          {"lambda_rel", so.lambda_rel},
+      {"continuation_prompts", n_cont},         {"continuation_tokens", so.continuation_tokens},
+      {"evaluation_prompts", eval_ids.size()},  {"calibration_prompts", calib_ids.size()},
+      {"weights", o.model.f16 ? "f16" : "f32"}, {"seed", so.seed}};
+
+  const std::string md = eval::markdown_table(run);
+  std::cout << md << std::flush;
+  std::fprintf(stderr, "eval: %zu configurations in %s (estimated %s)\n", grid.size(),
+               clock_text(run.seconds).c_str(), clock_text(total_estimate).c_str());
+  if (!o.json_out.empty()) {
+    loaders::write_file_atomically(o.json_out, eval::to_json(run).dump(1) + "\n");
+    std::fprintf(stderr, "eval: wrote %s\n", o.json_out.c_str());
+  }
+  if (!o.md_out.empty()) {
+    loaders::write_file_atomically(o.md_out, "# bcvk eval\n\n" + md);
+    std::fprintf(stderr, "eval: wrote %s\n", o.md_out.c_str());
+  }
+  if (!o.html_out.empty()) {
+    loaders::write_file_atomically(o.html_out, eval::html_report(run));
+    std::fprintf(stderr, "eval: wrote %s\n", o.html_out.c_str());
+  }
+  return finish(ctx, o.dev, vk::ProfileTable{});
+}
+
+}  // namespace
+
+Runner add_eval_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "eval",
+      "Teacher-student sweep: block-circulant MLPs (and a low-rank baseline) vs the dense model");
+  auto o = std::make_shared<EvalOptions>();
+  add_device_flags(*cmd, o->dev);
+  add_model_flags(*cmd, o->model);
+  cmd->add_option("--calib", o->calib,
+                  "Calibration prompts (text: one a line; or JSONL with \"text\")")
+      ->capture_default_str();
+  cmd->add_option("--prompts", o->prompts, "Evaluation prompts (text or JSONL)")
+      ->capture_default_str();
+  cmd->add_option("--block-sizes", o->blocks, "Block sizes B")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--layers", o->layers, "Layer counts to patch (the first N), or all")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--proj", o->proj, "Projections to patch: gate,up,down")->capture_default_str();
+  cmd->add_option("--calibrate", o->calibrate,
+                  "none (Frobenius projection), ls (activation-aware least squares)")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--baseline", o->baseline,
+                  "lowrank: also evaluate truncated SVD at equal parameter count")
+      ->capture_default_str();
+  cmd->add_option("--temperature", o->sweep.temperature, "Softmax temperature of the KL")
+      ->capture_default_str();
+  cmd->add_option("--lambda", o->sweep.lambda_rel,
+                  "Ridge strength of ls, relative to the data's scale")
+      ->capture_default_str();
+  cmd->add_option("--limit", o->limit, "Use only the first N evaluation prompts (0: all)")
+      ->capture_default_str();
+  cmd->add_option("--calib-limit", o->calib_limit,
+                  "Use only the first N calibration prompts (0: all)")
+      ->capture_default_str();
+  cmd->add_option("--continuations", o->sweep.continuation_prompts,
+                  "Evaluation prompts that also get a 16-token greedy continuation")
+      ->capture_default_str();
+  cmd->add_option("--seed", o->sweep.seed, "Bootstrap seed")->capture_default_str();
+  cmd->add_flag("--allow-overlap", o->allow_overlap, "Allow prompts that are in both sets");
+  cmd->add_option("--json", o->json_out,
+                  "Write every per-prompt value and the configuration as JSON");
+  cmd->add_option("--md", o->md_out, "Write the table as Markdown");
+  cmd->add_option("--html", o->html_out, "Write a self-contained HTML report with plots");
+  return [o]() { return run_eval(*o); };
+}
+
+}  // namespace bcvk::apps

@@ -1,0 +1,281 @@
+#include "runtime/eval/report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+namespace bcvk::eval {
+
+namespace {
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+std::string bytes(uint64_t b) {
+  return b >= (1u << 20) ? fmt("%.1f MiB", b / 1048576.0) : fmt("%.1f KiB", b / 1024.0);
+}
+
+double mean(const ConfigResult& r, const char* metric) {
+  auto it = r.aggregate.find(metric);
+  return it == r.aggregate.end() ? NAN : it->second.mean;
+}
+
+std::string html_escape(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    if (c == '<')
+      o += "&lt;";
+    else if (c == '>')
+      o += "&gt;";
+    else if (c == '&')
+      o += "&amp;";
+    else if (c == '"')
+      o += "&quot;";
+    else
+      o += c;
+  }
+  return o;
+}
+
+}  // namespace
+
+std::string markdown_table(const SweepRun& run) {
+  std::ostringstream o;
+  const auto& t = run.teacher;
+  o << "| config | MLP params | MLP compression | patch bytes | prefill tok/s | decode tok/s | KL "
+       "mean [95% CI] | "
+       "KL median | KL p95 | MSE | cosine | top-1 | top-5 | top-10 | t1 in s5 | token agree | ppl "
+       "(teacher) | "
+       "cont. prefix /"
+    << (t.continuation.empty() ? 0 : t.continuation[0].size()) << " |\n";
+  o << "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+       "\n";
+  const double ppl_t = [&] {
+    double s = 0;
+    for (double v : t.perplexity) s += v;
+    return t.perplexity.empty() ? 0.0 : s / t.perplexity.size();
+  }();
+  o << "| dense teacher | "
+    << fmt("%.2f M", run.results.empty() ? 0.0 : run.results[0].stats.dense_mlp_parameters / 1e6)
+    << " | 1.00x | - | " << fmt("%.1f", t.prefill_tps) << " | " << fmt("%.2f", t.decode_tps)
+    << " | 0 | 0 | 0 | 0 | 1 | 1 | 1 | 1 | 1 | 1 | " << fmt("%.2f", ppl_t) << " | - |\n";
+  for (const ConfigResult& r : run.results) {
+    const auto& kl = r.aggregate.at("kl");
+    o << "| " << r.config.name() << (r.padded ? " (padded)" : "") << " | "
+      << fmt("%.2f M", r.stats.student_mlp_parameters() / 1e6) << " | "
+      << fmt("%.2fx", r.stats.mlp_compression()) << " | " << bytes(r.patch_bytes) << " | "
+      << fmt("%.1f", r.prefill_tps) << " | " << fmt("%.2f", r.decode_tps) << " | "
+      << fmt("%.4f", kl.mean) << " [" << fmt("%.4f", kl.ci_low) << ", " << fmt("%.4f", kl.ci_high)
+      << "] | " << fmt("%.4f", kl.median) << " | " << fmt("%.4f", kl.p95) << " | "
+      << fmt("%.3f", mean(r, "mse")) << " | " << fmt("%.4f", mean(r, "cosine")) << " | "
+      << fmt("%.2f", mean(r, "top1")) << " | " << fmt("%.2f", mean(r, "top5")) << " | "
+      << fmt("%.2f", mean(r, "top10")) << " | " << fmt("%.2f", mean(r, "t1_in_s5")) << " | "
+      << fmt("%.2f", mean(r, "token_agree")) << " | " << fmt("%.2f", mean(r, "ppl")) << " ("
+      << fmt("%.2f", mean(r, "ppl_teacher")) << ") | "
+      << (r.per_prompt.at("cont_prefix").empty() ? std::string("-")
+                                                 : fmt("%.1f", mean(r, "cont_prefix")))
+      << " |\n";
+  }
+  return o.str();
+}
+
+nlohmann::json to_json(const SweepRun& run) {
+  nlohmann::json j;
+  j["bcvk_version"] = run.bcvk_version;
+  j["device"] = run.device;
+  j["model"] = {{"path", run.model_path}, {"sha256", run.model_sha256}};
+  j["calibration_prompts"] = {{"path", run.calib_path}, {"sha256", run.calib_sha256}};
+  j["evaluation_prompts"] = {{"path", run.prompts_path}, {"sha256", run.prompts_sha256}};
+  j["options"] = run.options;
+  j["seconds"] = run.seconds;
+  const auto& t = run.teacher;
+  j["teacher"] = {{"prefill_tokens_per_s", t.prefill_tps},
+                  {"decode_tokens_per_s", t.decode_tps},
+                  {"tokens", t.tokens},
+                  {"perplexity", t.perplexity},
+                  {"continuations", t.continuation}};
+  j["configs"] = nlohmann::json::array();
+  for (const ConfigResult& r : run.results) {
+    nlohmann::json c;
+    c["name"] = r.config.name();
+    c["structure"] =
+        r.config.structure == model::Structure::kBlockCirculant ? "block_circulant" : "low_rank";
+    c["block"] = r.config.block;
+    c["layers"] = r.config.layers;
+    c["projections"] = r.config.projections;
+    c["calibration"] = r.config.calibrate ? "ls" : "none";
+    c["padded"] = r.padded;
+    c["mlp_parameters"] = r.stats.student_mlp_parameters();
+    c["dense_mlp_parameters"] = r.stats.dense_mlp_parameters;
+    c["mlp_compression"] = r.stats.mlp_compression();
+    c["patch_device_bytes"] = r.patch_bytes;
+    c["mean_relative_frobenius_error"] = r.mean_relative_error;
+    c["prefill_tokens_per_s"] = r.prefill_tps;
+    c["decode_tokens_per_s"] = r.decode_tps;
+    c["seconds"] = r.seconds;
+    if (r.calibration) {
+      c["calibration_report"] = {{"lambda_rel", r.calibration->lambda_rel},
+                                 {"lambda_mean", r.calibration->lambda_mean},
+                                 {"tokens", r.calibration->tokens},
+                                 {"seconds", r.calibration->seconds},
+                                 {"relative_output_error_before", r.calibration->error_before},
+                                 {"relative_output_error_after", r.calibration->error_after}};
+    }
+    for (const auto& [name, a] : r.aggregate)
+      c["aggregate"][name] = {{"mean", a.mean},
+                              {"median", a.median},
+                              {"p95", a.p95},
+                              {"ci95", {a.ci_low, a.ci_high}},
+                              {"n", a.n}};
+    c["per_prompt"] = r.per_prompt;
+    j["configs"].push_back(std::move(c));
+  }
+  return j;
+}
+
+namespace {
+
+// A scatter plot as inline SVG: points (x, y, series label, point label); log-scale x optional.
+struct Point {
+  double x, y;
+  std::string series, label;
+};
+
+std::string svg_scatter(const std::string& title, const std::string& xlabel,
+                        const std::string& ylabel, const std::vector<Point>& pts, bool logx) {
+  const double W = 640, H = 400, L = 70, R = 170, Tp = 40, Bm = 50;
+  std::ostringstream o;
+  o << "<svg xmlns='http://www.w3.org/2000/svg' width='" << W << "' height='" << H
+    << "' viewBox='0 0 " << W << " " << H << "' font-family='sans-serif' font-size='12'>\n";
+  o << "<text x='" << W / 2 << "' y='20' text-anchor='middle' font-size='14' font-weight='bold'>"
+    << html_escape(title) << "</text>\n";
+  if (pts.empty()) return o.str() + "<text x='100' y='200'>no data</text></svg>\n";
+  auto tx = [&](double x) { return logx ? std::log2(std::max(x, 1e-9)) : x; };
+  double x0 = 1e300, x1 = -1e300, y0 = 1e300, y1 = -1e300;
+  for (const auto& p : pts) {
+    if (!std::isfinite(p.y)) continue;
+    x0 = std::min(x0, tx(p.x));
+    x1 = std::max(x1, tx(p.x));
+    y0 = std::min(y0, p.y);
+    y1 = std::max(y1, p.y);
+  }
+  if (x1 <= x0) {
+    x0 -= 1;
+    x1 += 1;
+  }
+  if (y1 <= y0) {
+    y0 -= 1;
+    y1 += 1;
+  }
+  const double padx = (x1 - x0) * 0.08, pady = (y1 - y0) * 0.08;
+  x0 -= padx;
+  x1 += padx;
+  y0 -= pady;
+  y1 += pady;
+  auto px = [&](double x) { return L + (tx(x) - x0) / (x1 - x0) * (W - L - R); };
+  auto py = [&](double y) { return H - Bm - (y - y0) / (y1 - y0) * (H - Tp - Bm); };
+  o << "<rect x='" << L << "' y='" << Tp << "' width='" << W - L - R << "' height='" << H - Tp - Bm
+    << "' fill='none' stroke='#444'/>\n";
+  for (int i = 0; i <= 4; ++i) {
+    const double yv = y0 + (y1 - y0) * i / 4, xv = x0 + (x1 - x0) * i / 4;
+    o << "<text x='" << L - 6 << "' y='" << py(yv) + 4 << "' text-anchor='end'>" << fmt("%.3g", yv)
+      << "</text>\n";
+    const double xd = logx ? std::exp2(xv) : xv;
+    o << "<text x='" << L + (xv - x0) / (x1 - x0) * (W - L - R) << "' y='" << H - Bm + 16
+      << "' text-anchor='middle'>" << fmt("%.3g", xd) << "</text>\n";
+  }
+  o << "<text x='" << (L + W - R) / 2 << "' y='" << H - 10 << "' text-anchor='middle'>"
+    << html_escape(xlabel) << "</text>\n";
+  o << "<text transform='translate(16," << (Tp + H - Bm) / 2
+    << ") rotate(-90)' text-anchor='middle'>" << html_escape(ylabel) << "</text>\n";
+  static const char* colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"};
+  std::vector<std::string> series;
+  for (const auto& p : pts)
+    if (std::find(series.begin(), series.end(), p.series) == series.end())
+      series.push_back(p.series);
+  for (size_t si = 0; si < series.size(); ++si) {
+    const char* c = colors[si % 6];
+    std::vector<const Point*> s;
+    for (const auto& p : pts)
+      if (p.series == series[si] && std::isfinite(p.y)) s.push_back(&p);
+    std::sort(s.begin(), s.end(), [](const Point* a, const Point* b) { return a->x < b->x; });
+    if (s.size() > 1) {
+      o << "<polyline fill='none' stroke='" << c << "' stroke-width='1.5' points='";
+      for (const Point* p : s) o << px(p->x) << "," << py(p->y) << " ";
+      o << "'/>\n";
+    }
+    for (const Point* p : s)
+      o << "<circle cx='" << px(p->x) << "' cy='" << py(p->y) << "' r='4' fill='" << c
+        << "'><title>" << html_escape(p->label) << "</title></circle>\n";
+    o << "<rect x='" << W - R + 12 << "' y='" << Tp + 10 + 18 * si
+      << "' width='10' height='10' fill='" << c << "'/><text x='" << W - R + 28 << "' y='"
+      << Tp + 19 + 18 * si << "'>" << html_escape(series[si]) << "</text>\n";
+  }
+  o << "</svg>\n";
+  return o.str();
+}
+
+std::string series_name(const ConfigResult& r) {
+  return std::string(r.config.structure == model::Structure::kBlockCirculant ? "circulant"
+                                                                             : "low-rank") +
+         " " + (r.config.calibrate ? "ls" : "none") +
+         (r.config.layers == "all" ? "" : " first " + r.config.layers);
+}
+
+}  // namespace
+
+std::string html_report(const SweepRun& run) {
+  std::vector<Point> quality, speed;
+  for (const ConfigResult& r : run.results) {
+    quality.push_back(
+        {r.stats.mlp_compression(), r.aggregate.at("kl").mean, series_name(r), r.config.name()});
+    speed.push_back({double(r.config.block), r.decode_tps, series_name(r), r.config.name()});
+  }
+  std::ostringstream o;
+  o << "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>bcvk eval report</title>\n"
+       "<style>body{font-family:sans-serif;margin:24px;max-width:1400px}table{border-collapse:"
+       "collapse;font-size:12px}"
+       "td,th{border:1px solid #bbb;padding:3px "
+       "6px;text-align:right}th{background:#eee}td:first-child{text-align:left}"
+       ".plots{display:flex;flex-wrap:wrap;gap:16px}</style></head><body>\n";
+  o << "<h1>bcvk eval: block-circulant MLPs vs the dense teacher</h1>\n";
+  o << "<p>Model <code>" << html_escape(run.model_path) << "</code> (sha256 "
+    << run.model_sha256.substr(0, 16) << "…), device " << html_escape(run.device.value("name", ""))
+    << ", " << run.teacher.prompts.size() << " evaluation prompts, bcvk "
+    << html_escape(run.bcvk_version) << ", " << fmt("%.0f", run.seconds)
+    << " s.</p>\n<div class='plots'>\n";
+  o << svg_scatter("Quality vs compression", "MLP compression (x, log scale)",
+                   "mean KL(teacher || student)", quality, true);
+  o << svg_scatter("Decode speed vs block size", "block size B (log scale)", "decode tokens/s",
+                   speed, true);
+  o << "</div>\n<h2>Results</h2>\n<table>\n";
+  // The Markdown table, as HTML.
+  std::istringstream md(markdown_table(run));
+  std::string line;
+  bool header = true;
+  while (std::getline(md, line)) {
+    if (line.rfind("|---", 0) == 0) continue;
+    o << "<tr>";
+    std::string cell;
+    std::istringstream cells(line.substr(1));
+    while (std::getline(cells, cell, '|')) {
+      const auto a = cell.find_first_not_of(' '), b = cell.find_last_not_of(' ');
+      const std::string v = a == std::string::npos ? "" : cell.substr(a, b - a + 1);
+      o << (header ? "<th>" : "<td>") << html_escape(v) << (header ? "</th>" : "</td>");
+    }
+    o << "</tr>\n";
+    header = false;
+  }
+  o << "</table>\n<p>KL at temperature " << run.options.value("temperature", 1.0)
+    << "; intervals are seeded 95% bootstrap intervals on the mean. Continuation prefix: tokens of "
+       "the teacher's "
+       "greedy continuation the student reproduces before its first divergence (teacher "
+       "forcing).</p>\n</body></html>\n";
+  return o.str();
+}
+
+}  // namespace bcvk::eval

@@ -1,0 +1,28 @@
+// Writing a sweep's results: the Markdown table (also printed), the JSON with every per-prompt
+// value, and a self-contained HTML report with inline SVG plots.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "runtime/eval/sweep.h"
+
+namespace bcvk::eval {
+
+struct SweepRun {
+  std::string bcvk_version;
+  nlohmann::json device;  // name, vendor, driver, ...
+  std::string model_path, model_sha256;
+  std::string calib_path, calib_sha256, prompts_path, prompts_sha256;
+  nlohmann::json options;
+  TeacherReference teacher;
+  std::vector<ConfigResult> results;
+  double seconds = 0;
+};
+
+std::string markdown_table(const SweepRun& run);
+nlohmann::json to_json(const SweepRun& run);
+std::string html_report(const SweepRun& run);
+
+}  // namespace bcvk::eval

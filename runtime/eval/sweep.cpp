@@ -1,0 +1,246 @@
+#include "runtime/eval/sweep.h"
+
+#include <algorithm>
+#include <chrono>
+#include <stdexcept>
+
+#include "runtime/bench/roofline.h"
+
+namespace bcvk::eval {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+std::vector<int32_t> row_argmax(const std::vector<float>& logits, size_t vocab) {
+  std::vector<int32_t> out(logits.size() / vocab);
+  for (size_t r = 0; r < out.size(); ++r) {
+    const float* row = logits.data() + r * vocab;
+    out[r] = static_cast<int32_t>(std::max_element(row, row + vocab) - row);
+  }
+  return out;
+}
+
+// Median ms of `steps` decode steps continuing the session's current sequence.
+double decode_ms(model::Session& s, uint32_t steps) {
+  std::vector<double> ms;
+  int32_t next = s.last_argmax();
+  for (uint32_t i = 0; i < steps && s.position() < s.context_length(); ++i) {
+    const auto t0 = Clock::now();
+    s.decode(next);
+    ms.push_back(since(t0) * 1e3);
+    next = s.last_argmax();
+  }
+  return bench::median(ms);
+}
+
+// Consecutive groups of sequences of at most `budget` tokens in total (one forward each).
+std::vector<std::pair<size_t, size_t>> packs(const std::vector<std::vector<int32_t>>& seqs,
+                                             size_t budget) {
+  std::vector<std::pair<size_t, size_t>> out;  // [begin, end)
+  size_t begin = 0, tokens = 0;
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    if (i > begin && tokens + seqs[i].size() > budget) {
+      out.emplace_back(begin, i);
+      begin = i;
+      tokens = 0;
+    }
+    tokens += seqs[i].size();
+  }
+  if (begin < seqs.size()) out.emplace_back(begin, seqs.size());
+  return out;
+}
+
+constexpr uint32_t kPackTokens = 64;
+
+}  // namespace
+
+std::string SweepConfig::name() const {
+  std::string n = structure == model::Structure::kBlockCirculant ? "circulant" : "lowrank";
+  n += " B=" + std::to_string(block) + " layers=" + layers;
+  if (projections != "gate,up,down") n += " proj=" + projections;
+  n += calibrate ? " ls" : " none";
+  return n;
+}
+
+compress::PatchSpec SweepConfig::spec(uint32_t n_layers) const {
+  const std::string L = layers == "all" ? "all" : "first" + layers;
+  return compress::PatchSpec::parse(L + ":" + projections + ":" + std::to_string(block), n_layers);
+}
+
+const std::vector<std::string>& metric_names() {
+  static const std::vector<std::string> names = {
+      "kl",       "mse",         "l2",  "cosine",      "top1",        "top5",      "top10",
+      "t1_in_s5", "token_agree", "ppl", "ppl_teacher", "cont_prefix", "cont_agree"};
+  return names;
+}
+
+TeacherReference run_teacher(model::Model& model, const std::vector<std::vector<int32_t>>& prompts,
+                             const SweepOptions& o, const Progress& progress) {
+  if (prompts.empty()) throw std::invalid_argument("no evaluation prompts");
+  const auto start = Clock::now();
+  TeacherReference t;
+  t.prompts = prompts;
+  const size_t V = model.config().n_vocab;
+  for (size_t i = 0; i < prompts.size(); ++i)
+    if (prompts[i].size() + o.continuation_tokens >
+        std::min<size_t>(model.context_length(), kPackTokens))
+      throw std::invalid_argument(
+          "evaluation prompt " + std::to_string(i + 1) + " has " +
+          std::to_string(prompts[i].size()) + " tokens: with the continuation it exceeds " +
+          std::to_string(std::min<size_t>(model.context_length(), kPackTokens)) + " tokens");
+  model::Session s(model, kPackTokens);
+  double prefill_s = 0;
+  size_t done = 0;
+  for (auto [b, e] : packs(prompts, kPackTokens)) {
+    if (progress) progress("teacher", done, prompts.size());
+    const std::vector<std::vector<int32_t>> group(prompts.begin() + b, prompts.begin() + e);
+    s.reset();
+    const auto t0 = Clock::now();
+    const auto logits = s.prefill_packed(group);
+    prefill_s += since(t0);
+    for (size_t i = b; i < e; ++i) {
+      const auto& all = logits[i - b];
+      const auto& p = prompts[i];
+      t.tokens += p.size();
+      t.last_logits.emplace_back(all.end() - V, all.end());
+      t.position_argmax.push_back(row_argmax(all, V));
+      t.perplexity.push_back(p.size() >= 2 ? metrics::perplexity(all, V, p) : 0.0);
+    }
+    done = e;
+  }
+  // Greedy continuations: decode, one prompt at a time.
+  for (size_t i = 0; i < std::min<size_t>(o.continuation_prompts, prompts.size()); ++i) {
+    if (progress)
+      progress("continuations", i, std::min<size_t>(o.continuation_prompts, prompts.size()));
+    s.reset();
+    s.prefill(prompts[i]);
+    std::vector<int32_t> cont;
+    int32_t next = s.last_argmax();
+    std::vector<double> ms;
+    for (uint32_t k = 0; k < o.continuation_tokens; ++k) {
+      cont.push_back(next);
+      if (k + 1 == o.continuation_tokens) break;
+      const auto d0 = Clock::now();
+      s.decode(next);
+      ms.push_back(since(d0) * 1e3);
+      next = s.last_argmax();
+    }
+    t.continuation.push_back(std::move(cont));
+    if (!ms.empty() && t.decode_tps == 0) t.decode_tps = 1e3 / bench::median(ms);
+  }
+  if (t.decode_tps == 0) {
+    s.reset();
+    s.prefill(prompts[0]);
+    t.decode_tps = 1e3 / decode_ms(s, o.decode_steps);
+  }
+  t.prefill_tps = t.tokens / prefill_s;
+  t.seconds = since(start);
+  if (progress) progress("teacher", prompts.size(), prompts.size());
+  return t;
+}
+
+ConfigResult run_config(model::Model& model, const loaders::LlamaModelFile& file,
+                        const SweepConfig& config, const TeacherReference& teacher,
+                        const TeacherTargets* targets, const SweepOptions& o,
+                        const Progress& progress) {
+  const auto start = Clock::now();
+  ConfigResult r;
+  r.config = config;
+  const auto spec = config.spec(model.config().n_layers);
+  auto projections = model::MlpPatch::project(file, spec, config.structure);
+  for (const auto& pp : projections) {
+    r.mean_relative_error += pp.relative_error / projections.size();
+    r.padded =
+        r.padded || (pp.structure == model::Structure::kBlockCirculant && pp.circulant.padded());
+  }
+  model::MlpPatch patch(model.context(), model.config(), std::move(projections));
+  if (config.calibrate) {
+    if (!targets) throw std::invalid_argument("calibration needs the teacher's targets");
+    r.calibration =
+        calibrate_least_squares(model, patch, *targets, o.lambda_rel, [&](size_t d, size_t n) {
+          if (progress) progress("calibrating", d, n);
+        });
+  }
+  r.stats = patch.stats();
+  r.patch_bytes = patch.device_bytes();
+
+  const size_t V = model.config().n_vocab;
+  const auto& prompts = teacher.prompts;
+  model::Session s(model, kPackTokens, false, &patch);
+  for (const auto& name : metric_names()) r.per_prompt[name] = {};
+  double prefill_s = 0;
+  uint64_t tokens = 0;
+  // Each prompt, extended by the teacher's continuation where it has one.
+  std::vector<std::vector<int32_t>> seqs;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    seqs.push_back(prompts[i]);
+    if (i < teacher.continuation.size())
+      seqs.back().insert(seqs.back().end(), teacher.continuation[i].begin(),
+                         teacher.continuation[i].end() - 1);
+  }
+  size_t done = 0;
+  for (auto [b, e] : packs(seqs, kPackTokens)) {
+    if (progress) progress("evaluating", done, prompts.size());
+    const std::vector<std::vector<int32_t>> group(seqs.begin() + b, seqs.begin() + e);
+    s.reset();
+    const auto t0 = Clock::now();
+    const auto logits = s.prefill_packed(group);
+    prefill_s += since(t0);
+    for (size_t i = b; i < e; ++i) {
+      const auto& all = logits[i - b];
+      tokens += seqs[i].size();
+      const auto& p = prompts[i];
+      const bool cont = i < teacher.continuation.size();
+      const size_t T = p.size();
+      const std::span<const float> last(all.data() + (T - 1) * V, V);
+      const auto c = metrics::compare_logits(teacher.last_logits[i], last, o.temperature);
+      auto put = [&](const char* name, double v) { r.per_prompt[name].push_back(v); };
+      put("kl", c.kl);
+      put("mse", c.mse);
+      put("l2", c.l2);
+      put("cosine", c.cosine);
+      put("top1", c.top1);
+      put("top5", c.top5);
+      put("top10", c.top10);
+      put("t1_in_s5", c.teacher_top1_in_student_top5);
+      const auto am = row_argmax(all, V);
+      size_t agree = 0;
+      for (size_t k = 0; k < T; ++k) agree += am[k] == teacher.position_argmax[i][k];
+      put("token_agree", double(agree) / T);
+      put("ppl",
+          T >= 2 ? metrics::perplexity(std::span<const float>(all.data(), T * V), V, p) : 0.0);
+      put("ppl_teacher", teacher.perplexity[i]);
+      if (cont) {
+        // Teacher forcing on the teacher's greedy continuation: the student's greedy generation is
+        // identical for exactly as long as its argmax matches the teacher's next token.
+        const auto& tc = teacher.continuation[i];
+        size_t prefix = 0, same = 0;
+        bool diverged = false;
+        for (size_t k = 0; k < tc.size(); ++k) {
+          const bool eq = am[T - 1 + k] == tc[k];
+          same += eq;
+          if (!eq) diverged = true;
+          if (!diverged) ++prefix;
+        }
+        put("cont_prefix", double(prefix));
+        put("cont_agree", double(same) / tc.size());
+      }
+    }
+    done = e;
+  }
+  r.prefill_tps = tokens / prefill_s;
+  s.reset();
+  s.prefill(prompts[0]);
+  r.decode_tps = 1e3 / decode_ms(s, o.decode_steps);
+  for (const auto& [name, values] : r.per_prompt)
+    r.aggregate[name] = metrics::aggregate(values, o.seed);
+  r.seconds = since(start);
+  if (progress) progress("evaluating", prompts.size(), prompts.size());
+  return r;
+}
+
+}  // namespace bcvk::eval

@@ -1,0 +1,80 @@
+// The teacher-student evaluation behind `bcvk eval`: the dense teacher's outputs are computed
+// once; every configuration (structure, block size, layers, projections, calibration) builds a
+// student that shares the teacher's device weights, and is measured on the same prompts with the
+// same metrics.  Test: tests/eval/sweep_test.cpp.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/eval/calibrate.h"
+#include "runtime/metrics/logit_metrics.h"
+#include "runtime/model/session.h"
+
+namespace bcvk::eval {
+
+struct SweepConfig {
+  model::Structure structure = model::Structure::kBlockCirculant;
+  uint32_t block = 64;  // B; low-rank uses the rank of equal parameter count
+  std::string layers;   // "all" or a layer count N (the first N layers)
+  std::string projections = "gate,up,down";
+  bool calibrate = false;  // least squares (ls) vs plain projection (none)
+  std::string name() const;
+  compress::PatchSpec spec(uint32_t n_layers) const;
+};
+
+struct SweepOptions {
+  double temperature = 1.0;
+  double lambda_rel = 1e-3;
+  uint32_t continuation_prompts = 8;  // prompts with a 16-token greedy continuation
+  uint32_t continuation_tokens = 16;
+  uint32_t decode_steps = 4;  // decode steps timed per configuration
+  uint64_t seed = 1;          // bootstrap
+};
+
+// Every per-prompt metric, by name, in the order the prompts were given.
+using PromptMetrics = std::map<std::string, std::vector<double>>;
+
+struct TeacherReference {
+  std::vector<std::vector<int32_t>> prompts;
+  std::vector<std::vector<float>> last_logits;        // [prompt][vocab]
+  std::vector<std::vector<int32_t>> position_argmax;  // [prompt][T]
+  std::vector<double> perplexity;                     // [prompt]
+  std::vector<std::vector<int32_t>> continuation;  // [prompt][tokens] (first continuation_prompts)
+  double prefill_tps = 0, decode_tps = 0;
+  uint64_t tokens = 0;
+  double seconds = 0;
+};
+
+struct ConfigResult {
+  SweepConfig config;
+  model::PatchStats stats;
+  uint64_t patch_bytes = 0;
+  double mean_relative_error = 0;  // mean ||W - W'||_F / ||W||_F over the replaced matrices
+  bool padded = false;             // some block-circulant matrix needed zero padding
+  PromptMetrics per_prompt;
+  std::map<std::string, metrics::Aggregate> aggregate;
+  double prefill_tps = 0, decode_tps = 0;
+  std::optional<CalibrationReport> calibration;
+  double seconds = 0;
+};
+
+// Progress: (what, done, total).
+using Progress = std::function<void(const std::string&, size_t, size_t)>;
+
+TeacherReference run_teacher(model::Model& model, const std::vector<std::vector<int32_t>>& prompts,
+                             const SweepOptions& options, const Progress& progress = {});
+
+// `teacher_targets` is needed (non-null) for calibrated configurations.
+ConfigResult run_config(model::Model& model, const loaders::LlamaModelFile& file,
+                        const SweepConfig& config, const TeacherReference& teacher,
+                        const TeacherTargets* teacher_targets, const SweepOptions& options,
+                        const Progress& progress = {});
+
+// The metric names, in table order.
+const std::vector<std::string>& metric_names();
+
+}  // namespace bcvk::eval
