@@ -30,6 +30,7 @@ struct EvalOptions {
   std::string proj = "gate,up,down";
   std::vector<std::string> calibrate = {"none", "ls"};
   std::string baseline = "none";
+  std::vector<uint32_t> baseline_blocks;  // empty: the same as blocks
   eval::SweepOptions sweep;
   uint32_t limit = 0, calib_limit = 0;
   bool allow_overlap = false;
@@ -85,6 +86,9 @@ int run_eval(const EvalOptions& o) {
   if (!(o.sweep.temperature > 0)) throw std::invalid_argument("--temperature must be positive");
   for (uint32_t b : o.blocks)
     if (b == 0) throw std::invalid_argument("--block-sizes: a block size must be at least 1");
+  for (uint32_t b : o.baseline_blocks)
+    if (b == 0)
+      throw std::invalid_argument("--baseline-block-sizes: a block size must be at least 1");
 
   const auto calib_set = loaders::read_prompt_set(o.calib);
   const auto eval_set = loaders::read_prompt_set(o.prompts);
@@ -107,7 +111,9 @@ int run_eval(const EvalOptions& o) {
   std::vector<model::Structure> structures = {model::Structure::kBlockCirculant};
   if (o.baseline == "lowrank") structures.push_back(model::Structure::kLowRank);
   for (auto st : structures)
-    for (uint32_t b : o.blocks)
+    for (uint32_t b : st == model::Structure::kLowRank && !o.baseline_blocks.empty()
+                          ? o.baseline_blocks
+                          : o.blocks)
       for (const auto& l : o.layers)
         for (const auto& c : o.calibrate) {
           eval::SweepConfig cfg{st, b, l, o.proj, c == "ls"};
@@ -274,6 +280,9 @@ Runner add_eval_command(CLI::App& app) {
   cmd->add_option("--baseline", o->baseline,
                   "lowrank: also evaluate truncated SVD at equal parameter count")
       ->capture_default_str();
+  cmd->add_option("--baseline-block-sizes", o->baseline_blocks,
+                  "Block sizes whose parameter count the baseline matches (default: --block-sizes)")
+      ->delimiter(',');
   cmd->add_option("--temperature", o->sweep.temperature, "Softmax temperature of the KL")
       ->capture_default_str();
   cmd->add_option("--lambda", o->sweep.lambda_rel,

@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
-# The main job: set up, build (Release) and run bcvk on the default model.
+# The main job: set up, build (Release), then the default teacher-student sweep on the default
+# model -- block sizes 32 and 64, the first 4 layers or all 30, plain projection vs least-squares
+# calibration, and the low-rank baseline at B=64's parameter count -- on a subset of the prompts
+# sized to finish in about 20 minutes on 2 cores with lavapipe.  Results: the table on stdout,
+# and results/eval.{json,md,html}.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j2
 build/bcvk devices
-build/bcvk info models/SmolLM2-135M-Instruct.Q4_1.gguf
+mkdir -p results
+build/bcvk eval -m models/SmolLM2-135M-Instruct.Q4_1.gguf \
+  --block-sizes 32,64 --layers 4,all --calibrate none,ls --baseline lowrank --baseline-block-sizes 64 \
+  --limit 20 --calib-limit 6 --continuations 4 \
+  --json results/eval.json --md results/eval.md --html results/eval.html

@@ -192,13 +192,14 @@ std::string svg_scatter(const std::string& title, const std::string& xlabel,
     << html_escape(xlabel) << "</text>\n";
   o << "<text transform='translate(16," << (Tp + H - Bm) / 2
     << ") rotate(-90)' text-anchor='middle'>" << html_escape(ylabel) << "</text>\n";
-  static const char* colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"};
+  static const char* colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
+                                 "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"};
   std::vector<std::string> series;
   for (const auto& p : pts)
     if (std::find(series.begin(), series.end(), p.series) == series.end())
       series.push_back(p.series);
   for (size_t si = 0; si < series.size(); ++si) {
-    const char* c = colors[si % 6];
+    const char* c = colors[si % 10];
     std::vector<const Point*> s;
     for (const auto& p : pts)
       if (p.series == series[si] && std::isfinite(p.y)) s.push_back(&p);
@@ -244,10 +245,10 @@ std::string html_report(const SweepRun& run) {
        ".plots{display:flex;flex-wrap:wrap;gap:16px}</style></head><body>\n";
   o << "<h1>bcvk eval: block-circulant MLPs vs the dense teacher</h1>\n";
   o << "<p>Model <code>" << html_escape(run.model_path) << "</code> (sha256 "
-    << run.model_sha256.substr(0, 16) << "…), device " << html_escape(run.device.value("name", ""))
-    << ", " << run.teacher.prompts.size() << " evaluation prompts, bcvk "
-    << html_escape(run.bcvk_version) << ", " << fmt("%.0f", run.seconds)
-    << " s.</p>\n<div class='plots'>\n";
+    << run.model_sha256.substr(0, 16) << "…), device "
+    << html_escape(run.device.is_object() ? run.device.value("name", "") : std::string()) << ", "
+    << run.teacher.prompts.size() << " evaluation prompts, bcvk " << html_escape(run.bcvk_version)
+    << ", " << fmt("%.0f", run.seconds) << " s.</p>\n<div class='plots'>\n";
   o << svg_scatter("Quality vs compression", "MLP compression (x, log scale)",
                    "mean KL(teacher || student)", quality, true);
   o << svg_scatter("Decode speed vs block size", "block size B (log scale)", "decode tokens/s",
@@ -270,7 +271,8 @@ std::string html_report(const SweepRun& run) {
     o << "</tr>\n";
     header = false;
   }
-  o << "</table>\n<p>KL at temperature " << run.options.value("temperature", 1.0)
+  o << "</table>\n<p>KL at temperature "
+    << (run.options.is_object() ? run.options.value("temperature", 1.0) : 1.0)
     << "; intervals are seeded 95% bootstrap intervals on the mean. Continuation prefix: tokens of "
        "the teacher's "
        "greedy continuation the student reproduces before its first divergence (teacher "

@@ -153,6 +153,10 @@ bool MlpPatch::record(vk::Context& ctx, vk::Stream& s, uint32_t layer, compress:
   auto it = entries_.find({layer, int(p)});
   if (it == entries_.end()) return false;
   const Entry& e = *it->second;
+  // Patched projections share scratch (FFT workspaces, the low-rank intermediate) with the one
+  // recorded just before, which no barrier separates from this one (gate and up write different
+  // outputs): order them here.
+  s.barrier();
   if (e.circulant) {
     e.circulant->record(ctx, s, workspace(e.circulant->block()), call, label);
     return true;

@@ -4,7 +4,7 @@
 //   rope      shaders/rope.comp       tests/ops/rope_test.cpp
 //   attention shaders/attention.comp  tests/ops/attention_test.cpp
 //   silu_mul  shaders/silu_mul.comp   tests/ops/silu_mul_test.cpp
-//   argmax    shaders/argmax.comp     tests/ops/argmax_test.cpp
+//   argmax    shaders/argmax.comp     tests/ops/silu_mul_test.cpp (ArgmaxPicksTheFirstLargest)
 #pragma once
 
 #include <cstdint>

@@ -153,7 +153,8 @@ TEST(Cli, BadDeviceIndexListsDevices) {
   EXPECT_NE(r.err.find("llvmpipe"), std::string::npos) << r.err;
   const Outcome env = bcvk("bench --reps 1", "BCVK_DEVICE=no-such-gpu");
   EXPECT_EQ(env.exit_code, 1);
-  EXPECT_NE(env.err.find("BCVK_DEVICE \"no-such-gpu\" matches no device name"), std::string::npos) << env.err;
+  EXPECT_NE(env.err.find("BCVK_DEVICE \"no-such-gpu\" matches no device name"), std::string::npos)
+      << env.err;
 }
 
 TEST(Cli, BenchRejectsZeroReps) {
@@ -163,8 +164,10 @@ TEST(Cli, BenchRejectsZeroReps) {
 }
 
 TEST(Cli, BenchWritesJsonAtomicallyAndProfiles) {
-  const auto out = std::filesystem::temp_directory_path() / ("bcvk-bench-" + std::to_string(::getpid()) + ".json");
-  const Outcome r = bcvk("bench --reps 2 --profile --device llvmpipe --json " + out.string(), "BCVK_VALIDATION=1");
+  const auto out = std::filesystem::temp_directory_path() /
+                   ("bcvk-bench-" + std::to_string(::getpid()) + ".json");
+  const Outcome r = bcvk("bench --reps 2 --profile --device llvmpipe --json " + out.string(),
+                         "BCVK_VALIDATION=1");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("per-op device time"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("roofline_copy"), std::string::npos) << r.out;
@@ -195,7 +198,8 @@ namespace bcvk {
 namespace {
 
 TEST(Cli, InfoOnHuggingFaceDirectory) {
-  const auto dir = std::filesystem::temp_directory_path() / ("bcvk-hf-" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("bcvk-hf-" + std::to_string(::getpid()));
   test::TinyConfig cfg;
   cfg.tied = false;
   test::TinyModel::random(cfg).write_hf(dir);
@@ -209,6 +213,62 @@ TEST(Cli, InfoOnHuggingFaceDirectory) {
   EXPECT_EQ(j["hyperparameters"]["tied_embeddings"], false);
   EXPECT_EQ(j["tensors"].size(), 3u + 9u * cfg.n_layers);
   EXPECT_NE(table.out.find("model.layers.1.mlp.down_proj.weight"), std::string::npos) << table.out;
+}
+
+}  // namespace
+}  // namespace bcvk
+
+namespace bcvk {
+namespace {
+
+// bcvk eval refuses bad input before any work, naming the problem.
+class CliEval : public ::testing::Test {
+ protected:
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("bcvk-cli-eval-" + std::to_string(::getpid()));
+  void SetUp() override { std::filesystem::create_directories(dir); }
+  void TearDown() override { std::filesystem::remove_all(dir); }
+  std::string file(const std::string& name, const std::string& content) {
+    std::ofstream(dir / name, std::ios::binary) << content;
+    return (dir / name).string();
+  }
+};
+
+TEST_F(CliEval, RefusesOverlappingPromptSets) {
+  const auto a = file("a.txt", "one\ntwo\n"), b = file("b.txt", "three\ntwo\n");
+  const Outcome r = bcvk("eval --calib " + a + " --prompts " + b);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("1 prompt(s) are in both"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--allow-overlap"), std::string::npos) << r.err;
+}
+
+TEST_F(CliEval, RefusesEmptyAndInvalidPromptFiles) {
+  const auto ok = file("ok.txt", "fine\n");
+  Outcome r = bcvk("eval --calib " + ok + " --prompts " + file("empty.txt", "\n\n"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("holds no prompts"), std::string::npos) << r.err;
+  r = bcvk("eval --calib " + file("bad.txt", "x\n\xc3\x28\n") + " --prompts " + ok);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("line 2 is not valid UTF-8"), std::string::npos) << r.err;
+}
+
+TEST_F(CliEval, RefusesUnknownFlagValues) {
+  Outcome r = bcvk("eval --calibrate magic");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("unknown method 'magic'"), std::string::npos) << r.err;
+  r = bcvk("eval --baseline pca");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("unknown baseline 'pca'"), std::string::npos) << r.err;
+  r = bcvk("eval --temperature 0");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("temperature must be positive"), std::string::npos) << r.err;
+}
+
+TEST(Cli, BenchRejectsABadPatchSpec) {
+  const Outcome r = bcvk("bench --reps 1 -m " + std::string(BCVK_MODEL_DIR) +
+                         "/SmolLM2-135M-Instruct.Q4_1.gguf --patch all:gates:64");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("unknown projection 'gates'"), std::string::npos) << r.err;
 }
 
 }  // namespace

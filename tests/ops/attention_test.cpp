@@ -1,0 +1,60 @@
+// attention against the CPU reference: GQA ratios 1, 3 and 4, several query tokens continuing a
+// cache (pos0 > 0), long key ranges (more keys than the workgroup), and a first key row > 0 (a
+// prompt packed after another).
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "runtime/ops/elementwise.h"
+#include "tests/support/cpu_reference.h"
+#include "tests/support/device_vectors.h"
+#include "tests/support/gpu_test.h"
+#include "tests/support/random.h"
+
+namespace bcvk {
+namespace {
+
+class AttentionTest
+    : public test::GpuTest,
+      public ::testing::WithParamInterface<std::tuple<uint32_t, uint32_t, uint32_t>> {};
+
+TEST_P(AttentionTest, MatchesCpuReference) {
+  const auto [heads, kv_heads, first] = GetParam();
+  const uint32_t hd = 64, T = 3, pos0 = 70, rows = pos0 + T;
+  const uint32_t qd = heads * hd, kvd = kv_heads * hd;
+  test::Rng rng(heads * 10 + kv_heads + first);
+  std::vector<float> q(size_t(T) * qd), k(size_t(rows) * kvd), v(size_t(rows) * kvd);
+  for (float& x : q) x = rng.uniform(-1.f, 1.f);
+  for (float& x : k) x = rng.uniform(-1.f, 1.f);
+  for (float& x : v) x = rng.uniform(-1.f, 1.f);
+  std::vector<uint32_t> info;
+  for (uint32_t t = 0; t < T; ++t) info.insert(info.end(), {pos0 + t - first, first});
+  auto qb = test::to_device(ctx(), q), kb = test::to_device(ctx(), k),
+       vb = test::to_device(ctx(), v), ib = test::to_device(ctx(), info);
+  vk::Buffer ob(ctx().allocator(), size_t(T) * qd * 4);
+  vk::Stream s(ctx().device());
+  ops::attention(ctx(), s, qb.view(), kb.view(), vb.view(), ob.view(), ib.view(), T, hd,
+                 {heads, kv_heads, pos0, float(1.0 / std::sqrt(double(hd)))});
+  s.submit_and_wait();
+  const auto o = test::from_device<float>(ctx(), ob, size_t(T) * qd);
+  for (uint32_t t = 0; t < T; ++t) {
+    std::vector<std::vector<double>> keys, vals;
+    for (uint32_t j = first; j <= pos0 + t; ++j) {
+      keys.emplace_back(k.begin() + j * kvd, k.begin() + (j + 1) * kvd);
+      vals.emplace_back(v.begin() + j * kvd, v.begin() + (j + 1) * kvd);
+    }
+    const auto ref =
+        test::cpu_attention(std::vector<double>(q.begin() + t * qd, q.begin() + (t + 1) * qd), keys,
+                            vals, heads, kv_heads, hd);
+    for (uint32_t i = 0; i < qd; ++i)
+      ASSERT_NEAR(o[t * qd + i], ref[i], 1e-5) << "t=" << t << " i=" << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Gqa, AttentionTest,
+                         ::testing::Values(std::make_tuple(4u, 4u, 0u), std::make_tuple(9u, 3u, 0u),
+                                           std::make_tuple(8u, 2u, 0u),
+                                           std::make_tuple(9u, 3u, 50u)));
+
+}  // namespace
+}  // namespace bcvk
