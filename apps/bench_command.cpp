@@ -85,6 +85,10 @@ Variant bench_variant(vk::Context& ctx, const loaders::LlamaModelFile& file, con
                                    std::fprintf(stderr, "\rprojecting: %zu/%zu matrices", d, t);
                                    if (d == t) std::fprintf(stderr, "\n");
                                  }));
+    for (const auto& pc : patch->path_choices())
+      std::fprintf(stderr, "B=%u %ux%u: %s path (FFT %.2f ms, direct %.2f ms for 1 + 8 tokens)\n",
+                   pc.block, pc.rows, pc.cols,
+                   pc.path == ops::CirculantPath::kFft ? "FFT" : "direct", pc.fft_ms, pc.direct_ms);
     v.mlp_parameters = patch->stats().student_mlp_parameters();
   } else {
     m = load_model(ctx, file, o.model);

@@ -1,6 +1,7 @@
 #include "runtime/model/mlp_patch.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
 #include "runtime/ops/linear.h"
@@ -98,7 +99,9 @@ void MlpPatch::upload(const PatchedProjection& pp) {
   e->rows = rows;
   e->cols = cols;
   if (circ) {
-    e->circulant = std::make_unique<ops::BlockCirculantLinear>(ctx_, pp.circulant, path_);
+    const ops::CirculantPath path =
+        path_ == ops::CirculantPath::kAuto ? choose_path(pp.circulant) : path_;
+    e->circulant = std::make_unique<ops::BlockCirculantLinear>(ctx_, pp.circulant, path);
     if (e->circulant->path() == ops::CirculantPath::kFft) {
       const uint32_t B = pp.circulant.block,
                      need = std::max(pp.circulant.row_blocks(), pp.circulant.col_blocks());
@@ -127,6 +130,54 @@ void MlpPatch::upload(const PatchedProjection& pp) {
   auto& slot = entries_[{pp.layer, int(pp.projection)}];
   if (slot && slot->circulant) spectra_before_replace_ += slot->circulant->spectra_computed();
   slot = std::move(e);
+}
+
+// Times the FFT and the direct path for this shape (1 token and 8 tokens, median of 3 after a
+// warm-up) and keeps the faster; the answer is cached per (B, rows, cols).
+ops::CirculantPath MlpPatch::choose_path(const compress::BlockCirculant& params) {
+  const uint32_t B = params.block;
+  if (B < 2) return ops::CirculantPath::kDirect;  // no FFT of one point
+  for (const PathChoice& c : choices_)
+    if (c.block == B && c.rows == params.rows && c.cols == params.cols) return c.path;
+  const uint32_t need = std::max(params.row_blocks(), params.col_blocks());
+  auto it = workspaces_.find(B);
+  if (it == workspaces_.end() || it->second->max_blocks() < need)
+    workspaces_[B] = std::make_unique<ops::CirculantWorkspace>(ctx_, B, need, max_tokens_);
+  ops::CirculantWorkspace* ws = workspaces_[B].get();
+  constexpr uint32_t kTokens = 8;
+  vk::Buffer x(ctx_.allocator(), uint64_t(kTokens) * params.cols * 4, vk::MemoryUse::kDevice,
+               "path probe input");
+  vk::Buffer y(ctx_.allocator(), uint64_t(kTokens) * params.rows * 4, vk::MemoryUse::kDevice,
+               "path probe output");
+  vk::upload(ctx_.allocator(), x,
+             std::span<const float>(std::vector<float>(size_t(kTokens) * params.cols, 0.5f)));
+  auto time = [&](ops::CirculantPath path) {
+    const ops::BlockCirculantLinear layer(ctx_, params, path);
+    vk::Stream s(ctx_.device());
+    std::vector<double> ms;
+    for (int rep = -1; rep < 3; ++rep) {
+      const auto t0 = std::chrono::steady_clock::now();
+      for (uint32_t T : {1u, kTokens}) {
+        layer.record(ctx_, s, ws, {x.view(), params.cols, y.view(), params.rows, 0, T, false},
+                     "path probe");
+        s.submit_and_wait();
+      }
+      if (rep >= 0)
+        ms.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() *
+                     1e3);
+    }
+    std::sort(ms.begin(), ms.end());
+    return ms[1];
+  };
+  PathChoice c{B,
+               params.rows,
+               params.cols,
+               ops::CirculantPath::kFft,
+               time(ops::CirculantPath::kFft),
+               time(ops::CirculantPath::kDirect)};
+  c.path = c.direct_ms < c.fft_ms ? ops::CirculantPath::kDirect : ops::CirculantPath::kFft;
+  choices_.push_back(c);
+  return c.path;
 }
 
 void MlpPatch::replace(PatchedProjection pp) {

@@ -80,8 +80,16 @@ class MlpPatch {
   uint64_t device_bytes() const;  // weights plus workspaces
   uint64_t fft_plans_created() const;
   uint64_t spectra_computed() const;
+  // With CirculantPath::kAuto, the path chosen per (B, rows, cols) by timing both on the device.
+  struct PathChoice {
+    uint32_t block, rows, cols;
+    ops::CirculantPath path;
+    double fft_ms, direct_ms;  // median of T = 1 plus T = 8 calls, wall clock
+  };
+  const std::vector<PathChoice>& path_choices() const { return choices_; }
 
  private:
+  ops::CirculantPath choose_path(const compress::BlockCirculant& params);
   struct Entry;
   void upload(const PatchedProjection& pp);
 
@@ -94,6 +102,7 @@ class MlpPatch {
   std::map<uint32_t, std::unique_ptr<ops::CirculantWorkspace>> workspaces_;
   vk::Buffer low_rank_scratch_;  // [max_tokens][max rank] intermediate of U (V x)
   uint64_t spectra_before_replace_ = 0;
+  std::vector<PathChoice> choices_;
 };
 
 }  // namespace bcvk::model

@@ -67,7 +67,8 @@ struct CirculantCall {
 class BlockCirculantLinear {
  public:
   // Uploads the parameters the chosen path needs: the spectra for FFT, c itself for direct.
-  // kAuto picks direct below B = 16 (and always for B < 2, which has no FFT), FFT otherwise.
+  // kAuto picks direct below B = 16 (and always for B < 2, which has no FFT), FFT otherwise;
+  // MlpPatch instead times both per shape (MlpPatch::path_choices).
   BlockCirculantLinear(vk::Context& ctx, const compress::BlockCirculant& params,
                        CirculantPath path = CirculantPath::kAuto);
 

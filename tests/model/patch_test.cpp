@@ -124,6 +124,24 @@ TEST_F(PatchTest, SpectraAndFftPlansAreMadeOnceAcrossForwards) {
   EXPECT_EQ(patch.spectra_computed(), 9u);
 }
 
+TEST_F(PatchTest, AutoPathIsChosenByTimingBothOncePerShape) {
+  const auto file = tiny(0, "dense.gguf");
+  const auto spec = PatchSpec::parse("all:all:16", file.config().n_layers);
+  model::MlpPatch patch(ctx(), file.config(), model::MlpPatch::project(file, spec));
+  ASSERT_EQ(patch.path_choices().size(), 2u);  // 96x64 (gate, up) and 64x96 (down)
+  for (const auto& c : patch.path_choices()) {
+    EXPECT_GT(c.fft_ms, 0);
+    EXPECT_GT(c.direct_ms, 0);
+    EXPECT_EQ(c.path,
+              c.direct_ms < c.fft_ms ? ops::CirculantPath::kDirect : ops::CirculantPath::kFft);
+    EXPECT_EQ(
+        patch
+            .circulant(0, c.rows == 64 ? compress::Projection::kDown : compress::Projection::kGate)
+            ->path(),
+        c.path);
+  }
+}
+
 TEST_F(PatchTest, StudentOnlyModelDropsDenseWeightsAndRefusesToRunThemDense) {
   const auto file = tiny(0, "dense.gguf");
   const auto spec = PatchSpec::parse("all:all:16", file.config().n_layers);
