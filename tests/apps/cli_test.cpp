@@ -264,6 +264,18 @@ TEST_F(CliEval, RefusesUnknownFlagValues) {
   EXPECT_NE(r.err.find("temperature must be positive"), std::string::npos) << r.err;
 }
 
+TEST_F(CliEval, RefusesLayersAndBlockSizesTheModelCannotHave) {
+  const auto a = file("a.txt", "one\n"), b = file("b.txt", "two\n");
+  const std::string model =
+      " -m " + std::string(BCVK_MODEL_DIR) + "/SmolLM2-135M-Instruct.Q4_1.gguf";
+  Outcome r = bcvk("eval --calib " + a + " --prompts " + b + model + " --layers 40");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("first40 needs 1 to 30 layers"), std::string::npos) << r.err;
+  r = bcvk("eval --calib " + a + " --prompts " + b + model + " --block-sizes 64,0");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("block size must be at least 1"), std::string::npos) << r.err;
+}
+
 TEST(Cli, BenchRejectsABadPatchSpec) {
   const Outcome r = bcvk("bench --reps 1 -m " + std::string(BCVK_MODEL_DIR) +
                          "/SmolLM2-135M-Instruct.Q4_1.gguf --patch all:gates:64");
