@@ -56,6 +56,24 @@ std::vector<std::pair<size_t, size_t>> packs(const std::vector<std::vector<int32
 
 constexpr uint32_t kPackTokens = 64;
 
+// Runs `seqs` through `s` in packs of at most kPackTokens tokens (one forward each), calling
+// visit(i, logits of seqs[i] as [len][vocab]); returns the seconds spent in prefill.
+template <class Visit>
+double run_packed(model::Session& s, const std::vector<std::vector<int32_t>>& seqs,
+                  const char* what, const Progress& progress, Visit&& visit) {
+  double seconds = 0;
+  for (auto [b, e] : packs(seqs, kPackTokens)) {
+    if (progress) progress(what, b, seqs.size());
+    const std::vector<std::vector<int32_t>> group(seqs.begin() + b, seqs.begin() + e);
+    s.reset();
+    const auto t0 = Clock::now();
+    const auto logits = s.prefill_packed(group);
+    seconds += since(t0);
+    for (size_t i = b; i < e; ++i) visit(i, logits[i - b]);
+  }
+  return seconds;
+}
+
 }  // namespace
 
 std::string SweepConfig::name() const {
@@ -93,25 +111,14 @@ TeacherReference run_teacher(model::Model& model, const std::vector<std::vector<
           std::to_string(prompts[i].size()) + " tokens: with the continuation it exceeds " +
           std::to_string(std::min<size_t>(model.context_length(), kPackTokens)) + " tokens");
   model::Session s(model, kPackTokens);
-  double prefill_s = 0;
-  size_t done = 0;
-  for (auto [b, e] : packs(prompts, kPackTokens)) {
-    if (progress) progress("teacher", done, prompts.size());
-    const std::vector<std::vector<int32_t>> group(prompts.begin() + b, prompts.begin() + e);
-    s.reset();
-    const auto t0 = Clock::now();
-    const auto logits = s.prefill_packed(group);
-    prefill_s += since(t0);
-    for (size_t i = b; i < e; ++i) {
-      const auto& all = logits[i - b];
-      const auto& p = prompts[i];
-      t.tokens += p.size();
-      t.last_logits.emplace_back(all.end() - V, all.end());
-      t.position_argmax.push_back(row_argmax(all, V));
-      t.perplexity.push_back(p.size() >= 2 ? metrics::perplexity(all, V, p) : 0.0);
-    }
-    done = e;
-  }
+  const double prefill_s =
+      run_packed(s, prompts, "teacher", progress, [&](size_t i, const std::vector<float>& all) {
+        const auto& p = prompts[i];
+        t.tokens += p.size();
+        t.last_logits.emplace_back(all.end() - V, all.end());
+        t.position_argmax.push_back(row_argmax(all, V));
+        t.perplexity.push_back(p.size() >= 2 ? metrics::perplexity(all, V, p) : 0.0);
+      });
   // Greedy continuations: decode, one prompt at a time.
   for (size_t i = 0; i < std::min<size_t>(o.continuation_prompts, prompts.size()); ++i) {
     if (progress)
@@ -172,7 +179,6 @@ ConfigResult run_config(model::Model& model, const loaders::LlamaModelFile& file
   const auto& prompts = teacher.prompts;
   model::Session s(model, kPackTokens, false, &patch);
   for (const auto& name : metric_names()) r.per_prompt[name] = {};
-  double prefill_s = 0;
   uint64_t tokens = 0;
   // Each prompt, extended by the teacher's continuation where it has one.
   std::vector<std::vector<int32_t>> seqs;
@@ -182,56 +188,46 @@ ConfigResult run_config(model::Model& model, const loaders::LlamaModelFile& file
       seqs.back().insert(seqs.back().end(), teacher.continuation[i].begin(),
                          teacher.continuation[i].end() - 1);
   }
-  size_t done = 0;
-  for (auto [b, e] : packs(seqs, kPackTokens)) {
-    if (progress) progress("evaluating", done, prompts.size());
-    const std::vector<std::vector<int32_t>> group(seqs.begin() + b, seqs.begin() + e);
-    s.reset();
-    const auto t0 = Clock::now();
-    const auto logits = s.prefill_packed(group);
-    prefill_s += since(t0);
-    for (size_t i = b; i < e; ++i) {
-      const auto& all = logits[i - b];
-      tokens += seqs[i].size();
-      const auto& p = prompts[i];
-      const bool cont = i < teacher.continuation.size();
-      const size_t T = p.size();
-      const std::span<const float> last(all.data() + (T - 1) * V, V);
-      const auto c = metrics::compare_logits(teacher.last_logits[i], last, o.temperature);
-      auto put = [&](const char* name, double v) { r.per_prompt[name].push_back(v); };
-      put("kl", c.kl);
-      put("mse", c.mse);
-      put("l2", c.l2);
-      put("cosine", c.cosine);
-      put("top1", c.top1);
-      put("top5", c.top5);
-      put("top10", c.top10);
-      put("t1_in_s5", c.teacher_top1_in_student_top5);
-      const auto am = row_argmax(all, V);
-      size_t agree = 0;
-      for (size_t k = 0; k < T; ++k) agree += am[k] == teacher.position_argmax[i][k];
-      put("token_agree", double(agree) / T);
-      put("ppl",
-          T >= 2 ? metrics::perplexity(std::span<const float>(all.data(), T * V), V, p) : 0.0);
-      put("ppl_teacher", teacher.perplexity[i]);
-      if (cont) {
-        // Teacher forcing on the teacher's greedy continuation: the student's greedy generation is
-        // identical for exactly as long as its argmax matches the teacher's next token.
-        const auto& tc = teacher.continuation[i];
-        size_t prefix = 0, same = 0;
-        bool diverged = false;
-        for (size_t k = 0; k < tc.size(); ++k) {
-          const bool eq = am[T - 1 + k] == tc[k];
-          same += eq;
-          if (!eq) diverged = true;
-          if (!diverged) ++prefix;
+  const double prefill_s =
+      run_packed(s, seqs, "evaluating", progress, [&](size_t i, const std::vector<float>& all) {
+        tokens += seqs[i].size();
+        const auto& p = prompts[i];
+        const bool cont = i < teacher.continuation.size();
+        const size_t T = p.size();
+        const std::span<const float> last(all.data() + (T - 1) * V, V);
+        const auto c = metrics::compare_logits(teacher.last_logits[i], last, o.temperature);
+        auto put = [&](const char* name, double v) { r.per_prompt[name].push_back(v); };
+        put("kl", c.kl);
+        put("mse", c.mse);
+        put("l2", c.l2);
+        put("cosine", c.cosine);
+        put("top1", c.top1);
+        put("top5", c.top5);
+        put("top10", c.top10);
+        put("t1_in_s5", c.teacher_top1_in_student_top5);
+        const auto am = row_argmax(all, V);
+        size_t agree = 0;
+        for (size_t k = 0; k < T; ++k) agree += am[k] == teacher.position_argmax[i][k];
+        put("token_agree", double(agree) / T);
+        put("ppl",
+            T >= 2 ? metrics::perplexity(std::span<const float>(all.data(), T * V), V, p) : 0.0);
+        put("ppl_teacher", teacher.perplexity[i]);
+        if (cont) {
+          // Teacher forcing on the teacher's greedy continuation: the student's greedy generation
+          // is identical for exactly as long as its argmax matches the teacher's next token.
+          const auto& tc = teacher.continuation[i];
+          size_t prefix = 0, same = 0;
+          bool diverged = false;
+          for (size_t k = 0; k < tc.size(); ++k) {
+            const bool eq = am[T - 1 + k] == tc[k];
+            same += eq;
+            if (!eq) diverged = true;
+            if (!diverged) ++prefix;
+          }
+          put("cont_prefix", double(prefix));
+          put("cont_agree", double(same) / tc.size());
         }
-        put("cont_prefix", double(prefix));
-        put("cont_agree", double(same) / tc.size());
-      }
-    }
-    done = e;
-  }
+      });
   r.prefill_tps = tokens / prefill_s;
   s.reset();
   s.prefill(prompts[0]);

@@ -7,6 +7,7 @@
 
 #include "runtime/eval/report.h"
 #include "tests/support/gpu_test.h"
+#include "tests/support/temp_dir.h"
 #include "tests/support/tiny_model.h"
 
 namespace bcvk {
@@ -25,11 +26,9 @@ std::vector<std::vector<int32_t>> prompts(size_t n, uint32_t len, uint32_t vocab
 
 class SweepTest : public test::GpuTest {
  protected:
-  std::filesystem::path dir =
-      std::filesystem::temp_directory_path() / ("bcvk-sweep-" + std::to_string(::getpid()));
+  test::TempDir dir;
   void SetUp() override {
     test::GpuTest::SetUp();
-    std::filesystem::create_directories(dir);
     test::TinyConfig c;
     c.n_layers = 3;
     c.n_ctx = 128;
@@ -40,10 +39,6 @@ class SweepTest : public test::GpuTest {
       if (name.find(".mlp.") != std::string::npos)
         for (float& v : w) v *= 6.0f;
     m.write_gguf(dir / "m.gguf");
-  }
-  void TearDown() override {
-    std::filesystem::remove_all(dir);
-    test::GpuTest::TearDown();
   }
 };
 

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "loaders/llama_model.h"
+#include "tests/support/temp_dir.h"
 #include "tests/support/tiny_model.h"
 
 namespace bcvk {
@@ -18,25 +19,15 @@ namespace {
 using loaders::LlamaModelFile;
 using loaders::RopeLayout;
 
-class TempDir {
- public:
-  TempDir() : path_(std::filesystem::temp_directory_path() / ("bcvk-" + std::to_string(::getpid()) + "-" +
-                                                               std::to_string(counter_++))) {
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  static inline int counter_ = 0;
-  std::filesystem::path path_;
-};
+using test::TempDir;
 
 void expect_same_weights(const LlamaModelFile& gguf, const LlamaModelFile& hf, float tol) {
   const auto& c = gguf.config();
-  auto near = [&](const std::vector<float>& a, const std::vector<float>& b, const std::string& what) {
+  auto near = [&](const std::vector<float>& a, const std::vector<float>& b,
+                  const std::string& what) {
     ASSERT_EQ(a.size(), b.size()) << what;
-    for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], tol * (1 + std::abs(b[i]))) << what << " at " << i;
+    for (size_t i = 0; i < a.size(); ++i)
+      ASSERT_NEAR(a[i], b[i], tol * (1 + std::abs(b[i]))) << what << " at " << i;
   };
   near(gguf.token_embd().to_f32(), hf.token_embd().to_f32(), "token_embd");
   near(gguf.output().to_f32(), hf.output().to_f32(), "output");
@@ -45,7 +36,8 @@ void expect_same_weights(const LlamaModelFile& gguf, const LlamaModelFile& hf, f
     const auto& G = gguf.layers()[l];
     const auto& H = hf.layers()[l];
     near(G.wq.to_f32(), loaders::permute_hf_to_gguf_rope(H.wq.to_f32(), c.n_heads, c.n_embd), "wq");
-    near(G.wk.to_f32(), loaders::permute_hf_to_gguf_rope(H.wk.to_f32(), c.n_kv_heads, c.n_embd), "wk");
+    near(G.wk.to_f32(), loaders::permute_hf_to_gguf_rope(H.wk.to_f32(), c.n_kv_heads, c.n_embd),
+         "wk");
     near(G.wv.to_f32(), H.wv.to_f32(), "wv");
     near(G.wo.to_f32(), H.wo.to_f32(), "wo");
     near(G.gate.to_f32(), H.gate.to_f32(), "gate");
@@ -90,8 +82,10 @@ TEST(LlamaModel, HalfPrecisionSafetensors) {
   for (const char* dtype : {"F16", "BF16"}) {
     m.write_hf(dir.path() / dtype, dtype);
     const auto h = LlamaModelFile::open(dir.path() / dtype);
-    EXPECT_EQ(h.layers()[0].wq.type, std::string(dtype) == "F16" ? gguf::GgmlType::F16 : gguf::GgmlType::BF16);
-    expect_same_weights(LlamaModelFile::open(dir.path() / "tiny.gguf"), h, std::string(dtype) == "F16" ? 1e-3f : 8e-3f);
+    EXPECT_EQ(h.layers()[0].wq.type,
+              std::string(dtype) == "F16" ? gguf::GgmlType::F16 : gguf::GgmlType::BF16);
+    expect_same_weights(LlamaModelFile::open(dir.path() / "tiny.gguf"), h,
+                        std::string(dtype) == "F16" ? 1e-3f : 8e-3f);
   }
 }
 
@@ -136,8 +130,10 @@ TEST(LlamaModel, ShapeMismatchIsNamed) {
     LlamaModelFile::open(dir.path());
     FAIL() << "accepted a config that does not match the tensors";
   } catch (const loaders::FormatError& e) {
-    EXPECT_NE(std::string(e.what()).find("mlp.gate_proj.weight\" is 96 x 64, the config needs 128 x 64"),
-              std::string::npos) << e.what();
+    EXPECT_NE(
+        std::string(e.what()).find("mlp.gate_proj.weight\" is 96 x 64, the config needs 128 x 64"),
+        std::string::npos)
+        << e.what();
   }
 }
 
@@ -160,7 +156,8 @@ std::string st_error(const std::vector<std::byte>& b) {
 }
 
 TEST(Safetensors, ReadsAValidFile) {
-  const auto b = st_bytes(R"({"a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},"__metadata__":{"format":"pt"}})");
+  const auto b = st_bytes(
+      R"({"a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},"__metadata__":{"format":"pt"}})");
   const auto f = loaders::SafetensorsFile::parse(b, "m.safetensors");
   ASSERT_NE(f.tensor("a"), nullptr);
   EXPECT_EQ(f.tensor("a")->shape, (std::vector<uint64_t>{2, 2}));
@@ -175,11 +172,16 @@ TEST(Safetensors, HeadersThatLieAreRefused) {
   std::vector<Case> cases = {
       {st_bytes(R"({"a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,32]}})"), "lie outside"},
       {st_bytes(R"({"a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,12]}})"), "need 16"},
-      {st_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})"),
+      {st_bytes(
+           R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})"),
        "overlap"},
-      {st_bytes(R"({"a":{"dtype":"I64","shape":[2],"data_offsets":[0,16]}})"), "dtype I64 is not supported"},
-      {st_bytes(R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})"), "not a non-negative integer"},
-      {st_bytes(R"({"a":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,8]}})"), "overflows"},
+      {st_bytes(R"({"a":{"dtype":"I64","shape":[2],"data_offsets":[0,16]}})"),
+       "dtype I64 is not supported"},
+      {st_bytes(R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})"),
+       "not a non-negative integer"},
+      {st_bytes(
+           R"({"a":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,8]}})"),
+       "overflows"},
       {st_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})"), "lie outside"},
       {st_bytes(R"({"a": nonsense)"), "does not parse"},
       {st_bytes(R"([1,2,3])"), "not an object"},
@@ -192,7 +194,8 @@ TEST(Safetensors, HeadersThatLieAreRefused) {
   cases.push_back({std::vector<std::byte>(5), "truncated"});
   for (const auto& c : cases) {
     const std::string e = st_error(c.bytes);
-    EXPECT_NE(e.find(c.expect), std::string::npos) << "expected \"" << c.expect << "\", got \"" << e << "\"";
+    EXPECT_NE(e.find(c.expect), std::string::npos)
+        << "expected \"" << c.expect << "\", got \"" << e << "\"";
     EXPECT_EQ(e.rfind("m.safetensors: byte ", 0), 0u) << e;
   }
 }

@@ -10,6 +10,7 @@
 #include "tests/support/cpu_reference.h"
 #include "tests/support/gpu_test.h"
 #include "tests/support/random.h"
+#include "tests/support/temp_dir.h"
 #include "tests/support/tiny_model.h"
 
 namespace bcvk {
@@ -34,16 +35,7 @@ std::vector<int32_t> prompt(uint32_t n, uint32_t vocab) {
 
 class PatchTest : public test::GpuTest {
  protected:
-  std::filesystem::path dir =
-      std::filesystem::temp_directory_path() / ("bcvk-patch-" + std::to_string(::getpid()));
-  void SetUp() override {
-    test::GpuTest::SetUp();
-    std::filesystem::create_directories(dir);
-  }
-  void TearDown() override {
-    std::filesystem::remove_all(dir);
-    test::GpuTest::TearDown();
-  }
+  test::TempDir dir;
   // A tiny model; with circulant_block > 0 its MLP weights are block-circulant of that size.
   loaders::LlamaModelFile tiny(uint32_t circulant_block, const char* name) {
     test::TinyConfig c;

@@ -9,6 +9,7 @@
 #include "runtime/model/session.h"
 #include "tests/support/cpu_reference.h"
 #include "tests/support/gpu_test.h"
+#include "tests/support/temp_dir.h"
 #include "tests/support/tiny_model.h"
 
 namespace bcvk {
@@ -16,16 +17,7 @@ namespace {
 
 class SessionTest : public test::GpuTest {
  protected:
-  std::filesystem::path dir =
-      std::filesystem::temp_directory_path() / ("bcvk-session-" + std::to_string(::getpid()));
-  void SetUp() override {
-    test::GpuTest::SetUp();
-    std::filesystem::create_directories(dir);
-  }
-  void TearDown() override {
-    std::filesystem::remove_all(dir);
-    test::GpuTest::TearDown();
-  }
+  test::TempDir dir;
 };
 
 // Normalized error: ||a - b|| / ||b||.
