@@ -7,12 +7,14 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "apps/bench_startup.h"
 #include "apps/commands.h"
 #include "apps/device_flags.h"
 #include "apps/model_flags.h"
 #include "loaders/atomic_write.h"
 #include "runtime/bench/model_bench.h"
 #include "runtime/bench/roofline.h"
+#include "runtime/compress/compressed_gguf.h"
 #include "runtime/vk/memory.h"
 
 namespace bcvk::apps {
@@ -27,6 +29,8 @@ struct BenchOptions {
   bench::ModelBenchOptions run;
   int reps = 5;
   std::string json_out;
+  bool startup = false;     // --startup
+  std::string startup_run;  // hidden: one measured start (the child of --startup)
 };
 
 // One benchmarked variant: its speeds and what it holds on the device.
@@ -73,7 +77,15 @@ Variant bench_variant(vk::Context& ctx, const loaders::LlamaModelFile& file, con
   const auto& c = file.config();
   std::unique_ptr<model::Model> m;
   std::unique_ptr<model::MlpPatch> patch;
-  if (spec) {
+  if (file.compressed()) {
+    // A compressed file (bcvk compress): its stored circulant MLPs, no dense weight for them.
+    m = load_model(ctx, file, o.model);
+    patch = load_stored_patch(ctx, file);
+    const auto rec = compress::read_compression_record(*file.gguf());
+    v.name = "compressed (" +
+             (rec ? rec->patch_description : std::string("stored circulant MLPs")) + ")";
+    v.mlp_parameters = patch->stats().student_mlp_parameters();
+  } else if (spec) {
     // The patched-only student: dense MLP weights it replaces are never uploaded.
     m = load_model(ctx, file, o.model,
                    [spec](uint32_t l, compress::Projection p) { return spec->patched(l, p); });
@@ -160,6 +172,10 @@ int run_bench(const BenchOptions& o) {
   std::optional<compress::PatchSpec> spec;
   if (o.with_model) {
     file.emplace(loaders::LlamaModelFile::open(o.model.model));
+    if (!o.patch.empty() && file->compressed())
+      throw std::invalid_argument(
+          "--patch: " + o.model.model +
+          " is compressed already (bcvk compress); bench it without --patch");
     if (!o.patch.empty()) spec = compress::PatchSpec::parse(o.patch, file->config().n_layers);
   }
   vk::Context ctx(context_options(o.dev));
@@ -244,7 +260,19 @@ Runner add_bench_command(CLI::App& app) {
                   "Also run the model with block-circulant MLPs: LAYERS[:PROJECTIONS][:B], e.g. "
                   "all:gate,up,down:64");
   cmd->add_option("--json", o->json_out, "Also write the results as JSON to this file");
+  cmd->add_flag("--startup", o->startup,
+                "Measure cold start (empty caches) and warm start (pipeline and FFT plan caches on "
+                "disk) of -m, each in a fresh process: time to first token and where it goes");
+  cmd->add_option("--startup-run", o->startup_run, "internal: one measured start")->group("");
   return [o, cmd]() {
+    if (!o->startup_run.empty() || o->startup) {
+      if (!o->patch.empty())
+        throw std::invalid_argument(
+            "--startup measures a model file as it is; compress it first (bcvk compress) instead "
+            "of --patch");
+      StartupBenchOptions so{o->dev, o->model, o->reps, o->json_out};
+      return o->startup_run.empty() ? run_startup_bench(so) : run_startup_child(so, o->startup_run);
+    }
     o->with_model = cmd->get_option("--model")->count() > 0 || !o->patch.empty();
     o->run.reps = o->reps;
     return run_bench(*o);

@@ -15,5 +15,6 @@ Runner add_info_command(CLI::App& app);
 Runner add_bench_command(CLI::App& app);
 Runner add_generate_command(CLI::App& app);
 Runner add_eval_command(CLI::App& app);
+Runner add_compress_command(CLI::App& app);
 
 }  // namespace bcvk::apps

@@ -10,6 +10,7 @@
 #include "apps/commands.h"
 #include "apps/device_flags.h"
 #include "apps/model_flags.h"
+#include "apps/prompts.h"
 #include "loaders/atomic_write.h"
 #include "loaders/mapped_file.h"
 #include "loaders/prompt_file.h"
@@ -47,32 +48,6 @@ std::string clock_text(double s) {
   const int t = static_cast<int>(s + 0.5);
   std::snprintf(buf, sizeof buf, "%d:%02d", t / 60, t % 60);
   return buf;
-}
-
-std::vector<std::vector<int32_t>> tokenize(const loaders::Tokenizer& tok,
-                                           const loaders::PromptSet& set, size_t limit,
-                                           uint32_t context, uint32_t extra) {
-  std::vector<std::vector<int32_t>> out;
-  for (size_t i = 0; i < set.prompts.size() && (limit == 0 || i < limit); ++i) {
-    auto ids = tok.encode(set.prompts[i]);
-    if (ids.empty())
-      throw std::invalid_argument(set.source.string() + ": line " + std::to_string(set.lines[i]) +
-                                  ": the prompt encodes to no tokens");
-    if (ids.size() + extra > context)
-      throw std::invalid_argument(
-          set.source.string() + ": line " + std::to_string(set.lines[i]) + ": " +
-          std::to_string(ids.size()) + " tokens" +
-          (extra ? " (+" + std::to_string(extra) + " continuation)" : std::string()) +
-          " exceed the context of " + std::to_string(context) + " tokens");
-    out.push_back(std::move(ids));
-  }
-  return out;
-}
-
-std::string file_sha256(const std::string& path) {
-  const loaders::MappedFile f(path);
-  return loaders::sha256_hex(
-      std::string_view(reinterpret_cast<const char*>(f.bytes().data()), f.size()));
 }
 
 int run_eval(const EvalOptions& o) {

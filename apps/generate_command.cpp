@@ -56,11 +56,12 @@ int run_generate(const GenerateOptions& o) {
   const auto ids = tok.encode(text);
   vk::Context ctx(context_options(o.dev));
   auto m = load_model(ctx, file, o.model);
+  const auto patch = load_stored_patch(ctx, file);  // a compressed model's circulant MLPs
   if (ids.size() + o.n > m->context_length())
     throw std::invalid_argument("the prompt (" + std::to_string(ids.size()) + " tokens) plus -n " + std::to_string(o.n) +
                                 " exceeds the context of " + std::to_string(m->context_length()) +
                                 " tokens; shorten the prompt, lower -n or raise --ctx");
-  model::Session session(*m, 64, o.dev.profile);
+  model::Session session(*m, 64, o.dev.profile, patch.get());
 
   if (!o.chat) std::cout << o.prompt << std::flush;
   const auto t0 = std::chrono::steady_clock::now();

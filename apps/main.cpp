@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   add(bcvk::apps::add_bench_command);
   add(bcvk::apps::add_generate_command);
   add(bcvk::apps::add_eval_command);
+  add(bcvk::apps::add_compress_command);
 
   try {
     app.parse(argc, argv);

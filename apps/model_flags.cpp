@@ -36,4 +36,17 @@ std::unique_ptr<model::Model> load_model(
   return m;
 }
 
+std::unique_ptr<model::MlpPatch> load_stored_patch(vk::Context& ctx,
+                                                   const loaders::LlamaModelFile& file) {
+  if (!file.compressed()) return nullptr;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto patch = std::make_unique<model::MlpPatch>(ctx, file.config(), model::MlpPatch::stored(file));
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::fprintf(
+      stderr,
+      "compressed model: %zu block-circulant MLP projections, %s on the device, in %.1f s\n",
+      patch->projections().size(), vk::format_bytes(patch->device_bytes()).c_str(), s);
+  return patch;
+}
+
 }  // namespace bcvk::apps

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "loaders/llama_model.h"
+#include "runtime/model/mlp_patch.h"
 #include "runtime/model/model.h"
 
 namespace bcvk::apps {
@@ -24,5 +25,10 @@ void add_model_flags(CLI::App& cmd, ModelFlags& flags);
 std::unique_ptr<model::Model> load_model(
     vk::Context& ctx, const loaders::LlamaModelFile& file, const ModelFlags& flags,
     std::function<bool(uint32_t, compress::Projection)> skip_mlp = {});
+
+// For a compressed file (bcvk compress): the patch of the MLP projections it stores
+// block-circulant, on the device, with a line on stderr; null for a dense file.
+std::unique_ptr<model::MlpPatch> load_stored_patch(vk::Context& ctx,
+                                                   const loaders::LlamaModelFile& file);
 
 }  // namespace bcvk::apps

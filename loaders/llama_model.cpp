@@ -1,5 +1,6 @@
 #include "loaders/llama_model.h"
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -9,7 +10,8 @@
 namespace bcvk::loaders {
 
 const char* rope_layout_name(RopeLayout layout) {
-  return layout == RopeLayout::kAdjacentPairs ? "adjacent pairs (GGUF)" : "half split (Hugging Face)";
+  return layout == RopeLayout::kAdjacentPairs ? "adjacent pairs (GGUF)"
+                                              : "half split (Hugging Face)";
 }
 
 std::vector<float> WeightTensor::to_f32() const {
@@ -18,7 +20,8 @@ std::vector<float> WeightTensor::to_f32() const {
   return out;
 }
 
-std::vector<float> permute_hf_to_gguf_rope(std::span<const float> w, uint32_t n_heads, uint64_t cols) {
+std::vector<float> permute_hf_to_gguf_rope(std::span<const float> w, uint32_t n_heads,
+                                           uint64_t cols) {
   const uint64_t rows = w.size() / cols;
   const uint64_t hd = rows / n_heads;
   std::vector<float> out(w.size());
@@ -31,18 +34,47 @@ std::vector<float> permute_hf_to_gguf_rope(std::span<const float> w, uint32_t n_
   return out;
 }
 
+uint64_t CirculantTensor::parameters() const {
+  if (!present()) return 0;
+  return uint64_t((rows + block - 1) / block) * ((cols + block - 1) / block) * block;
+}
+
+std::vector<float> CirculantTensor::to_f32() const {
+  std::vector<float> out(parameters());
+  gguf::dequantize(type, data, out);
+  return out;
+}
+
+std::string circulant_tensor_name(uint32_t layer, std::string_view projection) {
+  return "blk." + std::to_string(layer) + ".ffn_" + std::string(projection) + ".circulant";
+}
+
+std::string circulant_key(uint32_t layer, std::string_view projection, std::string_view field) {
+  return "bcvk.circulant." + circulant_tensor_name(layer, projection) + "." + std::string(field);
+}
+
+bool LlamaModelFile::compressed() const {
+  for (const LlamaLayer& L : layers_)
+    if (L.circulant.gate.present() || L.circulant.up.present() || L.circulant.down.present())
+      return true;
+  return false;
+}
+
 namespace {
 
-WeightTensor from_gguf_tensor(const gguf::GgufFile& f, const std::string& name, bool required = true) {
+WeightTensor from_gguf_tensor(const gguf::GgufFile& f, const std::string& name,
+                              bool required = true) {
   const gguf::TensorInfo* t = f.tensor(name);
   if (!t) {
     if (!required) return {};
     throw FormatError(f.name(), 0, "tensor \"" + name + "\" is missing");
   }
-  if (t->dims.size() > 2) throw FormatError(f.name(), t->file_offset, "tensor \"" + name + "\" is not a matrix");
+  if (t->dims.size() > 2)
+    throw FormatError(f.name(), t->file_offset, "tensor \"" + name + "\" is not a matrix");
   if (!gguf::can_dequantize(t->type))
-    throw FormatError(f.name(), t->file_offset, "tensor \"" + name + "\" has type " +
-                                                    std::string(gguf::ggml_type_name(t->type)) + ", which bcvk cannot load");
+    throw FormatError(f.name(), t->file_offset,
+                      "tensor \"" + name + "\" has type " +
+                          std::string(gguf::ggml_type_name(t->type)) + ", which bcvk cannot load");
   WeightTensor w;
   w.name = name;
   w.type = t->type;
@@ -50,6 +82,63 @@ WeightTensor from_gguf_tensor(const gguf::GgufFile& f, const std::string& name, 
   w.rows = t->dims.size() == 2 ? t->dims[1] : 1;
   w.data = f.tensor_data(*t);
   return w;
+}
+
+// One MLP projection of layer `layer`: the dense `dense_name`, or the block-circulant tensor bcvk
+// compress stores in its place (checked against its metadata and the config's rows x cols).
+void mlp_from_gguf(const gguf::GgufFile& f, uint32_t layer, std::string_view proj,
+                   const std::string& dense_name, uint64_t rows, uint64_t cols, WeightTensor& dense,
+                   CirculantTensor& circ) {
+  const std::string cname = circulant_tensor_name(layer, proj);
+  const gguf::TensorInfo* t = f.tensor(cname);
+  if (!t) {
+    if (!f.tensor(dense_name))
+      throw FormatError(
+          f.name(), 0,
+          "tensor \"" + dense_name + "\" is missing (and no \"" + cname + "\" stands in for it)");
+    dense = from_gguf_tensor(f, dense_name);
+    return;
+  }
+  auto fail = [&](const std::string& what) -> void {
+    throw FormatError(f.name(), t->file_offset, "tensor \"" + cname + "\" " + what);
+  };
+  if (f.tensor(dense_name)) fail("and the dense \"" + dense_name + "\" are both present");
+  if (t->type != gguf::GgmlType::F32 && t->type != gguf::GgmlType::F16)
+    fail("has type " + std::string(gguf::ggml_type_name(t->type)) +
+         "; circulant tensors are F32 or F16");
+  auto key = [&](const char* field) -> uint64_t {
+    const std::string k = circulant_key(layer, proj, field);
+    const auto v = f.get_uint(k);
+    if (!v) fail("has no metadata \"" + k + "\"");
+    return *v;
+  };
+  const uint64_t B = key("block_size"), r = key("rows"), c = key("cols");
+  if (r != rows || c != cols)
+    fail("stands for a " + std::to_string(r) + " x " + std::to_string(c) +
+         " matrix (metadata), the config needs " + std::to_string(rows) + " x " +
+         std::to_string(cols));
+  if (B == 0 || B > std::max(rows, cols))
+    fail("has block size " + std::to_string(B) + ", outside 1.." +
+         std::to_string(std::max(rows, cols)));
+  const uint64_t p = (rows + B - 1) / B, q = (cols + B - 1) / B;
+  const std::vector<uint64_t> want = {B, q, p};
+  if (t->dims != want) {
+    std::string got;
+    for (uint64_t d : t->dims) got += (got.empty() ? "" : ", ") + std::to_string(d);
+    fail("has dims [" + got + "]; block size " + std::to_string(B) + " (metadata) for " +
+         std::to_string(rows) + " x " + std::to_string(cols) + " needs [B, q, p] = [" +
+         std::to_string(B) + ", " + std::to_string(q) + ", " + std::to_string(p) + "]");
+  }
+  circ.name = cname;
+  circ.type = t->type;
+  circ.rows = static_cast<uint32_t>(rows);
+  circ.cols = static_cast<uint32_t>(cols);
+  circ.block = static_cast<uint32_t>(B);
+  circ.data = f.tensor_data(*t);
+  // The dense weight keeps its name and shape, with no data: nothing may run it dense.
+  dense.name = dense_name;
+  dense.rows = rows;
+  dense.cols = cols;
 }
 
 LlamaConfig config_from_hf(const std::filesystem::path& file) {
@@ -72,7 +161,8 @@ LlamaConfig config_from_hf(const std::filesystem::path& file) {
   };
   LlamaConfig c;
   c.architecture = j.value("model_type", "");
-  if (c.architecture != "llama") fail("model_type \"" + c.architecture + "\" is not supported (llama is)");
+  if (c.architecture != "llama")
+    fail("model_type \"" + c.architecture + "\" is not supported (llama is)");
   c.name = j.value("_name_or_path", "");
   c.n_layers = num("num_hidden_layers");
   c.n_embd = num("hidden_size");
@@ -113,9 +203,10 @@ LlamaModelFile LlamaModelFile::from_gguf(gguf::GgufFile file) {
     L.wv = from_gguf_tensor(f, p + "attn_v.weight");
     L.wo = from_gguf_tensor(f, p + "attn_output.weight");
     L.ffn_norm = from_gguf_tensor(f, p + "ffn_norm.weight");
-    L.gate = from_gguf_tensor(f, p + "ffn_gate.weight");
-    L.up = from_gguf_tensor(f, p + "ffn_up.weight");
-    L.down = from_gguf_tensor(f, p + "ffn_down.weight");
+    const auto& c = m.config_;
+    mlp_from_gguf(f, l, "gate", p + "ffn_gate.weight", c.n_ff, c.n_embd, L.gate, L.circulant.gate);
+    mlp_from_gguf(f, l, "up", p + "ffn_up.weight", c.n_ff, c.n_embd, L.up, L.circulant.up);
+    mlp_from_gguf(f, l, "down", p + "ffn_down.weight", c.n_embd, c.n_ff, L.down, L.circulant.down);
     m.layers_.push_back(std::move(L));
   }
   m.validate_shapes();
@@ -135,17 +226,20 @@ LlamaModelFile LlamaModelFile::open(const std::filesystem::path& path) {
   } else if (std::ifstream idx{path / "model.safetensors.index.json"}) {
     std::set<std::string> names;
     try {
-      for (const auto& [k, v] : nlohmann::json::parse(idx).at("weight_map").items()) names.insert(v.get<std::string>());
+      for (const auto& [k, v] : nlohmann::json::parse(idx).at("weight_map").items())
+        names.insert(v.get<std::string>());
     } catch (const nlohmann::json::exception& e) {
       throw FormatError((path / "model.safetensors.index.json").string(), 0, e.what());
     }
     for (const auto& n : names) {
       if (n.find('/') != std::string::npos || n.find("..") != std::string::npos)
-        throw FormatError((path / "model.safetensors.index.json").string(), 0, "shard name \"" + n + "\" is not a plain file name");
+        throw FormatError((path / "model.safetensors.index.json").string(), 0,
+                          "shard name \"" + n + "\" is not a plain file name");
       files.push_back(path / n);
     }
   } else {
-    throw std::runtime_error(path.string() + ": no model.safetensors or model.safetensors.index.json");
+    throw std::runtime_error(path.string() +
+                             ": no model.safetensors or model.safetensors.index.json");
   }
   for (const auto& file : files) {
     m.shards_.push_back(std::make_unique<SafetensorsFile>(SafetensorsFile::open(file)));
@@ -155,7 +249,8 @@ LlamaModelFile LlamaModelFile::open(const std::filesystem::path& path) {
     for (const auto& s : m.shards_) {
       if (const SafeTensor* t = s->tensor(name)) {
         if (t->shape.empty() || t->shape.size() > 2)
-          throw FormatError(s->name(), t->file_offset, "tensor \"" + name + "\" is not a vector or matrix");
+          throw FormatError(s->name(), t->file_offset,
+                            "tensor \"" + name + "\" is not a vector or matrix");
         WeightTensor w;
         w.name = name;
         w.type = t->type;
@@ -171,8 +266,10 @@ LlamaModelFile LlamaModelFile::open(const std::filesystem::path& path) {
   m.token_embd_ = get("model.embed_tokens.weight");
   m.output_norm_ = get("model.norm.weight");
   m.output_ = get("lm_head.weight", false);
-  if (m.output_.data.empty()) m.config_.tied_embeddings = true;
-  else m.config_.tied_embeddings = false;
+  if (m.output_.data.empty())
+    m.config_.tied_embeddings = true;
+  else
+    m.config_.tied_embeddings = false;
   for (uint32_t l = 0; l < m.config_.n_layers; ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
     LlamaLayer L;
@@ -195,9 +292,10 @@ void LlamaModelFile::validate_shapes() const {
   const LlamaConfig& c = config_;
   auto expect = [&](const WeightTensor& w, uint64_t rows, uint64_t cols) {
     if (w.rows != rows || w.cols != cols)
-      throw FormatError(source_, 0, "tensor \"" + w.name + "\" is " + std::to_string(w.rows) + " x " +
-                                        std::to_string(w.cols) + ", the config needs " + std::to_string(rows) + " x " +
-                                        std::to_string(cols));
+      throw FormatError(source_, 0,
+                        "tensor \"" + w.name + "\" is " + std::to_string(w.rows) + " x " +
+                            std::to_string(w.cols) + ", the config needs " + std::to_string(rows) +
+                            " x " + std::to_string(cols));
   };
   const uint64_t kv = uint64_t(c.n_kv_heads) * c.head_dim;
   expect(token_embd_, c.n_vocab, c.n_embd);

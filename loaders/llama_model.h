@@ -32,10 +32,33 @@ struct WeightTensor {
   std::vector<float> to_f32() const;  // dequantized, row-major
 };
 
+// An MLP projection that `bcvk compress` stored block-circulant instead of dense (see
+// docs/FORMATS.md, "Compressed models"): the first column of every B x B block of the
+// rows x cols matrix, [p][q][B] with p = ceil(rows/B), q = ceil(cols/B), f32 or f16.
+struct CirculantTensor {
+  std::string name;  // blk.N.ffn_{gate,up,down}.circulant
+  gguf::GgmlType type = gguf::GgmlType::F32;
+  uint32_t rows = 0, cols = 0, block = 0;  // block == 0: not stored this way
+  std::span<const std::byte> data;
+  bool present() const { return block != 0; }
+  uint64_t parameters() const;
+  std::vector<float> to_f32() const;  // [p][q][B]
+};
+
 struct LlamaLayer {
   WeightTensor attn_norm, wq, wk, wv, wo;
+  // A projection stored block-circulant has no dense weight here (data empty, shape kept).
   WeightTensor ffn_norm, gate, up, down;
+  struct {
+    CirculantTensor gate, up, down;
+  } circulant;
 };
+
+// Names of the compressed format, shared by the reader here and bcvk compress's writer.
+// `projection` is "gate", "up" or "down".
+std::string circulant_tensor_name(uint32_t layer, std::string_view projection);
+// Metadata key of one circulant tensor's `field` ("block_size", "rows", "cols").
+std::string circulant_key(uint32_t layer, std::string_view projection, std::string_view field);
 
 class LlamaModelFile {
  public:
@@ -52,6 +75,8 @@ class LlamaModelFile {
   const std::vector<LlamaLayer>& layers() const { return layers_; }
   const gguf::GgufFile* gguf() const { return gguf_.get(); }  // null for safetensors models
   uint64_t file_bytes() const { return file_bytes_; }
+  // True when some MLP projection is stored block-circulant (a file written by bcvk compress).
+  bool compressed() const;
   const std::string& source() const { return source_; }
 
  private:
@@ -70,6 +95,7 @@ class LlamaModelFile {
 
 // Reorders the rows of a Hugging Face Q or K weight ([n_heads * head_dim, cols], row-major f32)
 // into llama.cpp's GGUF order: within each head, row 2i + j takes HF row j * head_dim/2 + i.
-std::vector<float> permute_hf_to_gguf_rope(std::span<const float> w, uint32_t n_heads, uint64_t cols);
+std::vector<float> permute_hf_to_gguf_rope(std::span<const float> w, uint32_t n_heads,
+                                           uint64_t cols);
 
 }  // namespace bcvk::loaders

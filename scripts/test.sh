@@ -2,7 +2,9 @@
 # The whole test suite: set up, build, and run every test with ctest.
 #   1. build-sanitize/: the loaders and their tests under AddressSanitizer and
 #      UndefinedBehaviorSanitizer (clang), plus a short run of every libFuzzer target;
-#   2. build/: the Release build, every test, GPU tests on the device with the Khronos
+#   2. build-arm64/: the arm64 cross-build (scripts/cross-arm64.sh), smoke-tested under qemu-user
+#      against the native build's output;
+#   3. build/: the Release build, every test, GPU tests on the device with the Khronos
 #      validation layer on.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -13,4 +15,5 @@ cmake --build build-sanitize -j2
 ctest --test-dir build-sanitize --output-on-failure -j2
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j2
+bash scripts/cross-arm64.sh
 ctest --test-dir build --output-on-failure -j2

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <stdexcept>
 
 #include "runtime/bench/roofline.h"
@@ -74,9 +75,78 @@ double run_packed(model::Session& s, const std::vector<std::vector<int32_t>>& se
   return seconds;
 }
 
+void measure_student(model::Model& model, const model::MlpPatch& patch,
+                     const TeacherReference& teacher, const SweepOptions& o,
+                     const Progress& progress, ConfigResult& r) {
+  r.stats = patch.stats();
+  r.patch_bytes = patch.device_bytes();
+
+  const size_t V = model.config().n_vocab;
+  const auto& prompts = teacher.prompts;
+  model::Session s(model, kPackTokens, false, &patch);
+  for (const auto& name : metric_names()) r.per_prompt[name] = {};
+  uint64_t tokens = 0;
+  // Each prompt, extended by the teacher's continuation where it has one.
+  std::vector<std::vector<int32_t>> seqs;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    seqs.push_back(prompts[i]);
+    if (i < teacher.continuation.size())
+      seqs.back().insert(seqs.back().end(), teacher.continuation[i].begin(),
+                         teacher.continuation[i].end() - 1);
+  }
+  const double prefill_s =
+      run_packed(s, seqs, "evaluating", progress, [&](size_t i, const std::vector<float>& all) {
+        tokens += seqs[i].size();
+        const auto& p = prompts[i];
+        const bool cont = i < teacher.continuation.size();
+        const size_t T = p.size();
+        const std::span<const float> last(all.data() + (T - 1) * V, V);
+        const auto c = metrics::compare_logits(teacher.last_logits[i], last, o.temperature);
+        auto put = [&](const char* name, double v) { r.per_prompt[name].push_back(v); };
+        put("kl", c.kl);
+        put("mse", c.mse);
+        put("l2", c.l2);
+        put("cosine", c.cosine);
+        put("top1", c.top1);
+        put("top5", c.top5);
+        put("top10", c.top10);
+        put("t1_in_s5", c.teacher_top1_in_student_top5);
+        const auto am = row_argmax(all, V);
+        size_t agree = 0;
+        for (size_t k = 0; k < T; ++k) agree += am[k] == teacher.position_argmax[i][k];
+        put("token_agree", double(agree) / T);
+        put("ppl",
+            T >= 2 ? metrics::perplexity(std::span<const float>(all.data(), T * V), V, p) : 0.0);
+        put("ppl_teacher", teacher.perplexity[i]);
+        if (cont) {
+          // Teacher forcing on the teacher's greedy continuation: the student's greedy generation
+          // is identical for exactly as long as its argmax matches the teacher's next token.
+          const auto& tc = teacher.continuation[i];
+          size_t prefix = 0, same = 0;
+          bool diverged = false;
+          for (size_t k = 0; k < tc.size(); ++k) {
+            const bool eq = am[T - 1 + k] == tc[k];
+            same += eq;
+            if (!eq) diverged = true;
+            if (!diverged) ++prefix;
+          }
+          put("cont_prefix", double(prefix));
+          put("cont_agree", double(same) / tc.size());
+        }
+      });
+  r.prefill_tps = tokens / prefill_s;
+  s.reset();
+  s.prefill(prompts[0]);
+  r.decode_tps = 1e3 / decode_ms(s, o.decode_steps);
+  for (const auto& [name, values] : r.per_prompt)
+    r.aggregate[name] = metrics::aggregate(values, o.seed);
+  if (progress) progress("evaluating", prompts.size(), prompts.size());
+}
+
 }  // namespace
 
 std::string SweepConfig::name() const {
+  if (!stored.empty()) return stored;
   std::string n = structure == model::Structure::kBlockCirculant ? "circulant" : "lowrank";
   n += " B=" + std::to_string(block) + " layers=" + layers;
   if (projections != "gate,up,down") n += " proj=" + projections;
@@ -172,70 +242,27 @@ ConfigResult run_config(model::Model& model, const loaders::LlamaModelFile& file
           if (progress) progress("calibrating", d, n);
         });
   }
-  r.stats = patch.stats();
-  r.patch_bytes = patch.device_bytes();
-
-  const size_t V = model.config().n_vocab;
-  const auto& prompts = teacher.prompts;
-  model::Session s(model, kPackTokens, false, &patch);
-  for (const auto& name : metric_names()) r.per_prompt[name] = {};
-  uint64_t tokens = 0;
-  // Each prompt, extended by the teacher's continuation where it has one.
-  std::vector<std::vector<int32_t>> seqs;
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    seqs.push_back(prompts[i]);
-    if (i < teacher.continuation.size())
-      seqs.back().insert(seqs.back().end(), teacher.continuation[i].begin(),
-                         teacher.continuation[i].end() - 1);
-  }
-  const double prefill_s =
-      run_packed(s, seqs, "evaluating", progress, [&](size_t i, const std::vector<float>& all) {
-        tokens += seqs[i].size();
-        const auto& p = prompts[i];
-        const bool cont = i < teacher.continuation.size();
-        const size_t T = p.size();
-        const std::span<const float> last(all.data() + (T - 1) * V, V);
-        const auto c = metrics::compare_logits(teacher.last_logits[i], last, o.temperature);
-        auto put = [&](const char* name, double v) { r.per_prompt[name].push_back(v); };
-        put("kl", c.kl);
-        put("mse", c.mse);
-        put("l2", c.l2);
-        put("cosine", c.cosine);
-        put("top1", c.top1);
-        put("top5", c.top5);
-        put("top10", c.top10);
-        put("t1_in_s5", c.teacher_top1_in_student_top5);
-        const auto am = row_argmax(all, V);
-        size_t agree = 0;
-        for (size_t k = 0; k < T; ++k) agree += am[k] == teacher.position_argmax[i][k];
-        put("token_agree", double(agree) / T);
-        put("ppl",
-            T >= 2 ? metrics::perplexity(std::span<const float>(all.data(), T * V), V, p) : 0.0);
-        put("ppl_teacher", teacher.perplexity[i]);
-        if (cont) {
-          // Teacher forcing on the teacher's greedy continuation: the student's greedy generation
-          // is identical for exactly as long as its argmax matches the teacher's next token.
-          const auto& tc = teacher.continuation[i];
-          size_t prefix = 0, same = 0;
-          bool diverged = false;
-          for (size_t k = 0; k < tc.size(); ++k) {
-            const bool eq = am[T - 1 + k] == tc[k];
-            same += eq;
-            if (!eq) diverged = true;
-            if (!diverged) ++prefix;
-          }
-          put("cont_prefix", double(prefix));
-          put("cont_agree", double(same) / tc.size());
-        }
-      });
-  r.prefill_tps = tokens / prefill_s;
-  s.reset();
-  s.prefill(prompts[0]);
-  r.decode_tps = 1e3 / decode_ms(s, o.decode_steps);
-  for (const auto& [name, values] : r.per_prompt)
-    r.aggregate[name] = metrics::aggregate(values, o.seed);
+  measure_student(model, patch, teacher, o, progress, r);
   r.seconds = since(start);
-  if (progress) progress("evaluating", prompts.size(), prompts.size());
+  return r;
+}
+
+ConfigResult run_stored_student(model::Model& student, const model::MlpPatch& patch,
+                                const SweepConfig& config, const TeacherReference& teacher,
+                                const SweepOptions& o, const Progress& progress) {
+  const auto start = Clock::now();
+  if (teacher.last_logits.empty() || teacher.last_logits[0].size() != student.config().n_vocab)
+    throw std::invalid_argument("the student's vocabulary (" +
+                                std::to_string(student.config().n_vocab) +
+                                " tokens) is not the teacher's");
+  ConfigResult r;
+  r.config = config;
+  r.mean_relative_error = std::nan("");  // the replaced dense weights are not in the file
+  for (const auto& pp : patch.projections())
+    r.padded =
+        r.padded || (pp.structure == model::Structure::kBlockCirculant && pp.circulant.padded());
+  measure_student(student, patch, teacher, o, progress, r);
+  r.seconds = since(start);
   return r;
 }
 

@@ -22,6 +22,9 @@ struct SweepConfig {
   std::string layers;   // "all" or a layer count N (the first N layers)
   std::string projections = "gate,up,down";
   bool calibrate = false;  // least squares (ls) vs plain projection (none)
+  // A student read from a compressed file (bcvk compress): its name; the fields above describe
+  // it but spec() does not rebuild it.
+  std::string stored;
   std::string name() const;
   compress::PatchSpec spec(uint32_t n_layers) const;
 };
@@ -73,6 +76,13 @@ ConfigResult run_config(model::Model& model, const loaders::LlamaModelFile& file
                         const SweepConfig& config, const TeacherReference& teacher,
                         const TeacherTargets* teacher_targets, const SweepOptions& options,
                         const Progress& progress = {});
+
+// A student loaded from a compressed model file (bcvk compress): its own Model (the dense weights
+// the file keeps) and the patch of the projections it stores, measured like run_config's
+// students.  `config` only labels it.  The student must share the teacher's vocabulary.
+ConfigResult run_stored_student(model::Model& student, const model::MlpPatch& patch,
+                                const SweepConfig& config, const TeacherReference& teacher,
+                                const SweepOptions& options, const Progress& progress = {});
 
 // The metric names, in table order.
 const std::vector<std::string>& metric_names();

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "runtime/compress/compressed_gguf.h"
 #include "runtime/ops/linear.h"
 #include "runtime/vk/error.h"
 #include "runtime/vk/transfer.h"
@@ -23,15 +24,29 @@ const loaders::WeightTensor& mlp_weight(const loaders::LlamaModelFile& file, uin
   if (layer >= file.layers().size())
     throw compress::PatchSpecError("--patch: layer " + std::to_string(layer) + " does not exist");
   const loaders::LlamaLayer& L = file.layers()[layer];
-  switch (p) {
-    case compress::Projection::kGate:
-      return L.gate;
-    case compress::Projection::kUp:
-      return L.up;
-    case compress::Projection::kDown:
-      return L.down;
+  const loaders::WeightTensor& w = p == compress::Projection::kGate ? L.gate
+                                   : p == compress::Projection::kUp ? L.up
+                                                                    : L.down;
+  if (w.data.empty())
+    throw compress::PatchSpecError("layer " + std::to_string(layer) + " " +
+                                   compress::projection_name(p) + " of " + file.source() +
+                                   " is stored block-circulant already (a compressed model); "
+                                   "patch the dense model instead");
+  return w;
+}
+
+std::vector<PatchedProjection> MlpPatch::stored(const loaders::LlamaModelFile& file) {
+  std::vector<PatchedProjection> out;
+  for (compress::CirculantProjection& cp : compress::stored_projections(file)) {
+    PatchedProjection pp;
+    pp.layer = cp.layer;
+    pp.projection = cp.projection;
+    pp.structure = Structure::kBlockCirculant;
+    pp.circulant = std::move(cp.params);
+    pp.relative_error = std::nan("");  // the dense weight it replaced is not in the file
+    out.push_back(std::move(pp));
   }
-  return L.gate;
+  return out;
 }
 
 std::vector<PatchedProjection> MlpPatch::project(

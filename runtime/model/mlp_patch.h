@@ -58,6 +58,9 @@ class MlpPatch {
       Structure structure = Structure::kBlockCirculant,
       const std::function<void(size_t, size_t)>& progress = {});
 
+  // The projections a compressed model file (bcvk compress) stores block-circulant, or none.
+  static std::vector<PatchedProjection> stored(const loaders::LlamaModelFile& file);
+
   MlpPatch(vk::Context& ctx, const loaders::LlamaConfig& config,
            std::vector<PatchedProjection> projections,
            ops::CirculantPath path = ops::CirculantPath::kAuto, uint32_t max_tokens = 64);

@@ -32,8 +32,12 @@ Model::Model(vk::Context& ctx, const loaders::LlamaModelFile& file, ModelOptions
   step();
   for (const loaders::LlamaLayer& L : file.layers()) {
     const uint32_t l = static_cast<uint32_t>(layers_.size());
+    // Projections a compressed file stores block-circulant have no dense weight to upload.
     auto skip = [&](compress::Projection p) {
-      return options_.skip_mlp && options_.skip_mlp(l, p);
+      const loaders::CirculantTensor& c = p == compress::Projection::kGate ? L.circulant.gate
+                                          : p == compress::Projection::kUp ? L.circulant.up
+                                                                           : L.circulant.down;
+      return c.present() || (options_.skip_mlp && options_.skip_mlp(l, p));
     };
     DeviceLayer d;
     d.attn_norm = upload(L.attn_norm, true);

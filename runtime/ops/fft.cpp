@@ -2,9 +2,10 @@
 // volk.h must come before vkFFT.h so VkFFT calls volk's function pointers.
 #include "runtime/vk/vulkan.h"
 // clang-format off
-#include <vkFFT.h>
+#include <vkfft_patched/vkFFT.h>
 // clang-format on
 
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <mutex>
@@ -216,10 +217,18 @@ FftPlans::FftPlans(vk::Context& ctx, const vk::Buffer& real, const vk::Buffer& c
 const FftPlan& FftPlans::get(FftShape shape) {
   auto it = plans_.find(shape);
   if (it != plans_.end()) return *it->second;
+  const auto t0 = std::chrono::steady_clock::now();
   auto plan =
       std::make_unique<FftPlan>(ctx_, shape, real_, complex_, fft_cache_file(ctx_.info(), shape));
+  vk::CompileStats& st = ctx_.compile_stats();
+  st.fft_plan_ms +=
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  ++st.fft_plans;
   ++created_;
-  if (!plan->loaded_from_cache()) ++from_source_;
+  if (!plan->loaded_from_cache()) {
+    ++from_source_;
+    ++st.fft_plans_from_source;
+  }
   return *plans_.emplace(shape, std::move(plan)).first->second;
 }
 

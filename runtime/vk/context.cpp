@@ -1,5 +1,6 @@
 #include "runtime/vk/context.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <numeric>
 
@@ -36,11 +37,16 @@ Kernel& Context::kernel(const std::string& shader, const std::vector<SpecConstan
                         uint32_t push_size) {
   auto key = std::make_tuple(shader, spec);
   auto it = kernels_.find(key);
-  if (it == kernels_.end())
-    it = kernels_
-             .emplace(std::move(key),
-                      std::make_unique<Kernel>(device_, cache_, shader, spec, push_size))
-             .first;
+  if (it == kernels_.end()) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto k = std::make_unique<Kernel>(device_, cache_, shader, spec, push_size);
+    compile_.pipeline_ms +=
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    ++compile_.pipelines;
+    compile_.pipelines_reported += k->creation_feedback();
+    compile_.pipelines_cached += k->from_pipeline_cache();
+    it = kernels_.emplace(std::move(key), std::move(k)).first;
+  }
   return *it->second;
 }
 

@@ -32,6 +32,17 @@ struct DeviceTuning {
   uint64_t binding_alignment = 16;  // lcm(minStorageBufferOffsetAlignment, 16)
 };
 
+// What this context compiled or found in a cache: how warm a start was, and what it cost.
+struct CompileStats {
+  uint32_t pipelines = 0;              // compute pipelines created
+  uint32_t pipelines_cached = 0;       // of which the driver found in the pipeline cache
+  uint32_t pipelines_reported = 0;     // of which the driver said either way (creation feedback)
+  double pipeline_ms = 0;              // wall time spent creating them
+  uint32_t fft_plans = 0;              // VkFFT plans created
+  uint32_t fft_plans_from_source = 0;  // of which compiled from GLSL (not found on disk)
+  double fft_plan_ms = 0;
+};
+
 class Context {
  public:
   explicit Context(ContextOptions options = {});
@@ -49,6 +60,8 @@ class Context {
   Kernel& kernel(const std::string& shader, const std::vector<SpecConstant>& spec,
                  uint32_t push_size);
   size_t kernel_count() const { return kernels_.size(); }
+  const CompileStats& compile_stats() const { return compile_; }
+  CompileStats& compile_stats() { return compile_; }
 
  private:
   Instance instance_;
@@ -56,6 +69,7 @@ class Context {
   PipelineCache cache_;
   Allocator allocator_;
   DeviceTuning tuning_;
+  CompileStats compile_;
   std::map<std::tuple<std::string, std::vector<SpecConstant>>, std::unique_ptr<Kernel>> kernels_;
 };
 

@@ -81,7 +81,22 @@ Kernel::Kernel(const Device& device, const PipelineCache& cache, const std::stri
     ci.stage.pName = "main";
     ci.stage.pSpecializationInfo = entries.empty() ? nullptr : &si;
     ci.layout = layout_;
+    // Creation feedback (core in 1.3) tells whether the pipeline cache spared the compile.
+    VkPipelineCreationFeedback whole{}, stage{};
+    VkPipelineCreationFeedbackCreateInfo fb{
+        VK_STRUCTURE_TYPE_PIPELINE_CREATION_FEEDBACK_CREATE_INFO};
+    fb.pPipelineCreationFeedback = &whole;
+    fb.pipelineStageCreationFeedbackCount = 1;
+    fb.pPipelineStageCreationFeedbacks = &stage;
+    const bool v13 =
+        std::min(device.info().api_version, device.instance().api_version()) >= VK_API_VERSION_1_3;
+    if (v13) ci.pNext = &fb;
     BCVK_VK_CHECK(vkCreateComputePipelines(dev, cache.handle(), 1, &ci, nullptr, &pipeline_));
+    if (v13 && (whole.flags & VK_PIPELINE_CREATION_FEEDBACK_VALID_BIT)) {
+      creation_feedback_ = true;
+      from_pipeline_cache_ =
+          whole.flags & VK_PIPELINE_CREATION_FEEDBACK_APPLICATION_PIPELINE_CACHE_HIT_BIT;
+    }
   } catch (...) {
     release();
     throw;

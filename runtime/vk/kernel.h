@@ -37,6 +37,10 @@ class Kernel {
   VkPipelineLayout layout() const { return layout_; }
   uint32_t binding_count() const { return binding_count_; }
   uint32_t push_constant_size() const { return push_size_; }
+  // What VkPipelineCreationFeedback (Vulkan 1.3) said: the driver found the pipeline in the
+  // pipeline cache, so nothing was compiled.  False when it did not say (older devices).
+  bool from_pipeline_cache() const { return from_pipeline_cache_; }
+  bool creation_feedback() const { return creation_feedback_; }
 
   // The descriptor set binding `views` in order.  Sets are cached by (buffer id, offset, size),
   // so a forward pass that binds the same tensors every step allocates nothing after the first.
@@ -51,6 +55,7 @@ class Kernel {
   std::string name_;
   uint32_t binding_count_ = 0;
   uint32_t push_size_ = 0;
+  bool from_pipeline_cache_ = false, creation_feedback_ = false;
   VkShaderModule module_ = VK_NULL_HANDLE;
   VkDescriptorSetLayout set_layout_ = VK_NULL_HANDLE;
   VkPipelineLayout layout_ = VK_NULL_HANDLE;

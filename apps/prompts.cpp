@@ -1,0 +1,35 @@
+#include "apps/prompts.h"
+
+#include <stdexcept>
+
+#include "loaders/mapped_file.h"
+
+namespace bcvk::apps {
+
+std::vector<std::vector<int32_t>> tokenize(const loaders::Tokenizer& tok,
+                                           const loaders::PromptSet& set, size_t limit,
+                                           uint32_t context, uint32_t extra) {
+  std::vector<std::vector<int32_t>> out;
+  for (size_t i = 0; i < set.prompts.size() && (limit == 0 || i < limit); ++i) {
+    auto ids = tok.encode(set.prompts[i]);
+    if (ids.empty())
+      throw std::invalid_argument(set.source.string() + ": line " + std::to_string(set.lines[i]) +
+                                  ": the prompt encodes to no tokens");
+    if (ids.size() + extra > context)
+      throw std::invalid_argument(
+          set.source.string() + ": line " + std::to_string(set.lines[i]) + ": " +
+          std::to_string(ids.size()) + " tokens" +
+          (extra ? " (+" + std::to_string(extra) + " continuation)" : std::string()) +
+          " exceed the context of " + std::to_string(context) + " tokens");
+    out.push_back(std::move(ids));
+  }
+  return out;
+}
+
+std::string file_sha256(const std::string& path) {
+  const loaders::MappedFile f(path);
+  return loaders::sha256_hex(
+      std::string_view(reinterpret_cast<const char*>(f.bytes().data()), f.size()));
+}
+
+}  // namespace bcvk::apps

@@ -1,0 +1,65 @@
+// Models compressed by `bcvk compress`: a GGUF in which every patched MLP projection is stored as
+// its block-circulant parameters instead of the dense matrix; every other tensor and metadata
+// value is the input's, unchanged.  Tensor names and metadata keys: docs/FORMATS.md
+// ("Compressed models"); the reader is LlamaModelFile.  Test:
+// tests/model/compressed_model_test.cpp.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "loaders/gguf/gguf_file.h"
+#include "loaders/llama_model.h"
+#include "runtime/compress/block_circulant.h"
+#include "runtime/compress/patch_spec.h"
+
+namespace bcvk::compress {
+
+// One projection as the file stores it.
+struct CirculantProjection {
+  uint32_t layer = 0;
+  Projection projection = Projection::kGate;
+  BlockCirculant params;
+};
+
+// What a compressed file records about how it was made (metadata bcvk.compress.*).
+struct CompressionRecord {
+  std::string bcvk_version;
+  std::string patch;                 // the --patch text as given
+  std::string patch_description;     // PatchSpec::describe()
+  std::string calibration = "none";  // none | ls
+  std::string calibration_sha256;    // of the calibration prompt file (ls only)
+  uint64_t calibration_prompts = 0;  // prompts used (ls only)
+  double lambda_rel = 0;             // ridge (ls only)
+  std::string source;                // the input file's name
+  std::string source_sha256;
+  gguf::GgmlType dtype = gguf::GgmlType::F32;  // of the circulant tensors
+};
+
+struct CompressedFileStats {
+  uint64_t input_bytes = 0, output_bytes = 0;
+  uint64_t dense_bytes_dropped = 0;    // the replaced dense tensors' bytes in the input
+  uint64_t circulant_bytes_added = 0;  // the circulant tensors' bytes in the output
+  uint64_t projections_replaced = 0;
+};
+
+// Writes `in` with `projections` in place of their dense tensors (each at the dense tensor's
+// position in the tensor list), atomically.  Throws std::invalid_argument when `out` is `in`
+// itself, when `in` is already compressed, or when a projection's shape does not match the
+// dense tensor it replaces; std::runtime_error on I/O errors (no output file is left behind).
+CompressedFileStats write_compressed_gguf(const gguf::GgufFile& in,
+                                          std::span<const CirculantProjection> projections,
+                                          const CompressionRecord& record,
+                                          const std::filesystem::path& out);
+
+// The projections a compressed model file stores, with f32 parameters, in layer order.
+std::vector<CirculantProjection> stored_projections(const loaders::LlamaModelFile& file);
+
+// The record of a compressed file, or nullopt for a file bcvk compress did not write.
+std::optional<CompressionRecord> read_compression_record(const gguf::GgufFile& file);
+
+}  // namespace bcvk::compress
