@@ -141,6 +141,11 @@ int run_startup_child(const StartupBenchOptions& o, const std::string& result_js
   if (const char* ns = std::getenv(kOriginVar))
     so.origin = Clock::time_point(std::chrono::nanoseconds(std::strtoll(ns, nullptr, 10)));
   const bench::StartupResult r = bench::measure_startup(so);
+  if (r.validation_messages) {
+    std::fprintf(stderr, "bcvk: error: %zu validation message(s); see above\n",
+                 r.validation_messages);
+    return 3;
+  }
   loaders::write_file_atomically(result_json, to_json(r).dump(2) + "\n");
   return 0;
 }

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "apps/commands.h"
@@ -15,6 +16,7 @@
 #include "loaders/mapped_file.h"
 #include "loaders/prompt_file.h"
 #include "loaders/tokenizer/tokenizer.h"
+#include "runtime/compress/compressed_gguf.h"
 #include "runtime/eval/report.h"
 
 namespace bcvk::apps {
@@ -36,6 +38,8 @@ struct EvalOptions {
   uint32_t limit = 0, calib_limit = 0;
   bool allow_overlap = false;
   std::string json_out, md_out, html_out;
+  std::string teacher;     // --teacher: the dense model a compressed -m is measured against
+  std::string grid_flags;  // grid flags given on the command line (refused with --teacher)
 };
 
 using Clock = std::chrono::steady_clock;
@@ -48,6 +52,42 @@ std::string clock_text(double s) {
   const int t = static_cast<int>(s + 0.5);
   std::snprintf(buf, sizeof buf, "%d:%02d", t / 60, t % 60);
   return buf;
+}
+
+// A compressed student and its teacher must be the same architecture with the same vocabulary.
+void check_same_model(const loaders::LlamaModelFile& teacher,
+                      const loaders::LlamaModelFile& student) {
+  const auto &t = teacher.config(), &s = student.config();
+  if (t.n_layers != s.n_layers || t.n_embd != s.n_embd || t.n_ff != s.n_ff ||
+      t.n_heads != s.n_heads || t.n_kv_heads != s.n_kv_heads || t.n_vocab != s.n_vocab)
+    throw std::invalid_argument("--teacher " + teacher.source() + " is not the model " +
+                                student.source() + " was compressed from (a different shape)");
+  const gguf::Value* tt = teacher.gguf()->find("tokenizer.ggml.tokens");
+  const gguf::Value* st = student.gguf()->find("tokenizer.ggml.tokens");
+  if (!tt || !st || tt->to_string(SIZE_MAX) != st->to_string(SIZE_MAX))
+    throw std::invalid_argument("--teacher " + teacher.source() + " and " + student.source() +
+                                " have different vocabularies");
+  const auto rec = compress::read_compression_record(*student.gguf());
+  if (rec && !rec->source_sha256.empty() && std::filesystem::is_regular_file(teacher.source()) &&
+      file_sha256(teacher.source()) != rec->source_sha256)
+    std::fprintf(
+        stderr, "eval: note: %s was compressed from a file with another sha256 than --teacher %s\n",
+        student.source().c_str(), teacher.source().c_str());
+}
+
+// The one configuration of a compressed student, labelled from its metadata.
+eval::SweepConfig stored_config(const loaders::LlamaModelFile& f, const std::string& path) {
+  eval::SweepConfig c;
+  const auto rec = compress::read_compression_record(*f.gguf());
+  const auto stored = model::MlpPatch::stored(f);
+  c.block = stored.empty() ? 0 : stored.front().circulant.block;
+  c.calibrate = rec && rec->calibration == "ls";
+  c.layers = "stored";
+  c.stored =
+      "stored " + std::filesystem::path(path).filename().string() + " (" +
+      (rec ? rec->patch_description + ", " + rec->calibration : std::string("circulant MLPs")) +
+      ")";
+  return c;
 }
 
 int run_eval(const EvalOptions& o) {
@@ -74,18 +114,37 @@ int run_eval(const EvalOptions& o) {
         " (first: \"" + overlap[0] +
         "\"); calibration and evaluation must be disjoint, or pass --allow-overlap");
 
-  const auto file = loaders::LlamaModelFile::open(o.model.model);
-  if (!file.gguf())
+  // -m is the dense model the students are made from, or, with --teacher, a compressed student
+  // (bcvk compress) measured against the dense teacher.
+  const auto student_file = loaders::LlamaModelFile::open(o.model.model);
+  const bool stored_student = student_file.compressed();
+  if (stored_student && o.teacher.empty())
+    throw std::invalid_argument(o.model.model +
+                                " is a compressed model (bcvk compress): give the dense model it "
+                                "is measured against with --teacher");
+  if (!stored_student && !o.teacher.empty())
+    throw std::invalid_argument("--teacher is for a compressed -m (bcvk compress); " +
+                                o.model.model + " is dense, and eval builds its students from it");
+  if (stored_student && !o.grid_flags.empty())
+    throw std::invalid_argument(o.grid_flags +
+                                " does not apply with --teacher: the student is the compressed "
+                                "file itself, as bcvk compress made it");
+  std::optional<loaders::LlamaModelFile> teacher_file;
+  if (stored_student) teacher_file.emplace(loaders::LlamaModelFile::open(o.teacher));
+  const auto& file = stored_student ? *teacher_file : student_file;
+  if (!file.gguf() || !student_file.gguf())
     throw std::invalid_argument(
         "eval needs a GGUF model (its tokenizer lives in the GGUF metadata)");
+  if (stored_student) check_same_model(*teacher_file, student_file);
   const auto tok = loaders::Tokenizer::from_gguf(*file.gguf());
   const uint32_t n_layers = file.config().n_layers;
 
   // The grid; each spec is validated now, before any work.
   std::vector<eval::SweepConfig> grid;
+  if (stored_student) grid.push_back(stored_config(student_file, o.model.model));
   std::vector<model::Structure> structures = {model::Structure::kBlockCirculant};
   if (o.baseline == "lowrank") structures.push_back(model::Structure::kLowRank);
-  for (auto st : structures)
+  for (auto st : stored_student ? std::vector<model::Structure>{} : structures)
     for (uint32_t b : st == model::Structure::kLowRank && !o.baseline_blocks.empty()
                           ? o.baseline_blocks
                           : o.blocks)
@@ -100,6 +159,12 @@ int run_eval(const EvalOptions& o) {
 
   vk::Context ctx(context_options(o.dev));
   auto m = load_model(ctx, file, o.model);
+  std::unique_ptr<model::Model> student;
+  std::unique_ptr<model::MlpPatch> stored_patch;
+  if (stored_student) {
+    student = load_model(ctx, student_file, o.model);
+    stored_patch = load_stored_patch(ctx, student_file);
+  }
   const auto eval_ids =
       tokenize(tok, eval_set, o.limit, m->context_length(), o.sweep.continuation_tokens);
   const auto calib_ids = any_ls ? tokenize(tok, calib_set, o.calib_limit, m->context_length(), 0)
@@ -180,9 +245,13 @@ int run_eval(const EvalOptions& o) {
   done_estimate = teacher_s;
   for (size_t i = 0; i < grid.size(); ++i) {
     stage = "[" + std::to_string(i + 1) + "/" + std::to_string(grid.size()) + "] " + grid[i].name();
-    run.results.push_back(eval::run_config(
-        *m, file, grid[i], run.teacher, targets.get(), so,
-        [&](const std::string& w, size_t d, size_t n) { progress(w, d, n, config_estimate[i]); }));
+    const eval::Progress p = [&](const std::string& w, size_t d, size_t n) {
+      progress(w, d, n, config_estimate[i]);
+    };
+    run.results.push_back(
+        stored_student
+            ? eval::run_stored_student(*student, *stored_patch, grid[i], run.teacher, so, p)
+            : eval::run_config(*m, file, grid[i], run.teacher, targets.get(), so, p));
     done_estimate += config_estimate[i];
   }
   std::fprintf(stderr, "\n");
@@ -195,9 +264,10 @@ int run_eval(const EvalOptions& o) {
                 {"driver_name", d.driver_name},
                 {"driver_info", d.driver_info},
                 {"api_version", d.api_version_string()}};
-  run.model_path = o.model.model;
+  const std::string& teacher_path = stored_student ? o.teacher : o.model.model;
+  run.model_path = teacher_path;
   run.model_sha256 =
-      std::filesystem::is_regular_file(o.model.model) ? file_sha256(o.model.model) : "";
+      std::filesystem::is_regular_file(teacher_path) ? file_sha256(teacher_path) : "";
   run.calib_path = o.calib;
   run.calib_sha256 = calib_set.sha256;
   run.prompts_path = o.prompts;
@@ -207,6 +277,10 @@ int run_eval(const EvalOptions& o) {
       {"continuation_prompts", n_cont},         {"continuation_tokens", so.continuation_tokens},
       {"evaluation_prompts", eval_ids.size()},  {"calibration_prompts", calib_ids.size()},
       {"weights", o.model.f16 ? "f16" : "f32"}, {"seed", so.seed}};
+  if (stored_student) {
+    run.options["student_model"] = o.model.model;
+    run.options["student_sha256"] = file_sha256(o.model.model);
+  }
 
   const std::string md = eval::markdown_table(run);
   std::cout << md << std::flush;
@@ -277,7 +351,15 @@ Runner add_eval_command(CLI::App& app) {
                   "Write every per-prompt value and the configuration as JSON");
   cmd->add_option("--md", o->md_out, "Write the table as Markdown");
   cmd->add_option("--html", o->html_out, "Write a self-contained HTML report with plots");
-  return [o]() { return run_eval(*o); };
+  cmd->add_option("--teacher", o->teacher,
+                  "With a compressed -m (bcvk compress): the dense model to measure it against");
+  return [o, cmd]() {
+    for (const char* f : {"--block-sizes", "--layers", "--proj", "--calibrate", "--baseline",
+                          "--baseline-block-sizes", "--calib-limit", "--lambda"})
+      if (cmd->get_option(f)->count() > 0)
+        o->grid_flags += (o->grid_flags.empty() ? "" : ", ") + std::string(f);
+    return run_eval(*o);
+  };
 }
 
 }  // namespace bcvk::apps

@@ -1,4 +1,5 @@
 // bcvk info MODEL [--json] [--metadata]: what a GGUF model file holds.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -9,6 +10,8 @@
 #include "loaders/gguf/gguf_file.h"
 #include "loaders/llama_config.h"
 #include "loaders/llama_model.h"
+#include "runtime/compress/compressed_gguf.h"
+#include "runtime/compress/compressed_gguf.h"
 #include "runtime/vk/memory.h"
 
 namespace bcvk::apps {
@@ -34,38 +37,55 @@ int run_info_hf(const InfoOptions& o) {
   std::vector<const loaders::WeightTensor*> all = {&m.token_embd(), &m.output_norm()};
   if (!c.tied_embeddings) all.push_back(&m.output());
   for (const auto& L : m.layers())
-    for (const auto* w : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_norm, &L.gate, &L.up, &L.down}) all.push_back(w);
+    for (const auto* w :
+         {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_norm, &L.gate, &L.up, &L.down})
+      all.push_back(w);
   uint64_t params = 0;
   for (const auto* w : all) params += w->elements();
   if (o.json) {
     nlohmann::json tensors = nlohmann::json::array();
     for (const auto* w : all)
-      tensors.push_back({{"name", w->name}, {"type", gguf::ggml_type_name(w->type)}, {"shape", {w->rows, w->cols}},
+      tensors.push_back({{"name", w->name},
+                         {"type", gguf::ggml_type_name(w->type)},
+                         {"shape", {w->rows, w->cols}},
                          {"bytes", w->data.size()}});
-    std::cout << nlohmann::json{{"file", o.model}, {"format", "safetensors"}, {"file_bytes", m.file_bytes()},
+    std::cout << nlohmann::json{{"file", o.model},
+                                {"format", "safetensors"},
+                                {"file_bytes", m.file_bytes()},
                                 {"architecture", c.architecture},
                                 {"hyperparameters",
-                                 {{"n_layers", c.n_layers}, {"n_embd", c.n_embd}, {"n_ff", c.n_ff},
-                                  {"n_heads", c.n_heads}, {"n_kv_heads", c.n_kv_heads}, {"head_dim", c.head_dim},
-                                  {"n_ctx", c.n_ctx}, {"n_vocab", c.n_vocab}, {"rope_base", c.rope_base},
-                                  {"rms_eps", c.rms_eps}, {"tied_embeddings", c.tied_embeddings}}},
+                                 {{"n_layers", c.n_layers},
+                                  {"n_embd", c.n_embd},
+                                  {"n_ff", c.n_ff},
+                                  {"n_heads", c.n_heads},
+                                  {"n_kv_heads", c.n_kv_heads},
+                                  {"head_dim", c.head_dim},
+                                  {"n_ctx", c.n_ctx},
+                                  {"n_vocab", c.n_vocab},
+                                  {"rope_base", c.rope_base},
+                                  {"rms_eps", c.rms_eps},
+                                  {"tied_embeddings", c.tied_embeddings}}},
                                 {"rope_layout", loaders::rope_layout_name(m.rope_layout())},
-                                {"parameters", params}, {"tensors", tensors}}
+                                {"parameters", params},
+                                {"tensors", tensors}}
                      .dump(2)
               << "\n";
     return 0;
   }
   std::printf("%s (Hugging Face: config.json + safetensors, %s)\n", o.model.c_str(),
               vk::format_bytes(m.file_bytes()).c_str());
-  std::printf("  layers %u, width %u, MLP %u, heads %u (KV %u, size %u), context %u, vocabulary %u\n", c.n_layers,
-              c.n_embd, c.n_ff, c.n_heads, c.n_kv_heads, c.head_dim, c.n_ctx, c.n_vocab);
-  std::printf("  RoPE base %g (%s), RMS epsilon %g, embeddings %s, parameters %.1f M\n", c.rope_base,
-              loaders::rope_layout_name(m.rope_layout()), c.rms_eps, c.tied_embeddings ? "tied" : "separate",
-              params / 1e6);
+  std::printf(
+      "  layers %u, width %u, MLP %u, heads %u (KV %u, size %u), context %u, vocabulary %u\n",
+      c.n_layers, c.n_embd, c.n_ff, c.n_heads, c.n_kv_heads, c.head_dim, c.n_ctx, c.n_vocab);
+  std::printf("  RoPE base %g (%s), RMS epsilon %g, embeddings %s, parameters %.1f M\n",
+              c.rope_base, loaders::rope_layout_name(m.rope_layout()), c.rms_eps,
+              c.tied_embeddings ? "tied" : "separate", params / 1e6);
   std::printf("\n%-48s %-6s %-14s %12s\n", "tensor", "type", "shape", "bytes");
   for (const auto* w : all)
-    std::printf("%-48s %-6s %-14s %12zu\n", w->name.c_str(), std::string(gguf::ggml_type_name(w->type)).c_str(),
-                (std::to_string(w->rows) + " x " + std::to_string(w->cols)).c_str(), w->data.size());
+    std::printf("%-48s %-6s %-14s %12zu\n", w->name.c_str(),
+                std::string(gguf::ggml_type_name(w->type)).c_str(),
+                (std::to_string(w->rows) + " x " + std::to_string(w->cols)).c_str(),
+                w->data.size());
   return 0;
 }
 
@@ -83,6 +103,42 @@ int run_info(const InfoOptions& o) {
   const std::string tok_model = f.get_string("tokenizer.ggml.model").value_or("");
   const std::string tok_pre = f.get_string("tokenizer.ggml.pre").value_or("");
   const bool has_template = f.find("tokenizer.chat_template") != nullptr;
+  // A compressed model (bcvk compress): what it stores block-circulant and how it was made.  The
+  // model is opened as a whole so a malformed circulant tensor is reported here too.
+  const auto record = compress::read_compression_record(f);
+  nlohmann::json compression;
+  if (record ||
+      f.find("bcvk.circulant." + loaders::circulant_tensor_name(0, "gate") + ".block_size") ||
+      std::any_of(f.tensors().begin(), f.tensors().end(),
+                  [](const auto& t) { return t.name.ends_with(".circulant"); })) {
+    const auto model = loaders::LlamaModelFile::open(o.model);
+    uint64_t n = 0, circ_params = 0;
+    std::map<uint32_t, uint64_t> blocks;
+    for (const auto& L : model.layers())
+      for (const auto* t : {&L.circulant.gate, &L.circulant.up, &L.circulant.down})
+        if (t->present()) {
+          ++n;
+          circ_params += t->parameters();
+          ++blocks[t->block];
+        }
+    std::string block_text;
+    for (const auto& [b, count] : blocks)
+      block_text += (block_text.empty() ? "" : ", ") +
+                    ("B=" + std::to_string(b) + " x" + std::to_string(count));
+    compression = {{"circulant_projections", n},
+                   {"circulant_parameters", circ_params},
+                   {"block_sizes", block_text}};
+    if (record)
+      compression.update({{"bcvk_version", record->bcvk_version},
+                          {"patch", record->patch},
+                          {"patch_description", record->patch_description},
+                          {"calibration", record->calibration},
+                          {"calibration_prompts", record->calibration_prompts},
+                          {"calibration_prompts_sha256", record->calibration_sha256},
+                          {"source", record->source},
+                          {"source_sha256", record->source_sha256},
+                          {"dtype", gguf::ggml_type_name(record->dtype)}});
+  }
 
   if (o.json) {
     nlohmann::json tensors = nlohmann::json::array();
@@ -121,6 +177,7 @@ int run_info(const InfoOptions& o) {
         {"tensors", tensors},
         {"metadata", meta},
     };
+    if (!compression.is_null()) out["compression"] = compression;
     std::cout << out.dump(2) << "\n";
     return 0;
   }
@@ -149,6 +206,23 @@ int run_info(const InfoOptions& o) {
   for (const auto& [name, n] : per_type)
     types += (types.empty() ? "" : ", ") + name + " x" + std::to_string(n);
   std::printf("  tensor types  %s\n", types.c_str());
+  if (!compression.is_null()) {
+    std::printf(
+        "  compressed    %llu MLP projections block-circulant (%s), %.2f M parameters\n",
+        static_cast<unsigned long long>(compression["circulant_projections"].get<uint64_t>()),
+        compression["block_sizes"].get<std::string>().c_str(),
+        compression["circulant_parameters"].get<uint64_t>() / 1e6);
+    if (record)
+      std::printf(
+          "                by bcvk %s from %s (sha256 %.16s...): --patch %s, calibration %s%s\n",
+          record->bcvk_version.c_str(), record->source.c_str(), record->source_sha256.c_str(),
+          record->patch.c_str(), record->calibration.c_str(),
+          record->calibration == "ls"
+              ? (" on " + std::to_string(record->calibration_prompts) + " prompts (sha256 " +
+                 record->calibration_sha256.substr(0, 16) + "...)")
+                    .c_str()
+              : "");
+  }
   if (o.metadata) {
     std::printf("\nmetadata (%zu keys)\n", f.metadata().size());
     for (const auto& [k, v] : f.metadata())
@@ -170,7 +244,8 @@ Runner add_info_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "info", "Show a GGUF model's architecture, hyperparameters, tokenizer and tensors");
   auto o = std::make_shared<InfoOptions>();
-  cmd->add_option("model", o->model, "A .gguf file, or a Hugging Face directory (config.json + safetensors)")
+  cmd->add_option("model", o->model,
+                  "A .gguf file, or a Hugging Face directory (config.json + safetensors)")
       ->required();
   cmd->add_flag("--json", o->json, "Print JSON instead of a table");
   cmd->add_flag("--metadata", o->metadata,

@@ -78,6 +78,7 @@ StartupResult measure_startup(const StartupOptions& o) {
 
   r.compile = ctx.compile_stats();
   r.peak_device_bytes = ctx.allocator().stats().peak_bytes_reserved;
+  r.validation_messages = ctx.instance().validation_message_count();
   return r;
 }
 

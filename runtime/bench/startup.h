@@ -29,6 +29,7 @@ struct StartupResult {
   uint64_t prompt_tokens = 0;
   int32_t first_token = -1;
   std::string device;
+  size_t validation_messages = 0;  // with BCVK_VALIDATION=1: any is a failure
 };
 
 struct StartupOptions {

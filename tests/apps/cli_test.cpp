@@ -285,3 +285,170 @@ TEST(Cli, BenchRejectsABadPatchSpec) {
 
 }  // namespace
 }  // namespace bcvk
+
+namespace bcvk {
+namespace {
+
+// bcvk compress and the commands that run its output.  One compressed file (the first 4 layers at
+// B = 64) is shared by the suite.
+class CliCompress : public ::testing::Test {
+ protected:
+  static inline std::filesystem::path dir;
+  static inline std::string compressed;
+  static inline Outcome made;
+  static void SetUpTestSuite() {
+    dir = std::filesystem::temp_directory_path() /
+          ("bcvk-cli-compress-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    compressed = (dir / "c.gguf").string();
+    made = bcvk("compress -m " + kModel + " --patch first4:all:64 -o " + compressed + " --json " +
+                (dir / "c.json").string());
+  }
+  static void TearDownTestSuite() { std::filesystem::remove_all(dir); }
+};
+
+TEST_F(CliCompress, WritesASmallerFileThatGenerateAndInfoRun) {
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  EXPECT_NE(made.out.find("file size"), std::string::npos) << made.out;
+  std::ifstream in(dir / "c.json");
+  const auto j = nlohmann::json::parse(in);
+  EXPECT_EQ(j["output_bytes"].get<uint64_t>(), std::filesystem::file_size(compressed));
+  EXPECT_EQ(j["projections_replaced"], 12);
+  EXPECT_LT(std::filesystem::file_size(compressed), std::filesystem::file_size(kModel));
+
+  const Outcome g = bcvk("generate -m " + compressed + " -p 'The capital of France is' -n 3",
+                         "BCVK_VALIDATION=1");
+  EXPECT_EQ(g.exit_code, 0) << g.err;
+  EXPECT_EQ(g.out.rfind("The capital of France is", 0), 0u) << g.out;
+  EXPECT_NE(g.err.find("compressed model: 12 block-circulant MLP projections"), std::string::npos)
+      << g.err;
+
+  const Outcome i = bcvk("info " + compressed);
+  EXPECT_EQ(i.exit_code, 0) << i.err;
+  EXPECT_NE(i.out.find("compressed    12 MLP projections block-circulant (B=64 x12)"),
+            std::string::npos)
+      << i.out;
+  EXPECT_NE(i.out.find("--patch first4:all:64, calibration none"), std::string::npos) << i.out;
+  EXPECT_NE(i.out.find("blk.3.ffn_down.circulant"), std::string::npos) << i.out;
+  EXPECT_NE(i.out.find("blk.4.ffn_down.weight"), std::string::npos) << i.out;
+}
+
+TEST_F(CliCompress, NeverOverwritesItsInput) {
+  const auto size = std::filesystem::file_size(kModel);
+  const auto mtime = std::filesystem::last_write_time(kModel);
+  const Outcome r = bcvk("compress -m " + kModel + " --patch all:up:64 -o " + kModel);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("is the input model"), std::string::npos) << r.err;
+  EXPECT_EQ(std::filesystem::file_size(kModel), size);
+  EXPECT_EQ(std::filesystem::last_write_time(kModel), mtime);
+}
+
+TEST_F(CliCompress, RefusesBadFlagsAndOutputsBeforeAnyWork) {
+  const std::string out = " -o " + (dir / "x.gguf").string();
+  struct Case {
+    std::string args, message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"--patch all:all:64 --calibrate magic" + out, "--calibrate: unknown method 'magic'"},
+           {"--patch all:all:64 --dtype q4" + out, "--dtype: unknown type 'q4'"},
+           {"--patch all:gates:64" + out, "unknown projection 'gates'"},
+           {"--patch 31:all:64" + out, "layer"},
+           {"--patch all:all:64 -o " + (dir / "no-such-dir" / "x.gguf").string(), "does not exist"},
+           {"--patch all:all:64 -o " + dir.string(), "is a directory"},
+       }) {
+    const Outcome r = bcvk("compress -m " + kModel + " " + c.args);
+    EXPECT_EQ(r.exit_code, 1) << c.args;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << c.args << ": " << r.err;
+  }
+  EXPECT_NE(bcvk("compress -m " + kModel + out).exit_code, 0);  // --patch is required
+  EXPECT_FALSE(std::filesystem::exists(dir / "x.gguf"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "no-such-dir"));
+}
+
+TEST_F(CliCompress, CompressedInputsAndMisusesAreRefused) {
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  const Outcome again =
+      bcvk("compress -m " + compressed + " --patch all:all:64 -o " + (dir / "y.gguf").string());
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("is already compressed"), std::string::npos) << again.err;
+  std::ofstream(dir / "p1.txt") << "one prompt\n";
+  std::ofstream(dir / "p2.txt") << "another prompt\n";
+  const std::string sets =
+      " --calib " + (dir / "p1.txt").string() + " --prompts " + (dir / "p2.txt").string();
+  const Outcome eval = bcvk("eval -m " + compressed + sets);
+  EXPECT_EQ(eval.exit_code, 1);
+  EXPECT_NE(eval.err.find("give the dense model it is measured against with --teacher"),
+            std::string::npos)
+      << eval.err;
+  const Outcome grid =
+      bcvk("eval -m " + compressed + sets + " --teacher " + kModel + " --block-sizes 16");
+  EXPECT_EQ(grid.exit_code, 1);
+  EXPECT_NE(grid.err.find("--block-sizes does not apply with --teacher"), std::string::npos)
+      << grid.err;
+  const Outcome bench = bcvk("bench --reps 1 -m " + compressed + " --patch all:all:64");
+  EXPECT_EQ(bench.exit_code, 1);
+  EXPECT_NE(bench.err.find("is compressed already"), std::string::npos) << bench.err;
+}
+
+TEST_F(CliCompress, ATruncatedCompressedFileIsAClearError) {
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  const auto cut = dir / "cut.gguf";
+  std::filesystem::copy_file(compressed, cut, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::resize_file(cut, std::filesystem::file_size(cut) / 2);
+  for (const char* cmd : {"generate -p hi -m ", "info "}) {
+    const Outcome r = bcvk(std::string(cmd) + cut.string());
+    EXPECT_EQ(r.exit_code, 1) << cmd;
+    EXPECT_NE(r.err.find(cut.string() + ": byte "), std::string::npos) << cmd << ": " << r.err;
+  }
+}
+
+TEST_F(CliCompress, CalibratedCompressionRecordsItsPrompts) {
+  const auto prompts = dir / "calib.txt";
+  std::ofstream(prompts)
+      << "The quick brown fox jumps over the lazy dog.\nWater boils at 100 degrees.\n"
+         "A third prompt that the limit leaves out.\n";
+  const auto out = (dir / "ls.gguf").string();
+  const Outcome r = bcvk("compress -m " + kModel + " --patch 29:down:64 --calibrate ls --calib " +
+                             prompts.string() + " --calib-limit 2 --dtype f16 -o " + out,
+                         "BCVK_VALIDATION=1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("mean output error on calibration"), std::string::npos) << r.out;
+  // sha256sum is the independent hash of the prompt file.
+  FILE* p = popen(("sha256sum " + prompts.string()).c_str(), "r");
+  char sha[65] = {};
+  ASSERT_EQ(fread(sha, 1, 64, p), 64u);
+  pclose(p);
+  const Outcome i = bcvk("info --json " + out);
+  ASSERT_EQ(i.exit_code, 0) << i.err;
+  const auto c = nlohmann::json::parse(i.out)["compression"];
+  EXPECT_EQ(c["calibration"], "ls");
+  EXPECT_EQ(c["calibration_prompts"], 2);
+  EXPECT_EQ(c["calibration_prompts_sha256"], std::string(sha));
+  EXPECT_EQ(c["dtype"], "F16");
+  EXPECT_EQ(c["circulant_projections"], 1);
+}
+
+TEST_F(CliCompress, BenchStartupSeparatesColdAndWarmStarts) {
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  const auto json = (dir / "startup.json").string();
+  const Outcome r = bcvk("bench --startup -m " + compressed + " --ctx 256 --reps 1 --json " + json,
+                         "BCVK_VALIDATION=1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("time to first token"), std::string::npos) << r.out;
+  std::ifstream in(json);
+  const auto j = nlohmann::json::parse(in);
+  const auto &cold = j["cold"][0], &warm = j["warm"][0];
+  EXPECT_GT(cold["fft_plans_from_source"].get<int>(), 0);
+  EXPECT_EQ(warm["fft_plans_from_source"].get<int>(), 0) << "a warm start compiled an FFT kernel";
+  EXPECT_EQ(warm["fft_plans"], cold["fft_plans"]);
+  EXPECT_EQ(warm["first_token"], cold["first_token"]);
+  double sum = 0;
+  for (const auto& p : warm["phases"]) sum += p["ms"].get<double>();
+  EXPECT_NEAR(sum, warm["time_to_first_token_ms"].get<double>(), 1e-6 * sum);
+  const Outcome bad = bcvk("bench --startup -m " + (dir / "nothing.gguf").string());
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("no such file"), std::string::npos) << bad.err;
+}
+
+}  // namespace
+}  // namespace bcvk

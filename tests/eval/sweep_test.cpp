@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include "runtime/compress/compressed_gguf.h"
 #include "runtime/eval/report.h"
 #include "tests/support/gpu_test.h"
 #include "tests/support/temp_dir.h"
@@ -87,6 +88,44 @@ TEST_F(SweepTest, BlockSizeOneIsLosslessAndCalibrationLowersTheKl) {
   const std::string html = eval::html_report(run);
   EXPECT_NE(html.find("<svg"), std::string::npos);
   EXPECT_EQ(html.find("http://"), html.find("http://www.w3.org/2000/svg"));  // no network fetches
+}
+
+// A compressed file (bcvk compress) evaluated as a student measures exactly like the in-memory
+// student it was written from: same parameters, same metrics.
+TEST_F(SweepTest, AStoredStudentMeasuresLikeTheInMemoryStudent) {
+  const auto file = loaders::LlamaModelFile::open(dir / "m.gguf");
+  model::Model m(ctx(), file);
+  eval::SweepOptions o;
+  o.continuation_prompts = 2;
+  o.continuation_tokens = 5;
+  const auto teacher = eval::run_teacher(m, prompts(8, 6, file.config().n_vocab, 3), o);
+  const eval::SweepConfig cfg{model::Structure::kBlockCirculant, 16, "2"};
+  const auto in_memory = eval::run_config(m, file, cfg, teacher, nullptr, o);
+
+  std::vector<compress::CirculantProjection> stored;
+  for (const auto& pp : model::MlpPatch::project(file, cfg.spec(file.config().n_layers)))
+    stored.push_back({pp.layer, pp.projection, pp.circulant});
+  compress::CompressionRecord rec;
+  rec.patch = "first2:all:16";
+  compress::write_compressed_gguf(*file.gguf(), stored, rec, dir / "c.gguf");
+  const auto cfile = loaders::LlamaModelFile::open(dir / "c.gguf");
+  model::Model student(ctx(), cfile);
+  model::MlpPatch patch(ctx(), cfile.config(), model::MlpPatch::stored(cfile));
+  eval::SweepConfig label = cfg;
+  label.stored = "stored c.gguf";
+  const auto from_file = eval::run_stored_student(student, patch, label, teacher, o);
+
+  EXPECT_EQ(from_file.config.name(), "stored c.gguf");
+  EXPECT_EQ(from_file.stats.patch_parameters, in_memory.stats.patch_parameters);
+  EXPECT_EQ(from_file.stats.replaced_parameters, 2ull * 3 * 64 * 96);
+  for (const char* metric : {"kl", "mse", "top1", "cosine", "token_agree", "cont_agree"}) {
+    const auto& a = from_file.per_prompt.at(metric);
+    const auto& b = in_memory.per_prompt.at(metric);
+    ASSERT_EQ(a.size(), b.size()) << metric;
+    for (size_t i = 0; i < a.size(); ++i)
+      EXPECT_NEAR(a[i], b[i], 1e-5 * (1 + std::abs(b[i]))) << metric << " prompt " << i;
+  }
+  EXPECT_GT(from_file.aggregate.at("kl").mean, 1e-4);  // it is a real (lossy) student
 }
 
 }  // namespace
