@@ -2,7 +2,8 @@
 // block_circulant: the non-FFT steps of a block-circulant linear layer
 //   y_i = sum_j C(c_ij) x_j = IFFT( sum_j FFT(c_ij) * FFT(x_j) ),  blocks of size B.
 // One source, four entry points chosen by a define (dispatch: runtime/ops/block_circulant.cpp):
-//   PACK    x [T][x_stride] -> real [T][q][B], zero past the n input features (padding).
+//   PACK    x [T][x_stride] -> real [T_bucket][q][B], zero past the n input features (padding)
+//           and past the T tokens (the FFTs run on T_bucket tokens).
 //   FREQ    X^ [T][q][F] -> Y^ [T][p][F]: Y^_i[f] = sum_j S_ij[f] X^_j[f] (complex, F = B/2+1),
 //           S = FFT(c)/B computed once on the host; kTokens tokens share each S load.
 //   UNPACK  real [T][p][B] -> y [T][y_stride] from column y_offset, first m rows (+= if accumulate).
@@ -24,6 +25,7 @@ layout(push_constant) uniform Push {
   uint y_offset;  // UNPACK, DIRECT
   uint accumulate;
   uint x_offset;  // PACK, DIRECT: first float of x
+  uint T_bucket;  // PACK: rows T .. T_bucket-1 are written as zeros (the FFTs run on T_bucket)
 } pc;
 
 #if defined(PACK)
@@ -31,9 +33,11 @@ layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) writeonly buffer R { float r[]; };
 void main() {
   const uint i = gl_GlobalInvocationID.x, width = pc.q * pc.B;
-  if (i >= pc.T * width) return;
+  if (i >= pc.T_bucket * width) return;
   const uint t = i / width, c = i % width;
-  r[i] = c < pc.n ? x[pc.x_offset + t * pc.x_stride + c] : 0.0;
+  // Zeros past the real tokens: a batched real FFT may pair sequences, so stale memory in the
+  // bucket's spare rows would leak into the real ones through rounding (or NaN).
+  r[i] = t < pc.T && c < pc.n ? x[pc.x_offset + t * pc.x_stride + c] : 0.0;
 }
 
 #elif defined(FREQ)

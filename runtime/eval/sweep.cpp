@@ -234,7 +234,7 @@ ConfigResult run_config(model::Model& model, const loaders::LlamaModelFile& file
     r.padded =
         r.padded || (pp.structure == model::Structure::kBlockCirculant && pp.circulant.padded());
   }
-  model::MlpPatch patch(model.context(), model.config(), std::move(projections));
+  model::MlpPatch patch(model.context(), model.config(), std::move(projections), o.path);
   if (config.calibrate) {
     if (!targets) throw std::invalid_argument("calibration needs the teacher's targets");
     r.calibration =

@@ -36,6 +36,8 @@ struct SweepOptions {
   uint32_t continuation_tokens = 16;
   uint32_t decode_steps = 4;  // decode steps timed per configuration
   uint64_t seed = 1;          // bootstrap
+  // How students multiply (kAuto: MlpPatch times FFT against direct per shape; tests pin one).
+  ops::CirculantPath path = ops::CirculantPath::kAuto;
 };
 
 // Every per-prompt metric, by name, in the order the prompts were given.

@@ -119,22 +119,27 @@ void BlockCirculantLinear::record_fft(vk::Context& ctx, vk::Stream& s, Circulant
                           c.y_stride,
                           c.y_offset + t0 * c.y_stride,
                           c.accumulate ? 1u : 0u,
-                          t0 * c.x_stride};
+                          t0 * c.x_stride,
+                          Tb};
   const std::string l(label);
 
+  // The FFTs transform Tb >= T tokens; pack zeroes the spare rows and freq covers them (zero in,
+  // zero out), so every value either FFT reads was written by this call.
   if (!(c.reuse_input_spectrum && t0 == 0 && T == c.T)) {
     vk::Kernel& pack = ctx.kernel("block_circulant_pack", {{0, wg}}, sizeof(push));
-    s.dispatch(pack, {c.x, ws.real_in_.view()}, push, {groups(uint64_t(T) * q_ * B_, wg), 1, 1},
+    s.dispatch(pack, {c.x, ws.real_in_.view()}, push, {groups(uint64_t(Tb) * q_ * B_, wg), 1, 1},
                l + ".pack");
     s.barrier();
     ws.forward_.get({FftDirection::kForward, B_, Tb * q_}).record(s, l + ".fft");
     s.barrier();
   }
-  const uint32_t kt = tokens_per_group(T);
+  const uint32_t kt = tokens_per_group(Tb);
   const uint32_t fwg = std::min<uint32_t>(64, std::max<uint32_t>(8, std::bit_ceil(F)));
   vk::Kernel& freq = ctx.kernel("block_circulant_freq", {{0, fwg}, {1, kt}}, sizeof(push));
-  s.dispatch(freq, {weights_.view(), ws.complex_in_.view(), ws.complex_out_.view()}, push,
-             {groups(F, fwg), p_, groups(T, kt)}, l + ".freq");
+  BlockCirculantPush freq_push = push;
+  freq_push.T = Tb;
+  s.dispatch(freq, {weights_.view(), ws.complex_in_.view(), ws.complex_out_.view()}, freq_push,
+             {groups(F, fwg), p_, groups(Tb, kt)}, l + ".freq");
   s.barrier();
   ws.inverse_.get({FftDirection::kInverse, B_, Tb * p_}).record(s, l + ".ifft");
   s.barrier();

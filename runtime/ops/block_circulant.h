@@ -23,8 +23,9 @@ namespace bcvk::ops {
 // Mirrors `Push` in shaders/block_circulant.comp.
 struct BlockCirculantPush {
   uint32_t T, m, n, B, p, q, x_stride, y_stride, y_offset, accumulate, x_offset;
+  uint32_t T_bucket = 0;  // PACK: rows up to here, zeros past T
 };
-static_assert(sizeof(BlockCirculantPush) == 44);
+static_assert(sizeof(BlockCirculantPush) == 48);
 
 enum class CirculantPath { kAuto, kFft, kDirect };
 

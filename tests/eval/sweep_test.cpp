@@ -98,6 +98,7 @@ TEST_F(SweepTest, AStoredStudentMeasuresLikeTheInMemoryStudent) {
   eval::SweepOptions o;
   o.continuation_prompts = 2;
   o.continuation_tokens = 5;
+  o.path = ops::CirculantPath::kFft;  // both students on one path (kAuto decides by timing)
   const auto teacher = eval::run_teacher(m, prompts(8, 6, file.config().n_vocab, 3), o);
   const eval::SweepConfig cfg{model::Structure::kBlockCirculant, 16, "2"};
   const auto in_memory = eval::run_config(m, file, cfg, teacher, nullptr, o);
@@ -110,7 +111,7 @@ TEST_F(SweepTest, AStoredStudentMeasuresLikeTheInMemoryStudent) {
   compress::write_compressed_gguf(*file.gguf(), stored, rec, dir / "c.gguf");
   const auto cfile = loaders::LlamaModelFile::open(dir / "c.gguf");
   model::Model student(ctx(), cfile);
-  model::MlpPatch patch(ctx(), cfile.config(), model::MlpPatch::stored(cfile));
+  model::MlpPatch patch(ctx(), cfile.config(), model::MlpPatch::stored(cfile), o.path);
   eval::SweepConfig label = cfg;
   label.stored = "stored c.gguf";
   const auto from_file = eval::run_stored_student(student, patch, label, teacher, o);

@@ -120,5 +120,32 @@ TEST_F(BlockCirculantTest, PlansAndSpectraAreMadeOnceAndReused) {
   EXPECT_EQ(ws.plans_created(), 4u);
 }
 
+// The FFTs run on a power-of-two bucket of tokens (T = 5 -> 8).  Rows 5..7 of the workspace still
+// hold an earlier call's data -- here NaN -- which must not reach the 5 real tokens (VkFFT's
+// batched real transforms may pair sequences; stale values leaked through rounding before the
+// pack kernel zeroed the spare rows).
+TEST_F(BlockCirculantTest, SpareBucketRowsFromAnEarlierCallDoNotLeak) {
+  // Shapes with 2, 3, 4 and 8 blocks a side (which of them leaked depends on how VkFFT batches).
+  for (const auto& [m, n] : {std::pair{96u, 64u}, {64u, 96u}, {128u, 256u}})
+    for (uint32_t T : {5u, 9u}) {
+      ops::CirculantWorkspace ws(ctx(), 32, 8);
+      const uint32_t bucket = ws.token_bucket(T);
+      {
+        const compress::BlockCirculant bc = compress::zero_block_circulant(m, n, 32);
+        ops::BlockCirculantLinear layer(ctx(), bc, CirculantPath::kFft);
+        const std::vector<float> nan(size_t(bucket) * n, std::nanf(""));
+        vk::Buffer xb(ctx().allocator(), nan.size() * 4),
+            yb(ctx().allocator(), size_t(bucket) * m * 4);
+        vk::upload(ctx().allocator(), xb, std::span<const float>(nan));
+        vk::Stream s(ctx().device());
+        layer.record(ctx(), s, &ws, {xb.view(), n, yb.view(), m, 0, bucket, false});
+        s.submit_and_wait();
+      }
+      const double e = run({m, n, 32, T, CirculantPath::kFft, false}, &ws);
+      EXPECT_LE(e, 1e-5) << m << "x" << n << " T=" << T
+                         << ": stale rows of the token bucket leaked into the result";
+    }
+}
+
 }  // namespace
 }  // namespace bcvk
