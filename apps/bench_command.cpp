@@ -143,9 +143,9 @@ void print_variants(const std::vector<Variant>& vs, const bench::Roofline& roof,
   // Decode streams every weight once per token: how close the dense decode comes to the roofline.
   const Variant& d = vs[0];
   const double gbs = d.weight_bytes * d.r.decode_tps / 1e9;
-  std::printf(
-      "dense decode streams %.2f GB/s of weights: %.0f%% of the measured %.2f GB/s roofline\n", gbs,
-      100 * gbs / roof.bandwidth_gbs, roof.bandwidth_gbs);
+  std::printf("%s decode streams %.2f GB/s of weights: %.0f%% of the measured %.2f GB/s roofline\n",
+              d.name.substr(0, d.name.find(' ')).c_str(), gbs, 100 * gbs / roof.bandwidth_gbs,
+              roof.bandwidth_gbs);
   if (o.dev.profile)
     for (const Variant& v : vs) {
       std::printf("\nper-op device time, %s, one decode step x%zu:\n", v.name.c_str(), size_t(1));
