@@ -15,6 +15,7 @@
 #include "loaders/mapped_file.h"
 #include "loaders/prompt_file.h"
 #include "runtime/model/session.h"
+#include "tests/support/compare.h"
 #include "tests/support/cpu_reference.h"
 #include "tests/support/gpu_test.h"
 #include "tests/support/temp_dir.h"
@@ -25,20 +26,7 @@ namespace {
 
 using compress::PatchSpec;
 
-double rel_l2(const std::vector<float>& a, const std::vector<float>& b) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < b.size(); ++i) {
-    num += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
-    den += double(b[i]) * b[i];
-  }
-  return std::sqrt(num / den);
-}
-
-std::vector<int32_t> prompt(uint32_t n, uint32_t vocab) {
-  std::vector<int32_t> t;
-  for (uint32_t i = 0; i < n; ++i) t.push_back(static_cast<int32_t>((i * 29 + 5) % vocab));
-  return t;
-}
+using test::rel_l2;
 
 std::vector<compress::CirculantProjection> to_stored(
     const std::vector<model::PatchedProjection>& pps) {
@@ -95,7 +83,7 @@ class CompressedModelTest : public test::GpuTest {
 TEST_F(CompressedModelTest, LoadedFileGivesTheInMemoryPatchedLogits) {
   const auto dense_path = tiny(0, "dense.gguf");
   const auto dense = loaders::LlamaModelFile::open(dense_path);
-  const auto tokens = prompt(13, dense.config().n_vocab);
+  const auto tokens = test::synthetic_prompt(13, dense.config().n_vocab);
   // Every projection at one B; and a mix of layers, projections and a padded block size (48 pads
   // the 64-wide inputs of gate to 96).
   for (const char* text : {"all:all:16", "0,2:gate=48,down=32"}) {
@@ -150,7 +138,7 @@ TEST_F(CompressedModelTest, HalfPrecisionParametersGiveTheRoundedPatch) {
   for (auto& pp : projections)
     for (float& v : pp.circulant.c) v = loaders::half_to_float(loaders::float_to_half(v));
   model::MlpPatch rounded(ctx(), dense.config(), projections, ops::CirculantPath::kFft);
-  const auto tokens = prompt(9, dense.config().n_vocab);
+  const auto tokens = test::synthetic_prompt(9, dense.config().n_vocab);
   const auto want = logits(dense, &rounded, tokens);
   const auto file = loaders::LlamaModelFile::open(out);
   const auto stored = model::MlpPatch::stored(file);
@@ -168,7 +156,7 @@ TEST_F(CompressedModelTest, CompressedLogitsMatchTheCpuReference) {
   // double-precision forward is the exact answer for the compressed file.
   const auto dense_path = tiny(16, "circulant.gguf");
   const auto dense = loaders::LlamaModelFile::open(dense_path);
-  const auto tokens = prompt(10, dense.config().n_vocab);
+  const auto tokens = test::synthetic_prompt(10, dense.config().n_vocab);
   const auto ref = test::cpu_forward(dense, tokens);
   const auto projections = model::MlpPatch::project(dense, PatchSpec::parse("all:all:16", 3));
   const auto out = dir / "compressed.gguf";
@@ -278,7 +266,7 @@ TEST(WarmStart, ASecondStartCompilesNoFftKernelAndLoadsThePipelineCache) {
       model::Model m(ctx, dense);
       model::MlpPatch patch(ctx, dense.config(), projections, ops::CirculantPath::kFft);
       model::Session s(m, 64, false, &patch);
-      s.prefill(prompt(7, c.n_vocab));
+      s.prefill(test::synthetic_prompt(7, c.n_vocab));
     }
     EXPECT_EQ(ctx.instance().validation_message_count(), 0u);
     return Start{ctx.compile_stats(), ctx.pipeline_cache().loaded_from_disk()};

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "runtime/model/session.h"
+#include "tests/support/compare.h"
 #include "tests/support/cpu_reference.h"
 #include "tests/support/gpu_test.h"
 #include "tests/support/random.h"
@@ -18,20 +19,7 @@ namespace {
 
 using compress::PatchSpec;
 
-double rel_l2(const std::vector<float>& a, const std::vector<float>& b) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < b.size(); ++i) {
-    num += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
-    den += double(b[i]) * b[i];
-  }
-  return std::sqrt(num / den);
-}
-
-std::vector<int32_t> prompt(uint32_t n, uint32_t vocab) {
-  std::vector<int32_t> t;
-  for (uint32_t i = 0; i < n; ++i) t.push_back(static_cast<int32_t>((i * 29 + 5) % vocab));
-  return t;
-}
+using test::rel_l2;
 
 class PatchTest : public test::GpuTest {
  protected:
@@ -65,7 +53,7 @@ TEST_F(PatchTest, BlockSizeOnePatchReproducesTheDenseLogits) {
   for (const auto& pp : patch.projections()) EXPECT_LT(pp.relative_error, 1e-7);
   EXPECT_EQ(patch.circulant(0, compress::Projection::kUp)->path(), ops::CirculantPath::kDirect);
   model::Session teacher(m), student(m, 64, false, &patch);
-  const auto tokens = prompt(11, file.config().n_vocab);
+  const auto tokens = test::synthetic_prompt(11, file.config().n_vocab);
   const auto t = teacher.prefill(tokens, true), s = student.prefill(tokens, true);
   EXPECT_LT(rel_l2(s, t), 1e-5);
 }
@@ -73,7 +61,7 @@ TEST_F(PatchTest, BlockSizeOnePatchReproducesTheDenseLogits) {
 TEST_F(PatchTest, PatchingBlockCirculantWeightsLeavesTheLogitsUnchanged) {
   const auto file = tiny(16, "circulant.gguf");
   model::Model m(ctx(), file);
-  const auto tokens = prompt(9, file.config().n_vocab);
+  const auto tokens = test::synthetic_prompt(9, file.config().n_vocab);
   const auto ref = test::cpu_forward(file, tokens);
   for (const char* text : {"all:all:16", "0,2:gate=16,down=16", "first1:up:16"}) {
     const auto spec = PatchSpec::parse(text, file.config().n_layers);
@@ -103,7 +91,7 @@ TEST_F(PatchTest, SpectraAndFftPlansAreMadeOnceAcrossForwards) {
   EXPECT_EQ(patch.spectra_computed(), 9u);  // 3 layers x 3 projections, when the patch was made
   EXPECT_EQ(patch.fft_plans_created(), 0u);
   model::Session s(m, 64, false, &patch);
-  const auto tokens = prompt(5, file.config().n_vocab);
+  const auto tokens = test::synthetic_prompt(5, file.config().n_vocab);
   s.prefill(tokens);
   const uint64_t plans = patch.fft_plans_created();
   // T = 5 -> bucket 8: forward and inverse plans for n/B = 2 and m/B = 3 blocks, shared by layers.
@@ -144,7 +132,7 @@ TEST_F(PatchTest, StudentOnlyModelDropsDenseWeightsAndRefusesToRunThemDense) {
   EXPECT_EQ(full.weight_bytes() - slim.weight_bytes(), 4ull * 3 * c.n_embd * c.n_ff * c.n_layers);
   model::MlpPatch patch(ctx(), c, model::MlpPatch::project(file, spec));
   model::Session student(slim, 64, false, &patch), on_full(full, 64, false, &patch);
-  const auto tokens = prompt(6, c.n_vocab);
+  const auto tokens = test::synthetic_prompt(6, c.n_vocab);
   EXPECT_LT(rel_l2(student.prefill(tokens), on_full.prefill(tokens)), 1e-6);
   try {
     model::Session teacher(slim);
