@@ -15,6 +15,7 @@
 #include "loaders/mapped_file.h"
 #include "loaders/prompt_file.h"
 #include "runtime/model/session.h"
+#include "tests/support/circulant_model.h"
 #include "tests/support/compare.h"
 #include "tests/support/cpu_reference.h"
 #include "tests/support/gpu_test.h"
@@ -55,21 +56,8 @@ class CompressedModelTest : public test::GpuTest {
   test::TempDir dir;
   // A tiny 3-layer model; with circulant_block > 0 its MLP weights are block-circulant already.
   std::filesystem::path tiny(uint32_t circulant_block, const std::string& name) {
-    test::TinyConfig c;
-    c.n_layers = 3;
-    test::TinyModel m = test::TinyModel::random(c);
-    if (circulant_block)
-      for (uint32_t l = 0; l < c.n_layers; ++l)
-        for (const char* proj : {"gate_proj", "up_proj", "down_proj"}) {
-          const std::string key = "model.layers." + std::to_string(l) + ".mlp." + proj + ".weight";
-          const auto& shape = m.shapes.at(key);
-          auto& w = m.hf.at(key);
-          w = compress::expand(compress::project_block_circulant(
-              w, uint32_t(shape[0]), uint32_t(shape[1]), circulant_block));
-        }
-    const auto path = dir / name;
-    m.write_gguf(path);
-    return path;
+    test::write_tiny_model(dir / name, circulant_block);
+    return dir / name;
   }
   // Logits of every position: a file's own stored patch (if any) plus `extra`.
   std::vector<float> logits(const loaders::LlamaModelFile& file, const model::MlpPatch* patch,

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "runtime/model/session.h"
+#include "tests/support/circulant_model.h"
 #include "tests/support/compare.h"
 #include "tests/support/cpu_reference.h"
 #include "tests/support/gpu_test.h"
@@ -26,22 +27,8 @@ class PatchTest : public test::GpuTest {
   test::TempDir dir;
   // A tiny model; with circulant_block > 0 its MLP weights are block-circulant of that size.
   loaders::LlamaModelFile tiny(uint32_t circulant_block, const char* name) {
-    test::TinyConfig c;
-    c.n_layers = 3;
-    test::TinyModel m = test::TinyModel::random(c);
-    if (circulant_block) {
-      for (uint32_t l = 0; l < c.n_layers; ++l)
-        for (const char* proj : {"gate_proj", "up_proj", "down_proj"}) {
-          const std::string key = "model.layers." + std::to_string(l) + ".mlp." + proj + ".weight";
-          const auto& shape = m.shapes.at(key);
-          auto& w = m.hf.at(key);
-          w = compress::expand(compress::project_block_circulant(
-              w, uint32_t(shape[0]), uint32_t(shape[1]), circulant_block));
-        }
-    }
-    const auto path = dir / name;
-    m.write_gguf(path);
-    return loaders::LlamaModelFile::open(path);
+    test::write_tiny_model(dir / name, circulant_block);
+    return loaders::LlamaModelFile::open(dir / name);
   }
 };
 
