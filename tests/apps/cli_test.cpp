@@ -9,6 +9,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "tests/support/tiny_model.h"
+
 namespace bcvk {
 namespace {
 
@@ -388,6 +390,33 @@ TEST_F(CliCompress, CompressedInputsAndMisusesAreRefused) {
   const Outcome bench = bcvk("bench --reps 1 -m " + compressed + " --patch all:all:64");
   EXPECT_EQ(bench.exit_code, 1);
   EXPECT_NE(bench.err.find("is compressed already"), std::string::npos) << bench.err;
+}
+
+TEST_F(CliCompress, ATeacherThatIsNotTheStudentsModelIsRefused) {
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  std::ofstream(dir / "p1.txt") << "one prompt\n";
+  std::ofstream(dir / "p2.txt") << "another prompt\n";
+  const std::string sets =
+      " --calib " + (dir / "p1.txt").string() + " --prompts " + (dir / "p2.txt").string();
+  // A tiny random llama: another shape and vocabulary than the student's.
+  test::TinyModel::random(test::TinyConfig{}).write_gguf(dir / "tiny.gguf");
+  const Outcome shape =
+      bcvk("eval -m " + compressed + sets + " --teacher " + (dir / "tiny.gguf").string());
+  EXPECT_EQ(shape.exit_code, 1);
+  EXPECT_NE(shape.err.find("is not the model"), std::string::npos) << shape.err;
+  const Outcome missing =
+      bcvk("eval -m " + compressed + sets + " --teacher " + (dir / "none.gguf").string());
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("none.gguf"), std::string::npos) << missing.err;
+}
+
+TEST_F(CliCompress, BenchStartupRefusesBadFlags) {
+  const Outcome reps = bcvk("bench --startup --reps 0 -m " + kModel);
+  EXPECT_EQ(reps.exit_code, 1);
+  EXPECT_NE(reps.err.find("--reps must be at least 1"), std::string::npos) << reps.err;
+  const Outcome patch = bcvk("bench --startup --patch all:all:64 -m " + kModel);
+  EXPECT_EQ(patch.exit_code, 1);
+  EXPECT_NE(patch.err.find("compress it first"), std::string::npos) << patch.err;
 }
 
 TEST_F(CliCompress, ATruncatedCompressedFileIsAClearError) {
