@@ -6,10 +6,12 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include "apps/commands.h"
 #include "apps/device_flags.h"
+#include "apps/kd_flags.h"
 #include "apps/model_flags.h"
 #include "apps/prompts.h"
 #include "loaders/atomic_write.h"
@@ -17,6 +19,7 @@
 #include "loaders/prompt_file.h"
 #include "loaders/tokenizer/tokenizer.h"
 #include "runtime/compress/compressed_gguf.h"
+#include "runtime/distill/gemm.h"
 #include "runtime/eval/report.h"
 
 namespace bcvk::apps {
@@ -35,6 +38,7 @@ struct EvalOptions {
   std::string baseline = "none";
   std::vector<uint32_t> baseline_blocks;  // empty: the same as blocks
   eval::SweepOptions sweep;
+  KdFlags kd;
   uint32_t limit = 0, calib_limit = 0;
   bool allow_overlap = false;
   std::string json_out, md_out, html_out;
@@ -52,6 +56,17 @@ std::string clock_text(double s) {
   const int t = static_cast<int>(s + 0.5);
   std::snprintf(buf, sizeof buf, "%d:%02d", t / 60, t % 60);
   return buf;
+}
+
+// A rough kd time, for the estimate: a step costs ~3 forwards over the layers from the first
+// patched one plus the LM head (~8 layers' worth for a small model), and the host forwards
+// ~12k layer-tokens/s on 2 cores.
+double kd_seconds(const eval::SweepConfig& c, uint32_t n_layers, uint64_t calib_tokens,
+                  const distill::KdOptions& kd) {
+  const uint32_t first = c.spec(n_layers).layers.front();
+  const double layer_tokens =
+      double(std::min<uint64_t>(kd.tokens_per_step, calib_tokens)) * (n_layers - first + 8);
+  return kd.steps * 3.0 * layer_tokens / 12000.0;
 }
 
 // A compressed student and its teacher must be the same architecture with the same vocabulary.
@@ -81,7 +96,7 @@ eval::SweepConfig stored_config(const loaders::LlamaModelFile& f, const std::str
   const auto rec = compress::read_compression_record(*f.gguf());
   const auto stored = model::MlpPatch::stored(f);
   c.block = stored.empty() ? 0 : stored.front().circulant.block;
-  c.calibrate = rec && rec->calibration == "ls";
+  c.calibration = rec ? rec->calibration : "none";
   c.layers = "stored";
   c.stored =
       "stored " + std::filesystem::path(path).filename().string() + " (" +
@@ -93,8 +108,9 @@ eval::SweepConfig stored_config(const loaders::LlamaModelFile& f, const std::str
 int run_eval(const EvalOptions& o) {
   const auto start = Clock::now();
   for (const auto& c : o.calibrate)
-    if (c != "none" && c != "ls")
-      throw std::invalid_argument("--calibrate: unknown method '" + c + "' (none or ls)");
+    if (!eval::known_calibration(c))
+      throw std::invalid_argument("--calibrate: unknown method '" + c + "' (none, ls, kd or ls+kd)");
+  apply_kd_flags(o.kd);
   if (o.baseline != "none" && o.baseline != "lowrank")
     throw std::invalid_argument("--baseline: unknown baseline '" + o.baseline +
                                 "' (lowrank or none)");
@@ -150,12 +166,15 @@ int run_eval(const EvalOptions& o) {
                           : o.blocks)
       for (const auto& l : o.layers)
         for (const auto& c : o.calibrate) {
-          eval::SweepConfig cfg{st, b, l, o.proj, c == "ls"};
+          eval::SweepConfig cfg{st, b, l, o.proj, c};
           cfg.spec(n_layers);  // throws PatchSpecError naming the problem
           grid.push_back(cfg);
         }
-  const bool any_ls =
-      std::any_of(grid.begin(), grid.end(), [](const auto& c) { return c.calibrate; });
+  const bool any_ls = std::any_of(grid.begin(), grid.end(), [](const auto& c) { return c.ls(); });
+  const bool any_kd = std::any_of(grid.begin(), grid.end(), [](const auto& c) { return c.kd(); });
+  std::set<uint32_t> kd_start_layers;
+  for (const auto& c : grid)
+    if (c.kd()) kd_start_layers.insert(c.spec(n_layers).layers.front());
 
   vk::Context ctx(context_options(o.dev));
   auto m = load_model(ctx, file, o.model);
@@ -167,7 +186,7 @@ int run_eval(const EvalOptions& o) {
   }
   const auto eval_ids =
       tokenize(tok, eval_set, o.limit, m->context_length(), o.sweep.continuation_tokens);
-  const auto calib_ids = any_ls ? tokenize(tok, calib_set, o.calib_limit, m->context_length(), 0)
+  const auto calib_ids = any_ls || any_kd ? tokenize(tok, calib_set, o.calib_limit, m->context_length(), 0)
                                 : std::vector<std::vector<int32_t>>{};
   uint64_t eval_tokens = 0, calib_tokens = 0;
   for (const auto& p : eval_ids) eval_tokens += p.size();
@@ -200,7 +219,8 @@ int run_eval(const EvalOptions& o) {
     // Students run at least as fast as the teacher: the dense estimate is an upper bound.
     const double e = (eval_tokens + cont_tokens) * prefill_s_per_token +
                      o.sweep.decode_steps * decode_s +
-                     (c.calibrate ? 3.5 * calib_tokens * prefill_s_per_token : 0);
+                     (c.ls() ? 3.5 * calib_tokens * prefill_s_per_token : 0) +
+                     (c.kd() ? kd_seconds(c, n_layers, calib_tokens, o.kd.kd) : 0);
     config_estimate.push_back(e);
     configs_s += e;
   }
@@ -211,7 +231,7 @@ int run_eval(const EvalOptions& o) {
       "%s\neval: estimated time %s (an upper bound: students run faster than the dense teacher)\n",
       grid.size(), eval_ids.size(), (unsigned long long)eval_tokens, n_cont,
       o.sweep.continuation_tokens,
-      any_ls ? (", " + std::to_string(calib_ids.size()) + " calibration prompts (" +
+      any_ls || any_kd ? (", " + std::to_string(calib_ids.size()) + " calibration prompts (" +
                 std::to_string(calib_tokens) + " tokens)")
                    .c_str()
              : "",
@@ -232,6 +252,7 @@ int run_eval(const EvalOptions& o) {
 
   eval::SweepOptions so = o.sweep;
   so.continuation_prompts = n_cont;
+  so.kd = o.kd.kd;
   stage = "[teacher]";
   eval::SweepRun run;
   run.teacher = eval::run_teacher(*m, eval_ids, so, [&](const std::string& w, size_t d, size_t n) {
@@ -242,6 +263,25 @@ int run_eval(const EvalOptions& o) {
     targets = std::make_unique<eval::TeacherTargets>(*m, calib_ids, [&](size_t d, size_t n) {
       progress("calib targets", d, n, teacher_s * 0.3);
     });
+  // kd: the teacher's soft targets on the host, once for every kd configuration.
+  std::unique_ptr<distill::HostModel<float>> host;
+  std::unique_ptr<distill::KdTeacher> kd_teacher;
+  if (any_kd) {
+    stage = "[kd teacher]";
+    host = std::make_unique<distill::HostModel<float>>(file);
+    kd_teacher = std::make_unique<distill::KdTeacher>(
+        *host, calib_ids, o.kd.kd.temperature, kd_start_layers, o.kd.kd.val_fraction,
+        o.kd.kd.seed, [&](size_t d, size_t n) { progress("soft targets", d, n, 0); });
+    std::fprintf(stderr,
+                 "\neval: kd soft targets: %zu sequences (%llu tokens; %zu held out, %llu "
+                 "tokens) in %.1f s, %.0f MiB on the host\n",
+                 kd_teacher->sequences().size(),
+                 (unsigned long long)kd_teacher->tokens(kd_teacher->train()) +
+                     kd_teacher->tokens(kd_teacher->validation()),
+                 kd_teacher->validation().size(),
+                 (unsigned long long)kd_teacher->tokens(kd_teacher->validation()),
+                 kd_teacher->seconds(), kd_teacher->host_bytes() / 1048576.0);
+  }
   done_estimate = teacher_s;
   for (size_t i = 0; i < grid.size(); ++i) {
     stage = "[" + std::to_string(i + 1) + "/" + std::to_string(grid.size()) + "] " + grid[i].name();
@@ -251,7 +291,8 @@ int run_eval(const EvalOptions& o) {
     run.results.push_back(
         stored_student
             ? eval::run_stored_student(*student, *stored_patch, grid[i], run.teacher, so, p)
-            : eval::run_config(*m, file, grid[i], run.teacher, targets.get(), so, p));
+            : eval::run_config(*m, file, grid[i], run.teacher, targets.get(), so, p,
+                               {host.get(), kd_teacher.get()}));
     done_estimate += config_estimate[i];
   }
   std::fprintf(stderr, "\n");
@@ -276,7 +317,8 @@ int run_eval(const EvalOptions& o) {
       {"temperature", so.temperature},          {"lambda_rel", so.lambda_rel},
       {"continuation_prompts", n_cont},         {"continuation_tokens", so.continuation_tokens},
       {"evaluation_prompts", eval_ids.size()},  {"calibration_prompts", calib_ids.size()},
-      {"weights", o.model.f16 ? "f16" : "f32"}, {"seed", so.seed}};
+      {"weights", o.model.f16 ? "f16" : "f32"}, {"seed", so.seed},
+      {"host_threads", distill::host_threads()}, {"host_blas", distill::blas_name()}};
   if (stored_student) {
     run.options["student_model"] = o.model.model;
     run.options["student_sha256"] = file_sha256(o.model.model);
@@ -310,6 +352,7 @@ Runner add_eval_command(CLI::App& app) {
   auto o = std::make_shared<EvalOptions>();
   add_device_flags(*cmd, o->dev);
   add_model_flags(*cmd, o->model);
+  add_kd_flags(*cmd, o->kd);
   cmd->add_option("--calib", o->calib,
                   "Calibration prompts (text: one a line; or JSONL with \"text\")")
       ->capture_default_str();
@@ -318,12 +361,15 @@ Runner add_eval_command(CLI::App& app) {
   cmd->add_option("--block-sizes", o->blocks, "Block sizes B")
       ->delimiter(',')
       ->capture_default_str();
-  cmd->add_option("--layers", o->layers, "Layer counts to patch (the first N), or all")
+  cmd->add_option("--layers", o->layers,
+                  "Layers to patch: N (the first N), all, firstN, lastN, or indices and ranges "
+                  "joined by + (0+3+5-9)")
       ->delimiter(',')
       ->capture_default_str();
   cmd->add_option("--proj", o->proj, "Projections to patch: gate,up,down")->capture_default_str();
   cmd->add_option("--calibrate", o->calibrate,
-                  "none (Frobenius projection), ls (activation-aware least squares)")
+                  "none (Frobenius projection), ls (activation-aware least squares), kd "
+                  "(distillation against the teacher's soft targets), ls+kd (kd from the ls fit)")
       ->delimiter(',')
       ->capture_default_str();
   cmd->add_option("--baseline", o->baseline,

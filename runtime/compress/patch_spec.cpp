@@ -70,13 +70,15 @@ PatchSpec PatchSpec::parse(std::string_view text, uint32_t n_layers) {
   const std::string_view L = fields[0];
   if (L == "all") {
     for (uint32_t l = 0; l < n_layers; ++l) spec.layers.push_back(l);
-  } else if (L.starts_with("first")) {
-    const uint32_t n = number(L.substr(5), "layer count after 'first'", text);
+  } else if (L.starts_with("first") || L.starts_with("last")) {
+    const bool first = L.starts_with("first");
+    const std::string word = first ? "first" : "last";
+    const uint32_t n = number(L.substr(word.size()), "layer count after '" + word + "'", text);
     if (n == 0 || n > n_layers)
-      throw PatchSpecError("--patch '" + t + "': first" + std::to_string(n) + " needs 1 to " +
+      throw PatchSpecError("--patch '" + t + "': " + word + std::to_string(n) + " needs 1 to " +
                            std::to_string(n_layers) + " layers (the model has " +
                            std::to_string(n_layers) + ")");
-    for (uint32_t l = 0; l < n; ++l) spec.layers.push_back(l);
+    for (uint32_t l = 0; l < n; ++l) spec.layers.push_back(first ? l : n_layers - n + l);
   } else {
     for (std::string_view item : split(L, ',')) {
       const size_t dash = item.find('-');

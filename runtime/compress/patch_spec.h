@@ -2,7 +2,7 @@
 // the value of `--patch`.  Test: tests/compress/patch_spec_test.cpp.
 //
 //   LAYERS[:PROJECTIONS][:B]
-//   LAYERS       all | firstN | a comma list of indices and ranges (0,3,5-9)
+//   LAYERS       all | firstN | lastN | a comma list of indices and ranges (0,3,5-9)
 //   PROJECTIONS  all | a comma list of gate, up, down, each optionally with its own =B
 //   B            block size for the projections listed without their own
 // Examples: all:all:64   first4:up,down:32   0-5:gate=16,up=32,down=64   2,7:down:48

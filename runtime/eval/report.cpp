@@ -48,11 +48,13 @@ std::string markdown_table(const SweepRun& run) {
   const auto& t = run.teacher;
   o << "| config | MLP params | MLP compression | patch bytes | prefill tok/s | decode tok/s | KL "
        "mean [95% CI] | "
-       "KL median | KL p95 | MSE | cosine | top-1 | top-5 | top-10 | t1 in s5 | token agree | ppl "
+       "KL median | KL p95 | MSE | cosine | top-1 | top-5 | top-10 | t1 in s5 | KL all pos | top-1 all | "
+       "t1 in s5 all | token agree | ppl "
        "(teacher) | "
        "cont. prefix /"
     << (t.continuation.empty() ? 0 : t.continuation[0].size()) << " |\n";
-  o << "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  o << "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+       "---:|---:|"
        "\n";
   const double ppl_t = [&] {
     double s = 0;
@@ -62,7 +64,7 @@ std::string markdown_table(const SweepRun& run) {
   o << "| dense teacher | "
     << fmt("%.2f M", run.results.empty() ? 0.0 : run.results[0].stats.dense_mlp_parameters / 1e6)
     << " | 1.00x | - | " << fmt("%.1f", t.prefill_tps) << " | " << fmt("%.2f", t.decode_tps)
-    << " | 0 | 0 | 0 | 0 | 1 | 1 | 1 | 1 | 1 | 1 | " << fmt("%.2f", ppl_t) << " | - |\n";
+    << " | 0 | 0 | 0 | 0 | 1 | 1 | 1 | 1 | 1 | 0 | 1 | 1 | 1 | " << fmt("%.2f", ppl_t) << " | - |\n";
   for (const ConfigResult& r : run.results) {
     const auto& kl = r.aggregate.at("kl");
     o << "| " << r.config.name() << (r.padded ? " (padded)" : "") << " | "
@@ -74,7 +76,8 @@ std::string markdown_table(const SweepRun& run) {
       << fmt("%.3f", mean(r, "mse")) << " | " << fmt("%.4f", mean(r, "cosine")) << " | "
       << fmt("%.2f", mean(r, "top1")) << " | " << fmt("%.2f", mean(r, "top5")) << " | "
       << fmt("%.2f", mean(r, "top10")) << " | " << fmt("%.2f", mean(r, "t1_in_s5")) << " | "
-      << fmt("%.2f", mean(r, "token_agree")) << " | " << fmt("%.2f", mean(r, "ppl")) << " ("
+      << fmt("%.4f", mean(r, "kl_all")) << " | " << fmt("%.2f", mean(r, "top1_all")) << " | "
+      << fmt("%.2f", mean(r, "t1_in_s5_all")) << " | " << fmt("%.2f", mean(r, "token_agree")) << " | " << fmt("%.2f", mean(r, "ppl")) << " ("
       << fmt("%.2f", mean(r, "ppl_teacher")) << ") | "
       << (r.per_prompt.at("cont_prefix").empty() ? std::string("-")
                                                  : fmt("%.1f", mean(r, "cont_prefix")))
@@ -107,7 +110,7 @@ nlohmann::json to_json(const SweepRun& run) {
     c["block"] = r.config.block;
     c["layers"] = r.config.layers;
     c["projections"] = r.config.projections;
-    c["calibration"] = r.config.calibrate ? "ls" : "none";
+    c["calibration"] = r.config.calibration;
     c["padded"] = r.padded;
     c["mlp_parameters"] = r.stats.student_mlp_parameters();
     c["dense_mlp_parameters"] = r.stats.dense_mlp_parameters;
@@ -124,6 +127,33 @@ nlohmann::json to_json(const SweepRun& run) {
                                  {"seconds", r.calibration->seconds},
                                  {"relative_output_error_before", r.calibration->error_before},
                                  {"relative_output_error_after", r.calibration->error_after}};
+    }
+    if (r.kd) {
+      const auto& k = *r.kd;
+      nlohmann::json val = nlohmann::json::array();
+      for (const auto& [step, loss] : k.val_loss) val.push_back({step, loss});
+      c["kd_report"] = {{"temperature", k.options.temperature},
+                        {"steps", k.options.steps},
+                        {"steps_run", k.steps_run},
+                        {"lr", k.options.lr},
+                        {"schedule", k.options.schedule},
+                        {"warmup", k.options.warmup},
+                        {"tokens_per_step", k.options.tokens_per_step},
+                        {"seed", k.options.seed},
+                        {"val_fraction", k.options.val_fraction},
+                        {"train_sequences", k.train_sequences},
+                        {"val_sequences", k.val_sequences},
+                        {"train_tokens", k.train_tokens},
+                        {"val_tokens", k.val_tokens},
+                        {"parameters", k.parameters},
+                        {"train_loss", k.train_loss},
+                        {"val_loss", val},
+                        {"initial_val_loss", k.initial_val_loss},
+                        {"best_val_loss", k.best_val_loss},
+                        {"best_step", k.best_step},
+                        {"stopped_early", k.stopped_early},
+                        {"seconds", k.seconds},
+                        {"train_tokens_per_s", k.tokens_per_second}};
     }
     for (const auto& [name, a] : r.aggregate)
       c["aggregate"][name] = {{"mean", a.mean},
@@ -223,15 +253,22 @@ std::string svg_scatter(const std::string& title, const std::string& xlabel,
 std::string series_name(const ConfigResult& r) {
   return std::string(r.config.structure == model::Structure::kBlockCirculant ? "circulant"
                                                                              : "low-rank") +
-         " " + (r.config.calibrate ? "ls" : "none") +
-         (r.config.layers == "all" ? "" : " first " + r.config.layers);
+         " " + r.config.calibration + (r.config.layers == "all" ? "" : " layers " + r.config.layers);
 }
 
 }  // namespace
 
 std::string html_report(const SweepRun& run) {
-  std::vector<Point> quality, speed;
+  std::vector<Point> quality, speed, curves;
   for (const ConfigResult& r : run.results) {
+    if (r.kd) {
+      for (size_t i = 0; i < r.kd->train_loss.size(); ++i)
+        curves.push_back({double(i + 1), r.kd->train_loss[i], r.config.name() + " train",
+                          r.config.name() + " step " + std::to_string(i + 1)});
+      for (const auto& [step, loss] : r.kd->val_loss)
+        curves.push_back({double(step), loss, r.config.name() + " validation",
+                          r.config.name() + " step " + std::to_string(step)});
+    }
     quality.push_back(
         {r.stats.mlp_compression(), r.aggregate.at("kl").mean, series_name(r), r.config.name()});
     speed.push_back({double(r.config.block), r.decode_tps, series_name(r), r.config.name()});
@@ -253,6 +290,9 @@ std::string html_report(const SweepRun& run) {
                    "mean KL(teacher || student)", quality, true);
   o << svg_scatter("Decode speed vs block size", "block size B (log scale)", "decode tokens/s",
                    speed, true);
+  if (!curves.empty())
+    o << svg_scatter("Distillation: loss per position", "step",
+                     "T^2 KL(teacher || student), nats", curves, false);
   o << "</div>\n<h2>Results</h2>\n<table>\n";
   // The Markdown table, as HTML.
   std::istringstream md(markdown_table(run));

@@ -115,6 +115,19 @@ void measure_student(model::Model& model, const model::MlpPatch& patch,
         size_t agree = 0;
         for (size_t k = 0; k < T; ++k) agree += am[k] == teacher.position_argmax[i][k];
         put("token_agree", double(agree) / T);
+        // Every position of the prompt, against the teacher's distribution there.
+        double kl_all = 0, t1_all = 0, t1s5_all = 0;
+        for (size_t k = 0; k < T; ++k) {
+          const auto ck = metrics::compare_logits(
+              std::span<const float>(teacher.logits[i].data() + k * V, V),
+              std::span<const float>(all.data() + k * V, V), o.temperature);
+          kl_all += ck.kl / T;
+          t1_all += ck.top1 / T;
+          t1s5_all += ck.teacher_top1_in_student_top5 / T;
+        }
+        put("kl_all", kl_all);
+        put("top1_all", t1_all);
+        put("t1_in_s5_all", t1s5_all);
         put("ppl",
             T >= 2 ? metrics::perplexity(std::span<const float>(all.data(), T * V), V, p) : 0.0);
         put("ppl_teacher", teacher.perplexity[i]);
@@ -150,19 +163,27 @@ std::string SweepConfig::name() const {
   std::string n = structure == model::Structure::kBlockCirculant ? "circulant" : "lowrank";
   n += " B=" + std::to_string(block) + " layers=" + layers;
   if (projections != "gate,up,down") n += " proj=" + projections;
-  n += calibrate ? " ls" : " none";
+  n += " " + calibration;
   return n;
 }
 
+bool known_calibration(const std::string& m) {
+  return m == "none" || m == "ls" || m == "kd" || m == "ls+kd";
+}
+
 compress::PatchSpec SweepConfig::spec(uint32_t n_layers) const {
-  const std::string L = layers == "all" ? "all" : "first" + layers;
+  std::string L = layers;
+  if (!L.empty() && std::all_of(L.begin(), L.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
+    L = "first" + L;  // a bare count: the first N layers
+  std::replace(L.begin(), L.end(), '+', ',');
   return compress::PatchSpec::parse(L + ":" + projections + ":" + std::to_string(block), n_layers);
 }
 
 const std::vector<std::string>& metric_names() {
   static const std::vector<std::string> names = {
-      "kl",       "mse",         "l2",  "cosine",      "top1",        "top5",      "top10",
-      "t1_in_s5", "token_agree", "ppl", "ppl_teacher", "cont_prefix", "cont_agree"};
+      "kl",     "mse",      "l2",           "cosine",      "top1",        "top5",
+      "top10",  "t1_in_s5", "kl_all",       "top1_all",    "t1_in_s5_all", "token_agree",
+      "ppl",    "ppl_teacher", "cont_prefix", "cont_agree"};
   return names;
 }
 
@@ -186,6 +207,7 @@ TeacherReference run_teacher(model::Model& model, const std::vector<std::vector<
         const auto& p = prompts[i];
         t.tokens += p.size();
         t.last_logits.emplace_back(all.end() - V, all.end());
+        t.logits.push_back(all);
         t.position_argmax.push_back(row_argmax(all, V));
         t.perplexity.push_back(p.size() >= 2 ? metrics::perplexity(all, V, p) : 0.0);
       });
@@ -223,7 +245,7 @@ TeacherReference run_teacher(model::Model& model, const std::vector<std::vector<
 ConfigResult run_config(model::Model& model, const loaders::LlamaModelFile& file,
                         const SweepConfig& config, const TeacherReference& teacher,
                         const TeacherTargets* targets, const SweepOptions& o,
-                        const Progress& progress) {
+                        const Progress& progress, const KdSetup& kd) {
   const auto start = Clock::now();
   ConfigResult r;
   r.config = config;
@@ -235,12 +257,21 @@ ConfigResult run_config(model::Model& model, const loaders::LlamaModelFile& file
         r.padded || (pp.structure == model::Structure::kBlockCirculant && pp.circulant.padded());
   }
   model::MlpPatch patch(model.context(), model.config(), std::move(projections), o.path);
-  if (config.calibrate) {
+  if (config.ls()) {
     if (!targets) throw std::invalid_argument("calibration needs the teacher's targets");
     r.calibration =
         calibrate_least_squares(model, patch, *targets, o.lambda_rel, [&](size_t d, size_t n) {
           if (progress) progress("calibrating", d, n);
         });
+  }
+  if (config.kd()) {
+    if (!kd.model || !kd.teacher) throw std::invalid_argument("kd needs the teacher's soft targets");
+    auto trained = patch.projections();
+    r.kd = distill::distill(*kd.model, *kd.teacher, trained, o.kd,
+                            [&](uint32_t d, uint32_t n, double, double) {
+                              if (progress) progress("distilling", d, n);
+                            });
+    for (auto& pp : trained) patch.replace(std::move(pp));
   }
   measure_student(model, patch, teacher, o, progress, r);
   r.seconds = since(start);

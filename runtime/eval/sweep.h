@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/distill/kd.h"
 #include "runtime/eval/calibrate.h"
 #include "runtime/metrics/logit_metrics.h"
 #include "runtime/model/session.h"
@@ -19,9 +20,15 @@ namespace bcvk::eval {
 struct SweepConfig {
   model::Structure structure = model::Structure::kBlockCirculant;
   uint32_t block = 64;  // B; low-rank uses the rank of equal parameter count
-  std::string layers;   // "all" or a layer count N (the first N layers)
+  // "all", a layer count N (the first N layers), or any --patch layer form with '+' for ','
+  // (firstN, lastN, 0+3+5-9).
+  std::string layers;
   std::string projections = "gate,up,down";
-  bool calibrate = false;  // least squares (ls) vs plain projection (none)
+  // none (plain projection), ls (layer-wise least squares), kd (distillation from the
+  // projection), ls+kd (distillation from the least-squares fit).
+  std::string calibration = "none";
+  bool ls() const { return calibration == "ls" || calibration == "ls+kd"; }
+  bool kd() const { return calibration == "kd" || calibration == "ls+kd"; }
   // A student read from a compressed file (bcvk compress): its name; the fields above describe
   // it but spec() does not rebuild it.
   std::string stored;
@@ -38,6 +45,17 @@ struct SweepOptions {
   uint64_t seed = 1;          // bootstrap
   // How students multiply (kAuto: MlpPatch times FFT against direct per shape; tests pin one).
   ops::CirculantPath path = ops::CirculantPath::kAuto;
+  distill::KdOptions kd;  // kd and ls+kd configurations
+};
+
+// The calibration methods SweepConfig::calibration accepts.
+bool known_calibration(const std::string& method);
+
+// What kd configurations train against: the host model and the teacher's soft targets (with the
+// residual at every configuration's first patched layer).
+struct KdSetup {
+  const distill::HostModel<float>* model = nullptr;
+  const distill::KdTeacher* teacher = nullptr;
 };
 
 // Every per-prompt metric, by name, in the order the prompts were given.
@@ -46,6 +64,7 @@ using PromptMetrics = std::map<std::string, std::vector<double>>;
 struct TeacherReference {
   std::vector<std::vector<int32_t>> prompts;
   std::vector<std::vector<float>> last_logits;        // [prompt][vocab]
+  std::vector<std::vector<float>> logits;             // [prompt][T][vocab], every position
   std::vector<std::vector<int32_t>> position_argmax;  // [prompt][T]
   std::vector<double> perplexity;                     // [prompt]
   std::vector<std::vector<int32_t>> continuation;  // [prompt][tokens] (first continuation_prompts)
@@ -64,6 +83,7 @@ struct ConfigResult {
   std::map<std::string, metrics::Aggregate> aggregate;
   double prefill_tps = 0, decode_tps = 0;
   std::optional<CalibrationReport> calibration;
+  std::optional<distill::KdReport> kd;
   double seconds = 0;
 };
 
@@ -73,11 +93,11 @@ using Progress = std::function<void(const std::string&, size_t, size_t)>;
 TeacherReference run_teacher(model::Model& model, const std::vector<std::vector<int32_t>>& prompts,
                              const SweepOptions& options, const Progress& progress = {});
 
-// `teacher_targets` is needed (non-null) for calibrated configurations.
+// `teacher_targets` is needed (non-null) for ls configurations, `kd` for kd ones.
 ConfigResult run_config(model::Model& model, const loaders::LlamaModelFile& file,
                         const SweepConfig& config, const TeacherReference& teacher,
                         const TeacherTargets* teacher_targets, const SweepOptions& options,
-                        const Progress& progress = {});
+                        const Progress& progress = {}, const KdSetup& kd = {});
 
 // A student loaded from a compressed model file (bcvk compress): its own Model (the dense weights
 // the file keeps) and the patch of the projections it stores, measured like run_config's

@@ -1,0 +1,61 @@
+#include "apps/kd_flags.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include "runtime/distill/gemm.h"
+
+namespace bcvk::apps {
+
+void add_kd_flags(CLI::App& cmd, KdFlags& f) {
+  auto& o = f.kd;
+  cmd.add_option("--kd-temperature", o.temperature,
+                 "kd: softmax temperature T of the soft targets (loss T^2 KL)")
+      ->capture_default_str();
+  cmd.add_option("--kd-steps", o.steps, "kd: optimizer steps")->capture_default_str();
+  cmd.add_option("--kd-lr", o.lr, "kd: Adam learning rate (peak)")->capture_default_str();
+  cmd.add_option("--kd-schedule", o.schedule, "kd: cosine (to lr/10) or constant after warm-up")
+      ->capture_default_str();
+  cmd.add_option("--kd-warmup", o.warmup, "kd: linear warm-up steps")->capture_default_str();
+  cmd.add_option("--kd-tokens", o.tokens_per_step, "kd: calibration tokens per step")
+      ->capture_default_str();
+  cmd.add_option("--kd-seed", o.seed, "kd: seed of the batch order and the held-out split")
+      ->capture_default_str();
+  cmd.add_option("--kd-val", o.val_fraction,
+                 "kd: share of the calibration sequences held out for validation")
+      ->capture_default_str();
+  cmd.add_option("--kd-eval-every", o.eval_every, "kd: steps between validation losses")
+      ->capture_default_str();
+  cmd.add_option("--kd-patience", o.patience,
+                 "kd: stop after this many validations without improvement (0: never)")
+      ->capture_default_str();
+  cmd.add_option("--threads", f.threads, "Host threads for distillation (0: every core)")
+      ->capture_default_str();
+}
+
+void apply_kd_flags(const KdFlags& f) {
+  const auto& o = f.kd;
+  if (!(o.temperature > 0) || !std::isfinite(o.temperature))
+    throw std::invalid_argument("--kd-temperature must be a positive finite number");
+  if (o.steps == 0) throw std::invalid_argument("--kd-steps must be at least 1");
+  if (!(o.lr > 0) || !std::isfinite(o.lr))
+    throw std::invalid_argument("--kd-lr must be a positive finite number");
+  if (o.schedule != "cosine" && o.schedule != "constant")
+    throw std::invalid_argument("--kd-schedule: unknown schedule '" + o.schedule +
+                                "' (cosine or constant)");
+  if (o.tokens_per_step == 0) throw std::invalid_argument("--kd-tokens must be at least 1");
+  if (!(o.val_fraction >= 0 && o.val_fraction < 1))
+    throw std::invalid_argument("--kd-val must be in [0, 1)");
+  distill::set_host_threads(f.threads);
+}
+
+void print_kd_progress(const std::string& stage, uint32_t done, uint32_t total, double loss,
+                       double val, double elapsed_s) {
+  const double eta = done ? elapsed_s / done * (total - done) : 0;
+  const int e = int(eta + 0.5);
+  std::fprintf(stderr, "\r%s step %u/%u  loss %.4f%s  ETA %d:%02d   ", stage.c_str(), done, total,
+               loss, std::isfinite(val) ? ("  val " + std::to_string(val).substr(0, 6)).c_str() : "",
+               e / 60, e % 60);
+}
+
+}  // namespace bcvk::apps
