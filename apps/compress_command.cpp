@@ -8,10 +8,12 @@
 
 #include "apps/commands.h"
 #include "apps/device_flags.h"
+#include "apps/kd_flags.h"
 #include "apps/model_flags.h"
 #include "apps/prompts.h"
 #include "loaders/atomic_write.h"
 #include "runtime/compress/compressed_gguf.h"
+#include "runtime/distill/kd.h"
 #include "runtime/eval/calibrate.h"
 #include "runtime/vk/memory.h"
 
@@ -24,6 +26,7 @@ struct CompressOptions {
   ModelFlags model;
   std::string patch;
   std::string calibrate = "none";
+  KdFlags kd;
   std::string calib = "data/prompts/calibration.txt";
   uint32_t calib_limit = 0;
   double lambda_rel = 1e-3;
@@ -53,8 +56,10 @@ void check_output(const std::string& in, const std::string& out) {
 
 int run_compress(const CompressOptions& o) {
   const auto start = std::chrono::steady_clock::now();
-  if (o.calibrate != "none" && o.calibrate != "ls")
-    throw std::invalid_argument("--calibrate: unknown method '" + o.calibrate + "' (none or ls)");
+  if (o.calibrate != "none" && o.calibrate != "ls" && o.calibrate != "kd" && o.calibrate != "ls+kd")
+    throw std::invalid_argument("--calibrate: unknown method '" + o.calibrate +
+                                "' (none, ls, kd or ls+kd)");
+  apply_kd_flags(o.kd);
   if (o.dtype != "f32" && o.dtype != "f16")
     throw std::invalid_argument("--dtype: unknown type '" + o.dtype + "' (f32 or f16)");
   check_output(o.model.model, o.out);
@@ -88,15 +93,29 @@ int run_compress(const CompressOptions& o) {
   for (const auto& pp : projections) projection_error += pp.relative_error / projections.size();
 
   std::optional<eval::CalibrationReport> calibration;
-  if (o.calibrate == "ls") {
-    // Calibration runs the dense teacher and the student on the device.
+  std::optional<distill::KdReport> kd_report;
+  const bool ls = o.calibrate == "ls" || o.calibrate == "ls+kd";
+  const bool kd = o.calibrate == "kd" || o.calibrate == "ls+kd";
+  std::vector<std::vector<int32_t>> calib_ids;
+  if (ls || kd) {
     const auto calib_set = loaders::read_prompt_set(o.calib);
     const auto tok = loaders::Tokenizer::from_gguf(*file.gguf());
+    const uint32_t ctx_len = o.model.context ? std::min(o.model.context, file.config().n_ctx)
+                                             : file.config().n_ctx;
+    calib_ids = tokenize(tok, calib_set, o.calib_limit, ctx_len, o.kd.calib_generate);
+    rec.calibration_sha256 = calib_set.sha256;
+    rec.calibration_prompts = calib_ids.size();
+  }
+  // The host model: kd trains on it, and --calib-generate samples the teacher's text with it.
+  std::unique_ptr<distill::HostModel<float>> host;
+  if (kd || (ls && o.kd.calib_generate)) host = std::make_unique<distill::HostModel<float>>(file);
+  if (o.kd.calib_generate && !calib_ids.empty())
+    calib_ids = generate_calibration(*host, calib_ids, o.kd, loaders::Tokenizer::from_gguf(*file.gguf()).eos());
+  if (ls) {
+    // Least squares runs the dense teacher and the student on the device.
     vk::Context ctx(context_options(o.dev));
     auto m = load_model(ctx, file, o.model);
-    const auto ids = tokenize(tok, calib_set, o.calib_limit, m->context_length(), 0);
-    rec.calibration_sha256 = calib_set.sha256;
-    rec.calibration_prompts = ids.size();
+    const auto& ids = calib_ids;
     rec.lambda_rel = o.lambda_rel;
     const eval::TeacherTargets targets(*m, ids, [](size_t d, size_t n) {
       std::fprintf(stderr, "\rteacher targets: %zu/%zu layers", d, n);
@@ -113,6 +132,41 @@ int run_compress(const CompressOptions& o) {
     // A validation message (BCVK_VALIDATION=1) fails the run before anything is written.
     if (const int rc = finish(ctx, o.dev, vk::ProfileTable{})) return rc;
   }
+  if (kd) {
+    // Distillation runs on the host: the teacher's soft targets, then the student's training.
+    const uint32_t first = distill::first_patched_layer(projections);
+    const distill::KdTeacher teacher(*host, calib_ids, o.kd.kd.temperature, {first},
+                                     o.kd.kd.val_fraction, o.kd.kd.seed, [](size_t d, size_t n) {
+                                       std::fprintf(stderr, "\rsoft targets: %zu/%zu sequences",
+                                                    d, n);
+                                     });
+    std::fprintf(stderr, "\n");
+    const auto t0 = std::chrono::steady_clock::now();
+    kd_report = distill::distill(*host, teacher, projections, o.kd.kd,
+                                 [&](uint32_t d, uint32_t n, double loss, double val) {
+                                   print_kd_progress("distilling:", d, n, loss, val, since(t0));
+                                 });
+    std::fprintf(stderr, "\n");
+    const auto& k = *kd_report;
+    rec.calibration_settings =
+        nlohmann::json{{"method", "kd"},
+                       {"calib_generate", o.kd.calib_generate},
+                       {"temperature", k.options.temperature},
+                       {"steps", k.options.steps},
+                       {"steps_run", k.steps_run},
+                       {"lr", k.options.lr},
+                       {"schedule", k.options.schedule},
+                       {"warmup", k.options.warmup},
+                       {"tokens_per_step", k.options.tokens_per_step},
+                       {"seed", k.options.seed},
+                       {"val_fraction", k.options.val_fraction},
+                       {"train_tokens", k.train_tokens},
+                       {"val_tokens", k.val_tokens},
+                       {"initial_val_loss", k.initial_val_loss},
+                       {"best_val_loss", k.best_val_loss},
+                       {"best_step", k.best_step}}
+            .dump();
+  }
   rec.source_sha256 = file_sha256(o.model.model);
 
   std::vector<compress::CirculantProjection> stored;
@@ -125,11 +179,17 @@ int run_compress(const CompressOptions& o) {
               since(start));
   std::printf("  %-40s %llu (%s)\n", "projections stored block-circulant",
               (unsigned long long)st.projections_replaced, spec.describe().c_str());
-  std::printf(
-      "  %-40s %s\n", "calibration",
-      o.calibrate == "ls"
-          ? ("ls on " + std::to_string(rec.calibration_prompts) + " prompts of " + o.calib).c_str()
-          : "none (Frobenius projection)");
+  std::printf("  %-40s %s\n", "calibration",
+              o.calibrate != "none" ? (o.calibrate + " on " +
+                                       std::to_string(rec.calibration_prompts) + " prompts of " +
+                                       o.calib)
+                                          .c_str()
+                                    : "none (Frobenius projection)");
+  if (kd_report)
+    std::printf("  %-40s %.4f -> %.4f (best of %u steps: %u; %.0f training tokens/s)\n",
+                "kd validation loss per position", kd_report->initial_val_loss,
+                kd_report->best_val_loss, kd_report->steps_run, kd_report->best_step,
+                kd_report->tokens_per_second);
   std::printf("  %-40s %.4f\n", "mean ||W - W_c|| / ||W|| (projection)", projection_error);
   if (calibration) {
     double before = 0, after = 0;
@@ -164,6 +224,11 @@ int run_compress(const CompressOptions& o) {
                         {"circulant_bytes_added", st.circulant_bytes_added},
                         {"source_sha256", rec.source_sha256},
                         {"seconds", since(start)}};
+    if (kd_report) {
+      j["kd"] = nlohmann::json::parse(rec.calibration_settings);
+      j["kd"]["train_loss"] = kd_report->train_loss;
+      j["kd"]["train_tokens_per_s"] = kd_report->tokens_per_second;
+    }
     if (calibration) {
       j["calibration_error_before"] = calibration->error_before;
       j["calibration_error_after"] = calibration->error_after;
@@ -184,12 +249,14 @@ Runner add_compress_command(CLI::App& app) {
   auto o = std::make_shared<CompressOptions>();
   add_device_flags(*cmd, o->dev);
   add_model_flags(*cmd, o->model);
+  add_kd_flags(*cmd, o->kd);
   cmd->add_option(
          "--patch", o->patch,
          "Projections to store block-circulant: LAYERS[:PROJECTIONS][:B], e.g. all:gate,up,down:64")
       ->required();
   cmd->add_option("--calibrate", o->calibrate,
-                  "none (Frobenius projection) or ls (activation-aware least squares on --calib)")
+                  "none (Frobenius projection), ls (activation-aware least squares on --calib), "
+                  "kd (distillation against the dense model's soft targets) or ls+kd")
       ->capture_default_str();
   cmd->add_option("--calib", o->calib, "Calibration prompts for ls (text: one a line; or JSONL)")
       ->capture_default_str();

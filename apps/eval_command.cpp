@@ -170,11 +170,14 @@ int run_eval(const EvalOptions& o) {
           cfg.spec(n_layers);  // throws PatchSpecError naming the problem
           grid.push_back(cfg);
         }
-  const bool any_ls = std::any_of(grid.begin(), grid.end(), [](const auto& c) { return c.ls(); });
-  const bool any_kd = std::any_of(grid.begin(), grid.end(), [](const auto& c) { return c.kd(); });
+  // A stored student was calibrated when it was made: only grid configurations calibrate here.
+  auto calibrates_ls = [](const eval::SweepConfig& c) { return c.stored.empty() && c.ls(); };
+  auto calibrates_kd = [](const eval::SweepConfig& c) { return c.stored.empty() && c.kd(); };
+  const bool any_ls = std::any_of(grid.begin(), grid.end(), calibrates_ls);
+  const bool any_kd = std::any_of(grid.begin(), grid.end(), calibrates_kd);
   std::set<uint32_t> kd_start_layers;
   for (const auto& c : grid)
-    if (c.kd()) kd_start_layers.insert(c.spec(n_layers).layers.front());
+    if (calibrates_kd(c)) kd_start_layers.insert(c.spec(n_layers).layers.front());
 
   vk::Context ctx(context_options(o.dev));
   auto m = load_model(ctx, file, o.model);
@@ -186,8 +189,15 @@ int run_eval(const EvalOptions& o) {
   }
   const auto eval_ids =
       tokenize(tok, eval_set, o.limit, m->context_length(), o.sweep.continuation_tokens);
-  const auto calib_ids = any_ls || any_kd ? tokenize(tok, calib_set, o.calib_limit, m->context_length(), 0)
-                                : std::vector<std::vector<int32_t>>{};
+  auto calib_ids = any_ls || any_kd ? tokenize(tok, calib_set, o.calib_limit,
+                                               m->context_length(), o.kd.calib_generate)
+                                      : std::vector<std::vector<int32_t>>{};
+  // The host model: kd trains on it, and --calib-generate samples the teacher's text with it.
+  std::unique_ptr<distill::HostModel<float>> host;
+  if (any_kd || (any_ls && o.kd.calib_generate))
+    host = std::make_unique<distill::HostModel<float>>(file);
+  if (o.kd.calib_generate && !calib_ids.empty())
+    calib_ids = generate_calibration(*host, calib_ids, o.kd, tok.eos());
   uint64_t eval_tokens = 0, calib_tokens = 0;
   for (const auto& p : eval_ids) eval_tokens += p.size();
   for (const auto& p : calib_ids) calib_tokens += p.size();
@@ -219,8 +229,8 @@ int run_eval(const EvalOptions& o) {
     // Students run at least as fast as the teacher: the dense estimate is an upper bound.
     const double e = (eval_tokens + cont_tokens) * prefill_s_per_token +
                      o.sweep.decode_steps * decode_s +
-                     (c.ls() ? 3.5 * calib_tokens * prefill_s_per_token : 0) +
-                     (c.kd() ? kd_seconds(c, n_layers, calib_tokens, o.kd.kd) : 0);
+                     (calibrates_ls(c) ? 3.5 * calib_tokens * prefill_s_per_token : 0) +
+                     (calibrates_kd(c) ? kd_seconds(c, n_layers, calib_tokens, o.kd.kd) : 0);
     config_estimate.push_back(e);
     configs_s += e;
   }
@@ -264,11 +274,9 @@ int run_eval(const EvalOptions& o) {
       progress("calib targets", d, n, teacher_s * 0.3);
     });
   // kd: the teacher's soft targets on the host, once for every kd configuration.
-  std::unique_ptr<distill::HostModel<float>> host;
   std::unique_ptr<distill::KdTeacher> kd_teacher;
   if (any_kd) {
     stage = "[kd teacher]";
-    host = std::make_unique<distill::HostModel<float>>(file);
     kd_teacher = std::make_unique<distill::KdTeacher>(
         *host, calib_ids, o.kd.kd.temperature, kd_start_layers, o.kd.kd.val_fraction,
         o.kd.kd.seed, [&](size_t d, size_t n) { progress("soft targets", d, n, 0); });
@@ -317,6 +325,7 @@ int run_eval(const EvalOptions& o) {
       {"temperature", so.temperature},          {"lambda_rel", so.lambda_rel},
       {"continuation_prompts", n_cont},         {"continuation_tokens", so.continuation_tokens},
       {"evaluation_prompts", eval_ids.size()},  {"calibration_prompts", calib_ids.size()},
+      {"calibration_tokens", calib_tokens},     {"calib_generate", o.kd.calib_generate},
       {"weights", o.model.f16 ? "f16" : "f32"}, {"seed", so.seed},
       {"host_threads", distill::host_threads()}, {"host_blas", distill::blas_name()}};
   if (stored_student) {

@@ -135,6 +135,7 @@ int run_info(const InfoOptions& o) {
                           {"calibration", record->calibration},
                           {"calibration_prompts", record->calibration_prompts},
                           {"calibration_prompts_sha256", record->calibration_sha256},
+                          {"calibration_settings", record->calibration_settings},
                           {"source", record->source},
                           {"source_sha256", record->source_sha256},
                           {"dtype", gguf::ggml_type_name(record->dtype)}});
@@ -217,7 +218,7 @@ int run_info(const InfoOptions& o) {
           "                by bcvk %s from %s (sha256 %.16s...): --patch %s, calibration %s%s\n",
           record->bcvk_version.c_str(), record->source.c_str(), record->source_sha256.c_str(),
           record->patch.c_str(), record->calibration.c_str(),
-          record->calibration == "ls"
+          record->calibration != "none" && !record->calibration.empty()
               ? (" on " + std::to_string(record->calibration_prompts) + " prompts (sha256 " +
                  record->calibration_sha256.substr(0, 16) + "...)")
                     .c_str()

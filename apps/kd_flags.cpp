@@ -3,6 +3,9 @@
 #include <cmath>
 #include <cstdio>
 
+#include <chrono>
+
+#include "runtime/distill/calib_generate.h"
 #include "runtime/distill/gemm.h"
 
 namespace bcvk::apps {
@@ -29,6 +32,10 @@ void add_kd_flags(CLI::App& cmd, KdFlags& f) {
   cmd.add_option("--kd-patience", o.patience,
                  "kd: stop after this many validations without improvement (0: never)")
       ->capture_default_str();
+  cmd.add_option("--calib-generate", f.calib_generate,
+                 "Tokens the teacher samples (temperature 1, seed --kd-seed) after each "
+                 "calibration prompt; the sequences become the calibration data")
+      ->capture_default_str();
   cmd.add_option("--threads", f.threads, "Host threads for distillation (0: every core)")
       ->capture_default_str();
 }
@@ -47,6 +54,27 @@ void apply_kd_flags(const KdFlags& f) {
   if (!(o.val_fraction >= 0 && o.val_fraction < 1))
     throw std::invalid_argument("--kd-val must be in [0, 1)");
   distill::set_host_threads(f.threads);
+}
+
+std::vector<std::vector<int32_t>> generate_calibration(
+    const distill::HostModel<float>& host, const std::vector<std::vector<int32_t>>& prompts,
+    const KdFlags& f, int32_t eos) {
+  const auto t0 = std::chrono::steady_clock::now();
+  distill::GenerateOptions g;
+  g.tokens = f.calib_generate;
+  g.seed = f.kd.seed;
+  g.eos = eos;
+  auto out = distill::generate_continuations(host, prompts, g, [](size_t d, size_t n) {
+    std::fprintf(stderr, "\rcalibration text from the teacher: step %zu/%zu   ", d, n);
+  });
+  uint64_t before = 0, after = 0;
+  for (const auto& p : prompts) before += p.size();
+  for (const auto& p : out) after += p.size();
+  std::fprintf(stderr, "\ncalibration: %zu prompts, %llu tokens -> %llu with the teacher's text "
+               "(%.1f s)\n", prompts.size(), (unsigned long long)before,
+               (unsigned long long)after,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  return out;
 }
 
 void print_kd_progress(const std::string& stage, uint32_t done, uint32_t total, double loss,

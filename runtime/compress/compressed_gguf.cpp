@@ -17,6 +17,7 @@ const char* kKeyCalibration = "bcvk.compress.calibration";
 const char* kKeyCalibrationSha = "bcvk.compress.calibration_prompts_sha256";
 const char* kKeyCalibrationPrompts = "bcvk.compress.calibration_prompts";
 const char* kKeyLambda = "bcvk.compress.lambda_rel";
+const char* kKeySettings = "bcvk.compress.calibration_settings";
 const char* kKeySource = "bcvk.compress.source";
 const char* kKeySourceSha = "bcvk.compress.source_sha256";
 const char* kKeyDtype = "bcvk.compress.dtype";
@@ -74,6 +75,8 @@ CompressedFileStats write_compressed_gguf(const gguf::GgufFile& in,
     w.set_string(kKeyCalibrationSha, record.calibration_sha256);
     w.set_u64(kKeyCalibrationPrompts, record.calibration_prompts);
     w.set_f32(kKeyLambda, static_cast<float>(record.lambda_rel));
+    if (!record.calibration_settings.empty())
+      w.set_string(kKeySettings, record.calibration_settings);
   }
   w.set_string(kKeySource, record.source);
   w.set_string(kKeySourceSha, record.source_sha256);
@@ -136,6 +139,7 @@ std::optional<CompressionRecord> read_compression_record(const gguf::GgufFile& f
   r.calibration_sha256 = f.get_string(kKeyCalibrationSha).value_or("");
   r.calibration_prompts = f.get_uint(kKeyCalibrationPrompts).value_or(0);
   r.lambda_rel = f.get_float(kKeyLambda).value_or(0.0);
+  r.calibration_settings = f.get_string(kKeySettings).value_or("");
   r.source = f.get_string(kKeySource).value_or("");
   r.source_sha256 = f.get_string(kKeySourceSha).value_or("");
   r.dtype =

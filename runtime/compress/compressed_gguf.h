@@ -31,10 +31,13 @@ struct CompressionRecord {
   std::string bcvk_version;
   std::string patch;                 // the --patch text as given
   std::string patch_description;     // PatchSpec::describe()
-  std::string calibration = "none";  // none | ls
-  std::string calibration_sha256;    // of the calibration prompt file (ls only)
-  uint64_t calibration_prompts = 0;  // prompts used (ls only)
-  double lambda_rel = 0;             // ridge (ls only)
+  std::string calibration = "none";  // none | ls | kd | ls+kd
+  std::string calibration_sha256;    // of the calibration prompt file (not none)
+  uint64_t calibration_prompts = 0;  // prompts used (not none)
+  double lambda_rel = 0;             // ridge (ls, ls+kd)
+  // kd, ls+kd: the distillation's settings and outcome as JSON (temperature, steps, lr, schedule,
+  // tokens per step, seed, held-out share, best step and validation loss).
+  std::string calibration_settings;
   std::string source;                // the input file's name
   std::string source_sha256;
   gguf::GgmlType dtype = gguf::GgmlType::F32;  // of the circulant tensors

@@ -261,6 +261,86 @@ void HostModel<R>::backward(Acts& acts, std::vector<R>& dx,
   }
 }
 
+template <class R>
+void HostModel<R>::decode_step(std::vector<R>& x, const std::vector<KvCache*>& caches) const {
+  const uint32_t S = uint32_t(caches.size()), E = c_.n_embd, F = c_.n_ff, H = c_.n_heads,
+                 KV = c_.n_kv_heads, hd = c_.head_dim, QD = H * hd, KD = KV * hd, group = H / KV;
+  if (x.size() != size_t(S) * E) throw std::invalid_argument("decode_step: residual size");
+  for (KvCache* kc : caches) {
+    if (kc->length >= c_.n_ctx)
+      throw std::invalid_argument("decode_step: a sequence reached the model's context of " +
+                                  std::to_string(c_.n_ctx) + " tokens");
+    kc->k.resize(c_.n_layers);
+    kc->v.resize(c_.n_layers);
+  }
+  std::vector<R> xn(size_t(S) * E), rstd(S), q(size_t(S) * QD), k(size_t(S) * KD),
+      v(size_t(S) * KD), att(size_t(S) * QD), g(size_t(S) * F), u(size_t(S) * F), h(size_t(S) * F);
+  const double scale = 1.0 / std::sqrt(double(hd));
+  for (uint32_t l = 0; l < c_.n_layers; ++l) {
+    const Layer& W = layers_[l];
+    rms_norm_forward(x.data(), W.attn_norm.data(), S, E, c_.rms_eps, xn.data(), rstd.data());
+    linear_forward(xn.data(), S, E, W.wq.data(), QD, q.data());
+    linear_forward(xn.data(), S, E, W.wk.data(), KD, k.data());
+    linear_forward(xn.data(), S, E, W.wv.data(), KD, v.data());
+    for (uint32_t s = 0; s < S; ++s) {
+      KvCache& kc = *caches[s];
+      std::vector<R> qs(q.data() + size_t(s) * QD, q.data() + size_t(s + 1) * QD);
+      std::vector<R> ks(k.data() + size_t(s) * KD, k.data() + size_t(s + 1) * KD);
+      rotate_at(qs.data(), H, hd, kc.length);
+      rotate_at(ks.data(), KV, hd, kc.length);
+      auto& K = kc.k[l];
+      auto& V = kc.v[l];
+      K.insert(K.end(), ks.data(), ks.data() + KD);
+      V.insert(V.end(), v.data() + size_t(s) * KD, v.data() + size_t(s + 1) * KD);
+      const uint32_t T = kc.length + 1;
+      std::vector<double> w(T);
+      for (uint32_t hh = 0; hh < H; ++hh) {
+        const uint32_t gg = hh / group;
+        const R* qh = qs.data() + size_t(hh) * hd;
+        double mx = -INFINITY;
+        for (uint32_t j = 0; j < T; ++j) {
+          double d = 0;
+          for (uint32_t e = 0; e < hd; ++e) d += double(qh[e]) * K[size_t(j) * KD + gg * hd + e];
+          w[j] = d * scale;
+          mx = std::max(mx, w[j]);
+        }
+        double z = 0;
+        for (double& wj : w) z += (wj = std::exp(wj - mx));
+        R* o = att.data() + size_t(s) * QD + hh * hd;
+        for (uint32_t e = 0; e < hd; ++e) {
+          double acc = 0;
+          for (uint32_t j = 0; j < T; ++j) acc += w[j] * V[size_t(j) * KD + gg * hd + e];
+          o[e] = R(acc / z);
+        }
+      }
+    }
+    linear_forward(att.data(), S, QD, W.wo.data(), E, x.data(), true);
+    rms_norm_forward(x.data(), W.ffn_norm.data(), S, E, c_.rms_eps, xn.data(), rstd.data());
+    linear_forward(xn.data(), S, E, mlp_weight(l, compress::Projection::kGate, {}), F, g.data());
+    linear_forward(xn.data(), S, E, mlp_weight(l, compress::Projection::kUp, {}), F, u.data());
+    silu_mul_forward(g.data(), u.data(), h.size(), h.data());
+    linear_forward(h.data(), S, F, mlp_weight(l, compress::Projection::kDown, {}), E, x.data(),
+                   true);
+  }
+  for (KvCache* kc : caches) ++kc->length;
+}
+
+template <class R>
+void HostModel<R>::rotate_at(R* x, uint32_t heads, uint32_t hd, uint32_t pos) const {
+  const RopeTable& t = *rope_;
+  const double* c = t.cos.data() + size_t(pos) * t.pairs;
+  const double* sn = t.sin.data() + size_t(pos) * t.pairs;
+  for (uint32_t h = 0; h < heads; ++h) {
+    R* head = x + size_t(h) * hd;
+    for (uint32_t i = 0; i < t.pairs; ++i) {
+      const uint32_t a = t.adjacent ? 2 * i : i, b = t.adjacent ? 2 * i + 1 : i + hd / 2;
+      const double x0 = head[a], x1 = head[b];
+      head[a] = R(x0 * c[i] - x1 * sn[i]);
+      head[b] = R(x0 * sn[i] + x1 * c[i]);
+    }
+  }
+}
+
 template struct Trainable<float>;
 template struct Trainable<double>;
 template class HostModel<float>;

@@ -77,11 +77,22 @@ class HostModel {
   // Trainable's dense_grad.  dx is consumed.
   void backward(Acts& acts, std::vector<R>& dx, const std::vector<Trainable<R>*>& student) const;
 
+  // Incremental decoding of the dense model: one new token for each of several sequences, each
+  // with its own KV cache (per layer, [length][n_kv_heads * head_dim] for K and for V).
+  struct KvCache {
+    std::vector<std::vector<R>> k, v;
+    uint32_t length = 0;
+  };
+  // x: [S][n_embd] embeddings of the sequences' next tokens, turned into their final residuals;
+  // caches[s] grows by one position.
+  void decode_step(std::vector<R>& x, const std::vector<KvCache*>& caches) const;
+
  private:
   struct Layer {
     std::vector<R> attn_norm, ffn_norm, wq, wk, wv, wo;
     std::array<std::vector<R>, 3> mlp;  // gate, up, down (empty: stored block-circulant)
   };
+  void rotate_at(R* x, uint32_t heads, uint32_t head_dim, uint32_t pos) const;  // RoPE at pos
   const R* mlp_weight(uint32_t layer, compress::Projection p,
                       const std::vector<Trainable<R>*>& student) const;
 

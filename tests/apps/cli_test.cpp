@@ -481,3 +481,80 @@ TEST_F(CliCompress, BenchStartupSeparatesColdAndWarmStarts) {
 
 }  // namespace
 }  // namespace bcvk
+
+namespace bcvk {
+namespace {
+
+// compress --calibrate kd, then eval of that file against its teacher, reproduces the sweep's
+// figure for the same configuration (distillation is deterministic for a seed and thread count).
+TEST_F(CliCompress, DistilledCompressionReproducesTheSweepFigure) {
+  std::ofstream(dir / "calib.txt") << "The weather today is\nA short story about a cat:\n"
+                                      "def add(a, b):\nThe capital of Italy is\n"
+                                      "Water boils at\nOnce upon a time\n";
+  std::ofstream(dir / "eval.txt") << "The quick brown fox\nIn 1969, humans first\n";
+  const std::string data = " --calib " + (dir / "calib.txt").string() + " --prompts " +
+                           (dir / "eval.txt").string() + " --continuations 1";
+  const std::string kd = " --kd-steps 4 --kd-val 0.2 --kd-eval-every 2 --threads 2";
+  const std::string out = (dir / "kd.gguf").string();
+  const Outcome c = bcvk("compress -m " + kModel + " --patch last2:down:64 --calibrate kd" + kd +
+                         " --calib " + (dir / "calib.txt").string() + " -o " + out + " --json " +
+                         (dir / "kd.json").string());
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_NE(c.out.find("kd validation loss per position"), std::string::npos) << c.out;
+  std::ifstream in(dir / "kd.json");
+  const auto j = nlohmann::json::parse(in);
+  EXPECT_EQ(j["calibration"], "kd");
+  EXPECT_EQ(j["kd"]["steps"], 4);
+  EXPECT_EQ(j["kd"]["train_loss"].size(), 4u);
+  EXPECT_LE(j["kd"]["best_val_loss"].get<double>(), j["kd"]["initial_val_loss"].get<double>());
+  const Outcome info = bcvk("info --json " + out);
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_NE(info.out.find("\\\"temperature\\\""), std::string::npos) << info.out;
+
+  const Outcome stored = bcvk("eval -m " + out + " --teacher " + kModel + data + " --json " +
+                                  (dir / "stored.json").string(),
+                              "BCVK_VALIDATION=1");
+  ASSERT_EQ(stored.exit_code, 0) << stored.err;
+  const Outcome sweep = bcvk("eval -m " + kModel + data + kd +
+                                 " --block-sizes 64 --layers last2 --proj down --calibrate kd "
+                                 "--json " +
+                                 (dir / "sweep.json").string(),
+                             "BCVK_VALIDATION=1");
+  ASSERT_EQ(sweep.exit_code, 0) << sweep.err;
+  std::ifstream s1(dir / "stored.json"), s2(dir / "sweep.json");
+  const auto a = nlohmann::json::parse(s1)["configs"][0], b = nlohmann::json::parse(s2)["configs"][0];
+  EXPECT_EQ(b["calibration"], "kd");
+  for (const char* m : {"kl", "kl_all", "top1_all"}) {
+    const double x = a["aggregate"][m]["mean"], y = b["aggregate"][m]["mean"];
+    EXPECT_NEAR(x, y, 1e-4 * (1 + std::abs(y))) << m;
+  }
+  EXPECT_EQ(b["kd_report"]["train_loss"], j["kd"]["train_loss"]);
+}
+
+TEST_F(CliCompress, RefusesBadDistillationFlags) {
+  const std::string out = " -o " + (dir / "bad.gguf").string();
+  struct Case {
+    std::string args, message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"--kd-steps 0", "--kd-steps must be at least 1"},
+           {"--kd-temperature inf", "--kd-temperature must be a positive finite number"},
+           {"--kd-temperature 0", "--kd-temperature must be a positive finite number"},
+           {"--kd-lr -1", "--kd-lr must be a positive finite number"},
+           {"--kd-schedule linear", "--kd-schedule: unknown schedule 'linear'"},
+           {"--kd-tokens 0", "--kd-tokens must be at least 1"},
+           {"--kd-val 1", "--kd-val must be in [0, 1)"},
+       }) {
+    const Outcome r =
+        bcvk("compress -m " + kModel + " --patch last2:down:64 --calibrate kd " + c.args + out);
+    EXPECT_EQ(r.exit_code, 1) << c.args;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << c.args << ": " << r.err;
+    const Outcome e = bcvk("eval -m " + kModel + " --calibrate kd --layers last2 " + c.args);
+    EXPECT_EQ(e.exit_code, 1) << c.args;
+    EXPECT_NE(e.err.find(c.message), std::string::npos) << c.args << ": " << e.err;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir / "bad.gguf"));
+}
+
+}  // namespace
+}  // namespace bcvk

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "runtime/compress/low_rank.h"
+#include "runtime/distill/calib_generate.h"
 #include "runtime/distill/host_model.h"
 #include "runtime/model/session.h"
 #include "tests/support/compare.h"
@@ -156,6 +157,78 @@ TEST(HostModel, StudentGradientMatchesFiniteDifferences) {
     EXPECT_GT(gmax, 1e-4) << "trainable " << k << " has no gradient to check";
     EXPECT_LT(worst, 1e-6 * std::max(1.0, gmax)) << "trainable " << k;
   }
+}
+
+// Incremental decoding (KV cache, sequences in lockstep) gives the logits of the full forward at
+// every position.
+TEST(HostModel, DecodeStepsMatchTheFullForward) {
+  test::TempDir dir;
+  const auto file = tiny(dir, false, "m.gguf");
+  const auto& c = file.config();
+  const HostModel<float> m(file);
+  const std::vector<std::vector<int32_t>> seqs = {{5, 9, 2, 7, 1}, {3, 8, 6}};
+  std::vector<HostModel<float>::KvCache> caches(2);
+  for (size_t step = 0; step < 5; ++step) {
+    std::vector<int32_t> ids;
+    std::vector<HostModel<float>::KvCache*> kc;
+    std::vector<size_t> which;
+    for (size_t i = 0; i < 2; ++i)
+      if (step < seqs[i].size()) {
+        ids.push_back(seqs[i][step]);
+        kc.push_back(&caches[i]);
+        which.push_back(i);
+      }
+    auto x = m.embed(ids);
+    m.decode_step(x, kc);
+    std::vector<float> z(ids.size() * c.n_vocab);
+    m.logits(x.data(), uint32_t(ids.size()), z.data());
+    for (size_t r = 0; r < which.size(); ++r) {
+      const auto ref = test::cpu_forward(file, std::vector<int32_t>(
+                                                   seqs[which[r]].begin(),
+                                                   seqs[which[r]].begin() + step + 1));
+      for (uint32_t v = 0; v < c.n_vocab; ++v)
+        ASSERT_NEAR(z[r * c.n_vocab + v], ref[step][v], 2e-4 * (1 + std::abs(ref[step][v])))
+            << "sequence " << which[r] << " position " << step;
+    }
+  }
+  EXPECT_EQ(caches[0].length, 5u);
+  EXPECT_EQ(caches[1].length, 3u);
+}
+
+// The teacher's own continuations: prompts kept as prefixes, the asked length (or an end at EOS),
+// the same text for the same seed whatever else is generated alongside, another text for another
+// seed.
+TEST(HostModel, GeneratedContinuationsAreSeededAndIndependentOfBatching) {
+  test::TempDir dir;
+  const auto file = tiny(dir, false, "m.gguf");  // untied: a spread-out distribution
+  const HostModel<float> m(file);
+  const std::vector<std::vector<int32_t>> prompts = {{5, 9, 2}, {3, 8, 6, 1, 4}, {7}};
+  GenerateOptions o;
+  o.tokens = 12;
+  o.seed = 4;
+  const auto all = generate_continuations(m, prompts, o);
+  ASSERT_EQ(all.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    ASSERT_EQ(all[i].size(), prompts[i].size() + 12) << i;
+    EXPECT_TRUE(std::equal(prompts[i].begin(), prompts[i].end(), all[i].begin()));
+    for (int32_t t : all[i]) EXPECT_LT(uint32_t(t), file.config().n_vocab);
+  }
+  EXPECT_EQ(generate_continuations(m, prompts, o), all);
+  // Without sequence 2 (the longest-running), sequences 0 and 1 get the same text: each has its
+  // own generator and cache, whatever decodes alongside.
+  const auto two = generate_continuations(m, {prompts[0], prompts[1]}, o);
+  EXPECT_EQ(two[0], all[0]) << "batching changed the text";
+  EXPECT_EQ(two[1], all[1]) << "batching changed the text";
+  o.seed = 5;
+  EXPECT_NE(generate_continuations(m, prompts, o), all);
+  // An end-of-sequence token ends a sequence early, kept as its last token.
+  o.seed = 4;
+  o.eos = all[0][prompts[0].size() + 2];
+  const auto stopped = generate_continuations(m, {prompts[0]}, o)[0];
+  ASSERT_LE(stopped.size(), prompts[0].size() + 3);
+  EXPECT_EQ(stopped.back(), o.eos);
+  o.tokens = 64;  // 5 + 64 > the tiny model's context of 64
+  EXPECT_THROW(generate_continuations(m, prompts, o), std::invalid_argument);
 }
 
 class HostModelOnDevice : public test::GpuTest {};
