@@ -100,8 +100,8 @@ int run_compress(const CompressOptions& o) {
   if (ls || kd) {
     const auto calib_set = loaders::read_prompt_set(o.calib);
     const auto tok = loaders::Tokenizer::from_gguf(*file.gguf());
-    const uint32_t ctx_len = o.model.context ? std::min(o.model.context, file.config().n_ctx)
-                                             : file.config().n_ctx;
+    const uint32_t ctx_len =
+        o.model.context ? std::min(o.model.context, file.config().n_ctx) : file.config().n_ctx;
     calib_ids = tokenize(tok, calib_set, o.calib_limit, ctx_len, o.kd.calib_generate);
     rec.calibration_sha256 = calib_set.sha256;
     rec.calibration_prompts = calib_ids.size();
@@ -110,7 +110,8 @@ int run_compress(const CompressOptions& o) {
   std::unique_ptr<distill::HostModel<float>> host;
   if (kd || (ls && o.kd.calib_generate)) host = std::make_unique<distill::HostModel<float>>(file);
   if (o.kd.calib_generate && !calib_ids.empty())
-    calib_ids = generate_calibration(*host, calib_ids, o.kd, loaders::Tokenizer::from_gguf(*file.gguf()).eos());
+    calib_ids = generate_calibration(*host, calib_ids, o.kd,
+                                     loaders::Tokenizer::from_gguf(*file.gguf()).eos());
   if (ls) {
     // Least squares runs the dense teacher and the student on the device.
     vk::Context ctx(context_options(o.dev));
@@ -137,8 +138,8 @@ int run_compress(const CompressOptions& o) {
     const uint32_t first = distill::first_patched_layer(projections);
     const distill::KdTeacher teacher(*host, calib_ids, o.kd.kd.temperature, {first},
                                      o.kd.kd.val_fraction, o.kd.kd.seed, [](size_t d, size_t n) {
-                                       std::fprintf(stderr, "\rsoft targets: %zu/%zu sequences",
-                                                    d, n);
+                                       std::fprintf(stderr, "\rsoft targets: %zu/%zu sequences", d,
+                                                    n);
                                      });
     std::fprintf(stderr, "\n");
     const auto t0 = std::chrono::steady_clock::now();
@@ -148,24 +149,23 @@ int run_compress(const CompressOptions& o) {
                                  });
     std::fprintf(stderr, "\n");
     const auto& k = *kd_report;
-    rec.calibration_settings =
-        nlohmann::json{{"method", "kd"},
-                       {"calib_generate", o.kd.calib_generate},
-                       {"temperature", k.options.temperature},
-                       {"steps", k.options.steps},
-                       {"steps_run", k.steps_run},
-                       {"lr", k.options.lr},
-                       {"schedule", k.options.schedule},
-                       {"warmup", k.options.warmup},
-                       {"tokens_per_step", k.options.tokens_per_step},
-                       {"seed", k.options.seed},
-                       {"val_fraction", k.options.val_fraction},
-                       {"train_tokens", k.train_tokens},
-                       {"val_tokens", k.val_tokens},
-                       {"initial_val_loss", k.initial_val_loss},
-                       {"best_val_loss", k.best_val_loss},
-                       {"best_step", k.best_step}}
-            .dump();
+    rec.calibration_settings = nlohmann::json{
+        {"method", "kd"},
+        {"calib_generate", o.kd.calib_generate},
+        {"temperature", k.options.temperature},
+        {"steps", k.options.steps},
+        {"steps_run", k.steps_run},
+        {"lr", k.options.lr},
+        {"schedule", k.options.schedule},
+        {"warmup", k.options.warmup},
+        {"tokens_per_step", k.options.tokens_per_step},
+        {"seed", k.options.seed},
+        {"val_fraction", k.options.val_fraction},
+        {"train_tokens", k.train_tokens},
+        {"val_tokens", k.val_tokens},
+        {"initial_val_loss", k.initial_val_loss},
+        {"best_val_loss", k.best_val_loss},
+        {"best_step", k.best_step}}.dump();
   }
   rec.source_sha256 = file_sha256(o.model.model);
 
@@ -180,11 +180,11 @@ int run_compress(const CompressOptions& o) {
   std::printf("  %-40s %llu (%s)\n", "projections stored block-circulant",
               (unsigned long long)st.projections_replaced, spec.describe().c_str());
   std::printf("  %-40s %s\n", "calibration",
-              o.calibrate != "none" ? (o.calibrate + " on " +
-                                       std::to_string(rec.calibration_prompts) + " prompts of " +
-                                       o.calib)
-                                          .c_str()
-                                    : "none (Frobenius projection)");
+              o.calibrate != "none"
+                  ? (o.calibrate + " on " + std::to_string(rec.calibration_prompts) +
+                     " prompts of " + o.calib)
+                        .c_str()
+                  : "none (Frobenius projection)");
   if (kd_report)
     std::printf("  %-40s %.4f -> %.4f (best of %u steps: %u; %.0f training tokens/s)\n",
                 "kd validation loss per position", kd_report->initial_val_loss,

@@ -109,7 +109,8 @@ int run_eval(const EvalOptions& o) {
   const auto start = Clock::now();
   for (const auto& c : o.calibrate)
     if (!eval::known_calibration(c))
-      throw std::invalid_argument("--calibrate: unknown method '" + c + "' (none, ls, kd or ls+kd)");
+      throw std::invalid_argument("--calibrate: unknown method '" + c +
+                                  "' (none, ls, kd or ls+kd)");
   apply_kd_flags(o.kd);
   if (o.baseline != "none" && o.baseline != "lowrank")
     throw std::invalid_argument("--baseline: unknown baseline '" + o.baseline +
@@ -189,9 +190,9 @@ int run_eval(const EvalOptions& o) {
   }
   const auto eval_ids =
       tokenize(tok, eval_set, o.limit, m->context_length(), o.sweep.continuation_tokens);
-  auto calib_ids = any_ls || any_kd ? tokenize(tok, calib_set, o.calib_limit,
-                                               m->context_length(), o.kd.calib_generate)
-                                      : std::vector<std::vector<int32_t>>{};
+  auto calib_ids = any_ls || any_kd ? tokenize(tok, calib_set, o.calib_limit, m->context_length(),
+                                               o.kd.calib_generate)
+                                    : std::vector<std::vector<int32_t>>{};
   // The host model: kd trains on it, and --calib-generate samples the teacher's text with it.
   std::unique_ptr<distill::HostModel<float>> host;
   if (any_kd || (any_ls && o.kd.calib_generate))
@@ -242,9 +243,9 @@ int run_eval(const EvalOptions& o) {
       grid.size(), eval_ids.size(), (unsigned long long)eval_tokens, n_cont,
       o.sweep.continuation_tokens,
       any_ls || any_kd ? (", " + std::to_string(calib_ids.size()) + " calibration prompts (" +
-                std::to_string(calib_tokens) + " tokens)")
-                   .c_str()
-             : "",
+                          std::to_string(calib_tokens) + " tokens)")
+                             .c_str()
+                       : "",
       ctx.info().name.c_str(), clock_text(teacher_s + configs_s).c_str());
 
   double done_estimate = 0;
@@ -278,8 +279,8 @@ int run_eval(const EvalOptions& o) {
   if (any_kd) {
     stage = "[kd teacher]";
     kd_teacher = std::make_unique<distill::KdTeacher>(
-        *host, calib_ids, o.kd.kd.temperature, kd_start_layers, o.kd.kd.val_fraction,
-        o.kd.kd.seed, [&](size_t d, size_t n) { progress("soft targets", d, n, 0); });
+        *host, calib_ids, o.kd.kd.temperature, kd_start_layers, o.kd.kd.val_fraction, o.kd.kd.seed,
+        [&](size_t d, size_t n) { progress("soft targets", d, n, 0); });
     std::fprintf(stderr,
                  "\neval: kd soft targets: %zu sequences (%llu tokens; %zu held out, %llu "
                  "tokens) in %.1f s, %.0f MiB on the host\n",
@@ -322,11 +323,11 @@ int run_eval(const EvalOptions& o) {
   run.prompts_path = o.prompts;
   run.prompts_sha256 = eval_set.sha256;
   run.options = {
-      {"temperature", so.temperature},          {"lambda_rel", so.lambda_rel},
-      {"continuation_prompts", n_cont},         {"continuation_tokens", so.continuation_tokens},
-      {"evaluation_prompts", eval_ids.size()},  {"calibration_prompts", calib_ids.size()},
-      {"calibration_tokens", calib_tokens},     {"calib_generate", o.kd.calib_generate},
-      {"weights", o.model.f16 ? "f16" : "f32"}, {"seed", so.seed},
+      {"temperature", so.temperature},           {"lambda_rel", so.lambda_rel},
+      {"continuation_prompts", n_cont},          {"continuation_tokens", so.continuation_tokens},
+      {"evaluation_prompts", eval_ids.size()},   {"calibration_prompts", calib_ids.size()},
+      {"calibration_tokens", calib_tokens},      {"calib_generate", o.kd.calib_generate},
+      {"weights", o.model.f16 ? "f16" : "f32"},  {"seed", so.seed},
       {"host_threads", distill::host_threads()}, {"host_blas", distill::blas_name()}};
   if (stored_student) {
     run.options["student_model"] = o.model.model;

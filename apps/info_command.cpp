@@ -11,7 +11,6 @@
 #include "loaders/llama_config.h"
 #include "loaders/llama_model.h"
 #include "runtime/compress/compressed_gguf.h"
-#include "runtime/compress/compressed_gguf.h"
 #include "runtime/vk/memory.h"
 
 namespace bcvk::apps {

@@ -70,9 +70,10 @@ std::vector<std::vector<int32_t>> generate_calibration(
   uint64_t before = 0, after = 0;
   for (const auto& p : prompts) before += p.size();
   for (const auto& p : out) after += p.size();
-  std::fprintf(stderr, "\ncalibration: %zu prompts, %llu tokens -> %llu with the teacher's text "
-               "(%.1f s)\n", prompts.size(), (unsigned long long)before,
-               (unsigned long long)after,
+  std::fprintf(stderr,
+               "\ncalibration: %zu prompts, %llu tokens -> %llu with the teacher's text "
+               "(%.1f s)\n",
+               prompts.size(), (unsigned long long)before, (unsigned long long)after,
                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   return out;
 }
@@ -82,7 +83,8 @@ void print_kd_progress(const std::string& stage, uint32_t done, uint32_t total, 
   const double eta = done ? elapsed_s / done * (total - done) : 0;
   const int e = int(eta + 0.5);
   std::fprintf(stderr, "\r%s step %u/%u  loss %.4f%s  ETA %d:%02d   ", stage.c_str(), done, total,
-               loss, std::isfinite(val) ? ("  val " + std::to_string(val).substr(0, 6)).c_str() : "",
+               loss,
+               std::isfinite(val) ? ("  val " + std::to_string(val).substr(0, 6)).c_str() : "",
                e / 60, e % 60);
 }
 

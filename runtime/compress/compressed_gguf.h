@@ -38,7 +38,7 @@ struct CompressionRecord {
   // kd, ls+kd: the distillation's settings and outcome as JSON (temperature, steps, lr, schedule,
   // tokens per step, seed, held-out share, best step and validation loss).
   std::string calibration_settings;
-  std::string source;                // the input file's name
+  std::string source;  // the input file's name
   std::string source_sha256;
   gguf::GgmlType dtype = gguf::GgmlType::F32;  // of the circulant tensors
 };

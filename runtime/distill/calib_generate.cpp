@@ -19,11 +19,10 @@ std::vector<std::vector<int32_t>> generate_continuations(
   for (size_t i = 0; i < prompts.size(); ++i) {
     if (prompts[i].empty()) throw std::invalid_argument("generation: an empty prompt");
     if (prompts[i].size() + o.tokens > c.n_ctx)
-      throw std::invalid_argument("generation: prompt " + std::to_string(i + 1) + " has " +
-                                  std::to_string(prompts[i].size()) + " tokens; with " +
-                                  std::to_string(o.tokens) +
-                                  " generated ones it exceeds the model's context of " +
-                                  std::to_string(c.n_ctx));
+      throw std::invalid_argument(
+          "generation: prompt " + std::to_string(i + 1) + " has " +
+          std::to_string(prompts[i].size()) + " tokens; with " + std::to_string(o.tokens) +
+          " generated ones it exceeds the model's context of " + std::to_string(c.n_ctx));
     longest = std::max(longest, prompts[i].size());
   }
   if (o.tokens == 0 || prompts.empty()) return seqs;

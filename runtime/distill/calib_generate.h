@@ -14,10 +14,10 @@
 namespace bcvk::distill {
 
 struct GenerateOptions {
-  uint32_t tokens = 0;    // new tokens per prompt
+  uint32_t tokens = 0;  // new tokens per prompt
   uint64_t seed = 1;
   double temperature = 1.0;
-  int32_t eos = -1;       // a sequence that samples it stops (the token is kept); -1: none
+  int32_t eos = -1;  // a sequence that samples it stops (the token is kept); -1: none
 };
 
 // Each prompt followed by its continuation (prompts longer than the model's context minus

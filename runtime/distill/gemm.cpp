@@ -25,7 +25,9 @@ void set_host_threads(unsigned threads) {
 #endif
 }
 
-unsigned host_threads() { return g_threads; }
+unsigned host_threads() {
+  return g_threads;
+}
 
 const char* blas_name() {
 #ifdef BCVK_HAVE_OPENBLAS
@@ -56,8 +58,8 @@ void gemm(bool ta, bool tb, int M, int N, int K, R alpha, const R* A, int lda, c
           R beta, R* C, int ldc) {
   if (M == 0 || N == 0) return;
   using Mat = Eigen::Matrix<R, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  using Map = Eigen::Map<const Mat, 0, Eigen::OuterStride<>>;
-  Eigen::Map<Mat, 0, Eigen::OuterStride<>> c(C, M, N, Eigen::OuterStride<>(ldc));
+  using Map = Eigen::Map<const Mat, 0, Eigen::OuterStride<> >;
+  Eigen::Map<Mat, 0, Eigen::OuterStride<> > c(C, M, N, Eigen::OuterStride<>(ldc));
   const Map a(A, ta ? K : M, ta ? M : K, Eigen::OuterStride<>(lda));
   const Map b(B, tb ? N : K, tb ? K : N, Eigen::OuterStride<>(ldb));
   if (beta == R(0))

@@ -16,7 +16,9 @@ std::vector<R> convert(const loaders::WeightTensor& w) {
   const std::vector<float> f = w.to_f32();
   return std::vector<R>(f.begin(), f.end());
 }
-size_t mlp_index(compress::Projection p) { return static_cast<size_t>(p); }
+size_t mlp_index(compress::Projection p) {
+  return static_cast<size_t>(p);
+}
 }  // namespace
 
 template <class R>
@@ -114,10 +116,9 @@ void HostModel<R>::forward_layers(std::vector<R>& x, const Packing& pk, uint32_t
   if (x.size() != size_t(N) * E) throw std::invalid_argument("forward_layers: residual size");
   for (size_t s = 0; s < pk.sequences(); ++s)
     if (pk.offset[s + 1] - pk.offset[s] > c_.n_ctx)
-      throw std::invalid_argument("a sequence of " +
-                                  std::to_string(pk.offset[s + 1] - pk.offset[s]) +
-                                  " tokens exceeds the model's context of " +
-                                  std::to_string(c_.n_ctx));
+      throw std::invalid_argument(
+          "a sequence of " + std::to_string(pk.offset[s + 1] - pk.offset[s]) +
+          " tokens exceeds the model's context of " + std::to_string(c_.n_ctx));
   if (acts) {
     acts->pk = pk;
     acts->first = first;
@@ -257,7 +258,7 @@ void HostModel<R>::backward(Acts& acts, std::vector<R>& dx,
                     static_cast<R*>(nullptr));
     rms_norm_backward(dxn.data(), a.x_in.data(), W.attn_norm.data(), a.rstd1.data(), N, E,
                       dx.data());  // dx is now d x_in
-    a = LayerActs{};  // free as we go
+    a = LayerActs{};               // free as we go
   }
 }
 

@@ -18,10 +18,12 @@ void linear_forward(const R* x, uint32_t N, uint32_t in, const R* W, uint32_t ou
 template <class R>
 void linear_backward(const R* dy, const R* x, uint32_t N, uint32_t in, const R* W, uint32_t out,
                      R* dx, R* dW) {
-  if (dx) gemm<R>(false, false, int(N), int(in), int(out), R(1), dy, int(out), W, int(in), R(1), dx,
-                  int(in));
-  if (dW) gemm<R>(true, false, int(out), int(in), int(N), R(1), dy, int(out), x, int(in), R(1), dW,
-                  int(in));
+  if (dx)
+    gemm<R>(false, false, int(N), int(in), int(out), R(1), dy, int(out), W, int(in), R(1), dx,
+            int(in));
+  if (dW)
+    gemm<R>(true, false, int(out), int(in), int(N), R(1), dy, int(out), x, int(in), R(1), dW,
+            int(in));
 }
 
 template <class R>

@@ -353,7 +353,8 @@ KdReport distill(const HostModel<float>& model, const KdTeacher& teacher,
     r.train_loss.push_back(loss / N);
     r.steps_run = step + 1;
     double val = std::nan("");
-    if (have_val && ((step + 1) % std::max<uint32_t>(1, o.eval_every) == 0 || step + 1 == o.steps)) {
+    if (have_val &&
+        ((step + 1) % std::max<uint32_t>(1, o.eval_every) == 0 || step + 1 == o.steps)) {
       val = validate_now();
       r.val_loss.emplace_back(step + 1, val);
       if (val < r.best_val_loss) {

@@ -6,7 +6,8 @@
 // (HostModel).  Nothing below the first patched layer changes, so the residual entering it is
 // computed once by the teacher and the backward stops there.  A held-out slice of the calibration
 // sequences gives the validation loss, the learning curve and early stopping (the best validation
-// step is kept).  Deterministic for a given seed and thread count.  Test: tests/distill/kd_test.cpp.
+// step is kept).  Deterministic for a given seed and thread count.  Test:
+// tests/distill/kd_test.cpp.
 #pragma once
 
 #include <cstdint>
@@ -65,8 +66,8 @@ class KdTeacher {
   uint32_t V_ = 0, E_ = 0;
   std::vector<std::vector<int32_t>> seqs_;
   Packing pk_;
-  std::vector<float> probs_;          // [tokens][vocab]
-  std::vector<double> neg_entropy_;   // [tokens]: sum p log p
+  std::vector<float> probs_;                                       // [tokens][vocab]
+  std::vector<double> neg_entropy_;                                // [tokens]: sum p log p
   std::vector<std::pair<uint32_t, std::vector<float>>> residual_;  // (layer, [tokens][n_embd])
   std::vector<size_t> train_, val_;
   double seconds_ = 0;
@@ -75,8 +76,8 @@ class KdTeacher {
 struct KdReport {
   KdOptions options;
   uint64_t train_sequences = 0, val_sequences = 0, train_tokens = 0, val_tokens = 0;
-  uint64_t parameters = 0;           // trainable
-  std::vector<double> train_loss;    // per step: mean T^2 KL per position of the step's batch
+  uint64_t parameters = 0;         // trainable
+  std::vector<double> train_loss;  // per step: mean T^2 KL per position of the step's batch
   std::vector<std::pair<uint32_t, double>> val_loss;  // (steps done, mean loss per position)
   uint32_t steps_run = 0, best_step = 0;              // best_step: steps done at the best val
   double initial_val_loss = 0, best_val_loss = 0;

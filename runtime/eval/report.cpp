@@ -48,12 +48,14 @@ std::string markdown_table(const SweepRun& run) {
   const auto& t = run.teacher;
   o << "| config | MLP params | MLP compression | patch bytes | prefill tok/s | decode tok/s | KL "
        "mean [95% CI] | "
-       "KL median | KL p95 | MSE | cosine | top-1 | top-5 | top-10 | t1 in s5 | KL all pos | top-1 all | "
+       "KL median | KL p95 | MSE | cosine | top-1 | top-5 | top-10 | t1 in s5 | KL all pos | top-1 "
+       "all | "
        "t1 in s5 all | token agree | ppl "
        "(teacher) | "
        "cont. prefix /"
     << (t.continuation.empty() ? 0 : t.continuation[0].size()) << " |\n";
-  o << "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  o << "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|-"
+       "--:|"
        "---:|---:|"
        "\n";
   const double ppl_t = [&] {
@@ -64,7 +66,8 @@ std::string markdown_table(const SweepRun& run) {
   o << "| dense teacher | "
     << fmt("%.2f M", run.results.empty() ? 0.0 : run.results[0].stats.dense_mlp_parameters / 1e6)
     << " | 1.00x | - | " << fmt("%.1f", t.prefill_tps) << " | " << fmt("%.2f", t.decode_tps)
-    << " | 0 | 0 | 0 | 0 | 1 | 1 | 1 | 1 | 1 | 0 | 1 | 1 | 1 | " << fmt("%.2f", ppl_t) << " | - |\n";
+    << " | 0 | 0 | 0 | 0 | 1 | 1 | 1 | 1 | 1 | 0 | 1 | 1 | 1 | " << fmt("%.2f", ppl_t)
+    << " | - |\n";
   for (const ConfigResult& r : run.results) {
     const auto& kl = r.aggregate.at("kl");
     o << "| " << r.config.name() << (r.padded ? " (padded)" : "") << " | "
@@ -77,8 +80,9 @@ std::string markdown_table(const SweepRun& run) {
       << fmt("%.2f", mean(r, "top1")) << " | " << fmt("%.2f", mean(r, "top5")) << " | "
       << fmt("%.2f", mean(r, "top10")) << " | " << fmt("%.2f", mean(r, "t1_in_s5")) << " | "
       << fmt("%.4f", mean(r, "kl_all")) << " | " << fmt("%.2f", mean(r, "top1_all")) << " | "
-      << fmt("%.2f", mean(r, "t1_in_s5_all")) << " | " << fmt("%.2f", mean(r, "token_agree")) << " | " << fmt("%.2f", mean(r, "ppl")) << " ("
-      << fmt("%.2f", mean(r, "ppl_teacher")) << ") | "
+      << fmt("%.2f", mean(r, "t1_in_s5_all")) << " | " << fmt("%.2f", mean(r, "token_agree"))
+      << " | " << fmt("%.2f", mean(r, "ppl")) << " (" << fmt("%.2f", mean(r, "ppl_teacher"))
+      << ") | "
       << (r.per_prompt.at("cont_prefix").empty() ? std::string("-")
                                                  : fmt("%.1f", mean(r, "cont_prefix")))
       << " |\n";
@@ -253,7 +257,8 @@ std::string svg_scatter(const std::string& title, const std::string& xlabel,
 std::string series_name(const ConfigResult& r) {
   return std::string(r.config.structure == model::Structure::kBlockCirculant ? "circulant"
                                                                              : "low-rank") +
-         " " + r.config.calibration + (r.config.layers == "all" ? "" : " layers " + r.config.layers);
+         " " + r.config.calibration +
+         (r.config.layers == "all" ? "" : " layers " + r.config.layers);
 }
 
 }  // namespace
@@ -291,8 +296,8 @@ std::string html_report(const SweepRun& run) {
   o << svg_scatter("Decode speed vs block size", "block size B (log scale)", "decode tokens/s",
                    speed, true);
   if (!curves.empty())
-    o << svg_scatter("Distillation: loss per position", "step",
-                     "T^2 KL(teacher || student), nats", curves, false);
+    o << svg_scatter("Distillation: loss per position", "step", "T^2 KL(teacher || student), nats",
+                     curves, false);
   o << "</div>\n<h2>Results</h2>\n<table>\n";
   // The Markdown table, as HTML.
   std::istringstream md(markdown_table(run));

@@ -118,9 +118,9 @@ void measure_student(model::Model& model, const model::MlpPatch& patch,
         // Every position of the prompt, against the teacher's distribution there.
         double kl_all = 0, t1_all = 0, t1s5_all = 0;
         for (size_t k = 0; k < T; ++k) {
-          const auto ck = metrics::compare_logits(
-              std::span<const float>(teacher.logits[i].data() + k * V, V),
-              std::span<const float>(all.data() + k * V, V), o.temperature);
+          const auto ck =
+              metrics::compare_logits(std::span<const float>(teacher.logits[i].data() + k * V, V),
+                                      std::span<const float>(all.data() + k * V, V), o.temperature);
           kl_all += ck.kl / T;
           t1_all += ck.top1 / T;
           t1s5_all += ck.teacher_top1_in_student_top5 / T;
@@ -181,9 +181,9 @@ compress::PatchSpec SweepConfig::spec(uint32_t n_layers) const {
 
 const std::vector<std::string>& metric_names() {
   static const std::vector<std::string> names = {
-      "kl",     "mse",      "l2",           "cosine",      "top1",        "top5",
-      "top10",  "t1_in_s5", "kl_all",       "top1_all",    "t1_in_s5_all", "token_agree",
-      "ppl",    "ppl_teacher", "cont_prefix", "cont_agree"};
+      "kl",    "mse",         "l2",          "cosine",    "top1",         "top5",
+      "top10", "t1_in_s5",    "kl_all",      "top1_all",  "t1_in_s5_all", "token_agree",
+      "ppl",   "ppl_teacher", "cont_prefix", "cont_agree"};
   return names;
 }
 
@@ -265,7 +265,8 @@ ConfigResult run_config(model::Model& model, const loaders::LlamaModelFile& file
         });
   }
   if (config.kd()) {
-    if (!kd.model || !kd.teacher) throw std::invalid_argument("kd needs the teacher's soft targets");
+    if (!kd.model || !kd.teacher)
+      throw std::invalid_argument("kd needs the teacher's soft targets");
     auto trained = patch.projections();
     r.kd = distill::distill(*kd.model, *kd.teacher, trained, o.kd,
                             [&](uint32_t d, uint32_t n, double, double) {

@@ -85,10 +85,9 @@ TEST(HostModel, StudentGradientMatchesFiniteDifferences) {
     t.cols = down ? c.n_ff : c.n_embd;
     t.block = block;
     t.rank = rank;
-    const size_t n = kind == Kind::kBlockCirculant
-                         ? size_t((t.rows + block - 1) / block) * ((t.cols + block - 1) / block) *
-                               block
-                         : size_t(rank) * (t.rows + t.cols);
+    const size_t n = kind == Kind::kBlockCirculant ? size_t((t.rows + block - 1) / block) *
+                                                         ((t.cols + block - 1) / block) * block
+                                                   : size_t(rank) * (t.rows + t.cols);
     t.params.resize(n);
     for (auto& x : t.params) x = 0.1 * rng.uniform(-1.f, 1.f);
   };
@@ -183,9 +182,8 @@ TEST(HostModel, DecodeStepsMatchTheFullForward) {
     std::vector<float> z(ids.size() * c.n_vocab);
     m.logits(x.data(), uint32_t(ids.size()), z.data());
     for (size_t r = 0; r < which.size(); ++r) {
-      const auto ref = test::cpu_forward(file, std::vector<int32_t>(
-                                                   seqs[which[r]].begin(),
-                                                   seqs[which[r]].begin() + step + 1));
+      const auto ref = test::cpu_forward(
+          file, std::vector<int32_t>(seqs[which[r]].begin(), seqs[which[r]].begin() + step + 1));
       for (uint32_t v = 0; v < c.n_vocab; ++v)
         ASSERT_NEAR(z[r * c.n_vocab + v], ref[step][v], 2e-4 * (1 + std::abs(ref[step][v])))
             << "sequence " << which[r] << " position " << step;

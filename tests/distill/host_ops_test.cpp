@@ -145,11 +145,17 @@ TEST(HostOps, AttentionBackwardMatchesFiniteDifferencesWithGroupedHeads) {
   std::vector<double> out(N * H * hd), probs, dq(q.size(), 0.0), dk(k.size(), 0.0),
       dv(v.size(), 0.0);
   attention_forward(q.data(), k.data(), v.data(), pk, H, KV, hd, out.data(), probs);
-  attention_backward(w.data(), q.data(), k.data(), v.data(), probs.data(), pk, H, KV, hd,
-                     dq.data(), dk.data(), dv.data());
-  EXPECT_LT(fd_error(q, [&](const auto& x) { return run(x, k, v); }, dq), 1e-8);
-  EXPECT_LT(fd_error(k, [&](const auto& x) { return run(q, x, v); }, dk), 1e-8);
-  EXPECT_LT(fd_error(v, [&](const auto& x) { return run(q, k, x); }, dv), 1e-8);
+  attention_backward(w.data(), q.data(), k.data(), v.data(), probs.data(), pk, H, KV, hd, dq.data(),
+                     dk.data(), dv.data());
+  EXPECT_LT(fd_error(
+                q, [&](const auto& x) { return run(x, k, v); }, dq),
+            1e-8);
+  EXPECT_LT(fd_error(
+                k, [&](const auto& x) { return run(q, x, v); }, dk),
+            1e-8);
+  EXPECT_LT(fd_error(
+                v, [&](const auto& x) { return run(q, k, x); }, dv),
+            1e-8);
   // The one-token sequence attends only to itself: its output is its value, per head group.
   for (uint32_t h = 0; h < H; ++h)
     for (uint32_t e = 0; e < hd; ++e)
@@ -166,8 +172,12 @@ TEST(HostOps, SiluMulBackwardMatchesFiniteDifferences) {
   };
   std::vector<double> dg(n, 0.0), du(n, 0.0);
   silu_mul_backward(w.data(), g.data(), u.data(), n, dg.data(), du.data());
-  EXPECT_LT(fd_error(g, [&](const auto& x) { return run(x, u); }, dg), 1e-8);
-  EXPECT_LT(fd_error(u, [&](const auto& x) { return run(g, x); }, du), 1e-8);
+  EXPECT_LT(fd_error(
+                g, [&](const auto& x) { return run(x, u); }, dg),
+            1e-8);
+  EXPECT_LT(fd_error(
+                u, [&](const auto& x) { return run(g, x); }, du),
+            1e-8);
 }
 
 TEST(HostOps, CirculantExpandMatchesTheCompressLibraryAndFoldIsItsGradient) {

@@ -39,9 +39,9 @@ struct Fixture {
   }
 };
 
-std::vector<model::PatchedProjection> projected(const loaders::LlamaModelFile& f,
-                                                const std::string& spec,
-                                                model::Structure st = model::Structure::kBlockCirculant) {
+std::vector<model::PatchedProjection> projected(
+    const loaders::LlamaModelFile& f, const std::string& spec,
+    model::Structure st = model::Structure::kBlockCirculant) {
   return model::MlpPatch::project(f, compress::PatchSpec::parse(spec, f.config().n_layers), st);
 }
 
@@ -122,10 +122,9 @@ TEST(Kd, BadOptionsAndMissingStartLayersAreRefused) {
   const KdTeacher teacher(m, fx.sequences(6), 1.0, {1}, 0.2, 5);
   auto s = projected(fx.file, "1:all:8");
   for (auto bad : std::vector<std::function<void(KdOptions&)>>{
-           [](KdOptions& o) { o.temperature = 0; },
-           [](KdOptions& o) { o.temperature = INFINITY; }, [](KdOptions& o) { o.steps = 0; },
-           [](KdOptions& o) { o.lr = -1; }, [](KdOptions& o) { o.schedule = "step"; },
-           [](KdOptions& o) { o.tokens_per_step = 0; },
+           [](KdOptions& o) { o.temperature = 0; }, [](KdOptions& o) { o.temperature = INFINITY; },
+           [](KdOptions& o) { o.steps = 0; }, [](KdOptions& o) { o.lr = -1; },
+           [](KdOptions& o) { o.schedule = "step"; }, [](KdOptions& o) { o.tokens_per_step = 0; },
            [](KdOptions& o) { o.val_fraction = 1.0; }}) {
     KdOptions o;
     bad(o);

@@ -65,7 +65,7 @@ TEST_F(SweepTest, BlockSizeOneIsLosslessAndCalibrationLowersTheKl) {
   const auto none = eval::run_config(m, file, {model::Structure::kBlockCirculant, 16, "all"},
                                      teacher, nullptr, o);
   const auto ls = eval::run_config(
-      m, file, {model::Structure::kBlockCirculant, 16, "all", "gate,up,down", true}, teacher,
+      m, file, {model::Structure::kBlockCirculant, 16, "all", "gate,up,down", "ls"}, teacher,
       &targets, o);
   EXPECT_GT(none.aggregate.at("kl").mean, 1e-4);  // B = 16 on random weights loses something
   EXPECT_LT(ls.aggregate.at("kl").mean, none.aggregate.at("kl").mean);
@@ -74,15 +74,30 @@ TEST_F(SweepTest, BlockSizeOneIsLosslessAndCalibrationLowersTheKl) {
   for (size_t i = 0; i < 9; ++i)
     EXPECT_LE(ls.calibration->error_after[i], ls.calibration->error_before[i] * 1.05) << i;
   const auto lr = eval::run_config(
-      m, file, {model::Structure::kLowRank, 16, "2", "gate,up,down", true}, teacher, &targets, o);
+      m, file, {model::Structure::kLowRank, 16, "2", "gate,up,down", "ls"}, teacher, &targets, o);
   EXPECT_EQ(lr.stats.replaced_parameters, 2ull * 3 * 64 * 96);
+  // Distillation from the least-squares fit lowers the evaluation KL further.
+  const distill::HostModel<float> host(file);
+  const distill::KdTeacher kd_teacher(host, prompts(24, 10, V, 7), 1.0, {0}, 0.2, 1);
+  eval::SweepOptions ok = o;
+  ok.kd.steps = 20;
+  ok.kd.lr = 3e-3;
+  ok.kd.tokens_per_step = 96;
+  const auto lskd = eval::run_config(
+      m, file, {model::Structure::kBlockCirculant, 16, "all", "gate,up,down", "ls+kd"}, teacher,
+      &targets, ok, {}, {&host, &kd_teacher});
+  ASSERT_TRUE(lskd.kd.has_value());
+  EXPECT_EQ(lskd.kd->train_loss.size(), 20u);
+  EXPECT_LT(lskd.aggregate.at("kl").mean, ls.aggregate.at("kl").mean);
+  EXPECT_LT(lskd.aggregate.at("kl_all").mean, ls.aggregate.at("kl_all").mean);
 
   // The reports carry every configuration.
   eval::SweepRun run;
   run.teacher = teacher;
-  run.results = {lossless, none, ls, lr};
+  run.results = {lossless, none, ls, lr, lskd};
   const auto j = eval::to_json(run);
-  EXPECT_EQ(j["configs"].size(), 4u);
+  EXPECT_EQ(j["configs"].size(), 5u);
+  EXPECT_EQ(j["configs"][4]["kd_report"]["train_loss"].size(), 20u);
   EXPECT_EQ(j["configs"][2]["per_prompt"]["kl"].size(), 12u);
   EXPECT_NE(eval::markdown_table(run).find("circulant B=16 layers=all ls"), std::string::npos);
   const std::string html = eval::html_report(run);
