@@ -148,24 +148,13 @@ int run_compress(const CompressOptions& o) {
                                    print_kd_progress("distilling:", d, n, loss, val, since(t0));
                                  });
     std::fprintf(stderr, "\n");
-    const auto& k = *kd_report;
-    rec.calibration_settings = nlohmann::json{
-        {"method", "kd"},
-        {"calib_generate", o.kd.calib_generate},
-        {"temperature", k.options.temperature},
-        {"steps", k.options.steps},
-        {"steps_run", k.steps_run},
-        {"lr", k.options.lr},
-        {"schedule", k.options.schedule},
-        {"warmup", k.options.warmup},
-        {"tokens_per_step", k.options.tokens_per_step},
-        {"seed", k.options.seed},
-        {"val_fraction", k.options.val_fraction},
-        {"train_tokens", k.train_tokens},
-        {"val_tokens", k.val_tokens},
-        {"initial_val_loss", k.initial_val_loss},
-        {"best_val_loss", k.best_val_loss},
-        {"best_step", k.best_step}}.dump();
+    auto settings = distill::to_json(*kd_report, false);
+    settings["method"] = o.calibrate;
+    settings["calib_generate"] = o.kd.calib_generate;
+    // Timings stay out of the file: the same inputs and seed give the same bytes.
+    settings.erase("seconds");
+    settings.erase("train_tokens_per_s");
+    rec.calibration_settings = settings.dump();
   }
   rec.source_sha256 = file_sha256(o.model.model);
 
@@ -228,6 +217,7 @@ int run_compress(const CompressOptions& o) {
       j["kd"] = nlohmann::json::parse(rec.calibration_settings);
       j["kd"]["train_loss"] = kd_report->train_loss;
       j["kd"]["train_tokens_per_s"] = kd_report->tokens_per_second;
+      j["kd"]["seconds"] = kd_report->seconds;
     }
     if (calibration) {
       j["calibration_error_before"] = calibration->error_before;

@@ -287,8 +287,8 @@ void HostModel<R>::decode_step(std::vector<R>& x, const std::vector<KvCache*>& c
       KvCache& kc = *caches[s];
       std::vector<R> qs(q.data() + size_t(s) * QD, q.data() + size_t(s + 1) * QD);
       std::vector<R> ks(k.data() + size_t(s) * KD, k.data() + size_t(s + 1) * KD);
-      rotate_at(qs.data(), H, hd, kc.length);
-      rotate_at(ks.data(), KV, hd, kc.length);
+      rope_rotate(qs.data(), H, hd, kc.length, *rope_, +1);
+      rope_rotate(ks.data(), KV, hd, kc.length, *rope_, +1);
       auto& K = kc.k[l];
       auto& V = kc.v[l];
       K.insert(K.end(), ks.data(), ks.data() + KD);
@@ -324,22 +324,6 @@ void HostModel<R>::decode_step(std::vector<R>& x, const std::vector<KvCache*>& c
                    true);
   }
   for (KvCache* kc : caches) ++kc->length;
-}
-
-template <class R>
-void HostModel<R>::rotate_at(R* x, uint32_t heads, uint32_t hd, uint32_t pos) const {
-  const RopeTable& t = *rope_;
-  const double* c = t.cos.data() + size_t(pos) * t.pairs;
-  const double* sn = t.sin.data() + size_t(pos) * t.pairs;
-  for (uint32_t h = 0; h < heads; ++h) {
-    R* head = x + size_t(h) * hd;
-    for (uint32_t i = 0; i < t.pairs; ++i) {
-      const uint32_t a = t.adjacent ? 2 * i : i, b = t.adjacent ? 2 * i + 1 : i + hd / 2;
-      const double x0 = head[a], x1 = head[b];
-      head[a] = R(x0 * c[i] - x1 * sn[i]);
-      head[b] = R(x0 * sn[i] + x1 * c[i]);
-    }
-  }
 }
 
 template struct Trainable<float>;

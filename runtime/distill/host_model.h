@@ -92,7 +92,6 @@ class HostModel {
     std::vector<R> attn_norm, ffn_norm, wq, wk, wv, wo;
     std::array<std::vector<R>, 3> mlp;  // gate, up, down (empty: stored block-circulant)
   };
-  void rotate_at(R* x, uint32_t heads, uint32_t head_dim, uint32_t pos) const;  // RoPE at pos
   const R* mlp_weight(uint32_t layer, compress::Projection p,
                       const std::vector<Trainable<R>*>& student) const;
 

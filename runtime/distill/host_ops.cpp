@@ -67,23 +67,26 @@ RopeTable::RopeTable(uint32_t max_positions, uint32_t rope_dims, double base, bo
 }
 
 template <class R>
+void rope_rotate(R* x, uint32_t heads, uint32_t hd, uint32_t pos, const RopeTable& t, int sign) {
+  const double* c = t.cos.data() + size_t(pos) * t.pairs;
+  const double* sn = t.sin.data() + size_t(pos) * t.pairs;
+  for (uint32_t h = 0; h < heads; ++h) {
+    R* head = x + size_t(h) * hd;
+    for (uint32_t i = 0; i < t.pairs; ++i) {
+      const uint32_t a = t.adjacent ? 2 * i : i, b = t.adjacent ? 2 * i + 1 : i + hd / 2;
+      const double x0 = head[a], x1 = head[b], si = sign * sn[i];
+      head[a] = R(x0 * c[i] - x1 * si);
+      head[b] = R(x0 * si + x1 * c[i]);
+    }
+  }
+}
+
+template <class R>
 void rope_apply(R* x, const Packing& pk, uint32_t heads, uint32_t hd, const RopeTable& t,
                 int sign) {
   for (size_t s = 0; s < pk.sequences(); ++s)
-    for (uint32_t n = pk.offset[s]; n < pk.offset[s + 1]; ++n) {
-      const uint32_t pos = n - pk.offset[s];
-      const double* c = t.cos.data() + size_t(pos) * t.pairs;
-      const double* sn = t.sin.data() + size_t(pos) * t.pairs;
-      for (uint32_t h = 0; h < heads; ++h) {
-        R* head = x + (size_t(n) * heads + h) * hd;
-        for (uint32_t i = 0; i < t.pairs; ++i) {
-          const uint32_t a = t.adjacent ? 2 * i : i, b = t.adjacent ? 2 * i + 1 : i + hd / 2;
-          const double x0 = head[a], x1 = head[b], si = sign * sn[i];
-          head[a] = R(x0 * c[i] - x1 * si);
-          head[b] = R(x0 * si + x1 * c[i]);
-        }
-      }
-    }
+    for (uint32_t n = pk.offset[s]; n < pk.offset[s + 1]; ++n)
+      rope_rotate(x + size_t(n) * heads * hd, heads, hd, n - pk.offset[s], t, sign);
 }
 
 namespace {
@@ -277,6 +280,7 @@ double kl_loss_and_grad(R* z, const float* p, const double* neg_entropy, uint32_
   template void rms_norm_forward<R>(const R*, const R*, uint32_t, uint32_t, double, R*, R*);       \
   template void rms_norm_backward<R>(const R*, const R*, const R*, const R*, uint32_t, uint32_t,   \
                                      R*);                                                          \
+  template void rope_rotate<R>(R*, uint32_t, uint32_t, uint32_t, const RopeTable&, int);           \
   template void rope_apply<R>(R*, const Packing&, uint32_t, uint32_t, const RopeTable&, int);      \
   template void attention_forward<R>(const R*, const R*, const R*, const Packing&, uint32_t,       \
                                      uint32_t, uint32_t, R*, std::vector<R>&);                     \

@@ -44,6 +44,10 @@ struct RopeTable {
   std::vector<double> cos, sin;
   RopeTable(uint32_t max_positions, uint32_t rope_dims, double base, bool adjacent);
 };
+// Rotates the heads of one token (x: heads * head_dim values) at `pos`; sign as below.
+template <class R>
+void rope_rotate(R* x, uint32_t heads, uint32_t head_dim, uint32_t pos, const RopeTable& t,
+                 int sign);
 // Rotates every head of x [N][heads * head_dim] in place; sign = +1 forward, -1 backward (the
 // transpose of a rotation is the rotation by the opposite angle).
 template <class R>

@@ -134,6 +134,36 @@ double batch_loss(const HostModel<float>& model, const KdTeacher& t,
 
 }  // namespace
 
+nlohmann::json to_json(const KdReport& k, bool curves) {
+  nlohmann::json j = {{"temperature", k.options.temperature},
+                      {"steps", k.options.steps},
+                      {"steps_run", k.steps_run},
+                      {"lr", k.options.lr},
+                      {"schedule", k.options.schedule},
+                      {"warmup", k.options.warmup},
+                      {"tokens_per_step", k.options.tokens_per_step},
+                      {"seed", k.options.seed},
+                      {"val_fraction", k.options.val_fraction},
+                      {"train_sequences", k.train_sequences},
+                      {"val_sequences", k.val_sequences},
+                      {"train_tokens", k.train_tokens},
+                      {"val_tokens", k.val_tokens},
+                      {"parameters", k.parameters},
+                      {"initial_val_loss", k.initial_val_loss},
+                      {"best_val_loss", k.best_val_loss},
+                      {"best_step", k.best_step},
+                      {"stopped_early", k.stopped_early},
+                      {"seconds", k.seconds},
+                      {"train_tokens_per_s", k.tokens_per_second}};
+  if (curves) {
+    nlohmann::json val = nlohmann::json::array();
+    for (const auto& [step, loss] : k.val_loss) val.push_back({step, loss});
+    j["train_loss"] = k.train_loss;
+    j["val_loss"] = val;
+  }
+  return j;
+}
+
 void validate(const KdOptions& o) {
   if (!(o.temperature > 0) || !std::isfinite(o.temperature))
     throw std::invalid_argument("kd: the temperature must be a positive finite number");

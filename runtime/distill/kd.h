@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <vector>
@@ -85,6 +86,10 @@ struct KdReport {
   double tokens_per_second = 0;  // training tokens (forward + backward) per second
   bool stopped_early = false;
 };
+
+// The settings and outcome of a distillation (what bcvk compress records and eval reports);
+// with `curves`, also the train and validation losses per step.
+nlohmann::json to_json(const KdReport& report, bool curves);
 
 // Progress: (steps done, steps, last train loss, last val loss or NaN).
 using KdProgress = std::function<void(uint32_t, uint32_t, double, double)>;

@@ -132,33 +132,7 @@ nlohmann::json to_json(const SweepRun& run) {
                                  {"relative_output_error_before", r.calibration->error_before},
                                  {"relative_output_error_after", r.calibration->error_after}};
     }
-    if (r.kd) {
-      const auto& k = *r.kd;
-      nlohmann::json val = nlohmann::json::array();
-      for (const auto& [step, loss] : k.val_loss) val.push_back({step, loss});
-      c["kd_report"] = {{"temperature", k.options.temperature},
-                        {"steps", k.options.steps},
-                        {"steps_run", k.steps_run},
-                        {"lr", k.options.lr},
-                        {"schedule", k.options.schedule},
-                        {"warmup", k.options.warmup},
-                        {"tokens_per_step", k.options.tokens_per_step},
-                        {"seed", k.options.seed},
-                        {"val_fraction", k.options.val_fraction},
-                        {"train_sequences", k.train_sequences},
-                        {"val_sequences", k.val_sequences},
-                        {"train_tokens", k.train_tokens},
-                        {"val_tokens", k.val_tokens},
-                        {"parameters", k.parameters},
-                        {"train_loss", k.train_loss},
-                        {"val_loss", val},
-                        {"initial_val_loss", k.initial_val_loss},
-                        {"best_val_loss", k.best_val_loss},
-                        {"best_step", k.best_step},
-                        {"stopped_early", k.stopped_early},
-                        {"seconds", k.seconds},
-                        {"train_tokens_per_s", k.tokens_per_second}};
-    }
+    if (r.kd) c["kd_report"] = distill::to_json(*r.kd, true);
     for (const auto& [name, a] : r.aggregate)
       c["aggregate"][name] = {{"mean", a.mean},
                               {"median", a.median},
