@@ -3,7 +3,7 @@
 # model -- block sizes 4 and 64, the last 8 layers or all 30, plain projection vs least squares
 # followed by distillation (ls+kd: the teacher's soft targets, only the circulant parameters
 # trained, on the host), and the low-rank baseline at B=64's parameter count -- on a subset of the
-# prompts sized to finish in about 30 minutes on 2 cores with lavapipe.  Results: the table on
+# prompts sized to finish in about 20 minutes on 2 cores with lavapipe.  Results: the table on
 # stdout, and results/eval.{json,md,html}.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
