@@ -496,9 +496,9 @@ TEST_F(CliCompress, DistilledCompressionReproducesTheSweepFigure) {
                            (dir / "eval.txt").string() + " --continuations 1";
   const std::string kd = " --kd-steps 4 --kd-val 0.2 --kd-eval-every 2 --threads 2";
   const std::string out = (dir / "kd.gguf").string();
-  const Outcome c = bcvk("compress -m " + kModel + " --patch last2:down:64 --calibrate kd" + kd +
-                         " --calib " + (dir / "calib.txt").string() + " -o " + out + " --json " +
-                         (dir / "kd.json").string());
+  const Outcome c =
+      bcvk("compress -m " + kModel + " --patch last2:down:64 --calibrate kd" + kd + " --calib " +
+           (dir / "calib.txt").string() + " -o " + out + " --json " + (dir / "kd.json").string());
   ASSERT_EQ(c.exit_code, 0) << c.err;
   EXPECT_NE(c.out.find("kd validation loss per position"), std::string::npos) << c.out;
   std::ifstream in(dir / "kd.json");
@@ -522,7 +522,8 @@ TEST_F(CliCompress, DistilledCompressionReproducesTheSweepFigure) {
                              "BCVK_VALIDATION=1");
   ASSERT_EQ(sweep.exit_code, 0) << sweep.err;
   std::ifstream s1(dir / "stored.json"), s2(dir / "sweep.json");
-  const auto a = nlohmann::json::parse(s1)["configs"][0], b = nlohmann::json::parse(s2)["configs"][0];
+  const auto a = nlohmann::json::parse(s1)["configs"][0],
+             b = nlohmann::json::parse(s2)["configs"][0];
   EXPECT_EQ(b["calibration"], "kd");
   for (const char* m : {"kl", "kl_all", "top1_all"}) {
     const double x = a["aggregate"][m]["mean"], y = b["aggregate"][m]["mean"];
@@ -553,6 +554,24 @@ TEST_F(CliCompress, RefusesBadDistillationFlags) {
     EXPECT_EQ(e.exit_code, 1) << c.args;
     EXPECT_NE(e.err.find(c.message), std::string::npos) << c.args << ": " << e.err;
   }
+  EXPECT_FALSE(std::filesystem::exists(dir / "bad.gguf"));
+  // Layer forms and generation lengths the model cannot have.
+  std::ofstream(dir / "c1.txt") << "The weather today is\n";
+  std::ofstream(dir / "e1.txt") << "The quick brown fox\n";
+  const std::string sets =
+      " --calib " + (dir / "c1.txt").string() + " --prompts " + (dir / "e1.txt").string();
+  const Outcome last = bcvk("eval -m " + kModel + sets + " --calibrate kd --layers last31");
+  EXPECT_EQ(last.exit_code, 1);
+  EXPECT_NE(last.err.find("last31 needs 1 to 30"), std::string::npos) << last.err;
+  const Outcome gen =
+      bcvk("eval -m " + kModel + " --calibrate kd --layers last2 --calib-generate x");
+  EXPECT_NE(gen.exit_code, 0);
+  EXPECT_NE(gen.err.find("--calib-generate"), std::string::npos) << gen.err;
+  const Outcome big = bcvk("compress -m " + kModel +
+                           " --patch last2:down:64 --calibrate kd --calib-generate 9000 --calib " +
+                           (dir / "c1.txt").string() + out);
+  EXPECT_EQ(big.exit_code, 1);
+  EXPECT_NE(big.err.find("8192"), std::string::npos) << big.err;
   EXPECT_FALSE(std::filesystem::exists(dir / "bad.gguf"));
 }
 
