@@ -12,8 +12,10 @@
 #include "apps/model_flags.h"
 #include "apps/prompts.h"
 #include "loaders/atomic_write.h"
+#include "runtime/compress/auto_patch.h"
 #include "runtime/compress/compressed_gguf.h"
 #include "runtime/distill/kd.h"
+#include "runtime/distill/sensitivity.h"
 #include "runtime/eval/calibrate.h"
 #include "runtime/vk/memory.h"
 
@@ -33,6 +35,7 @@ struct CompressOptions {
   std::string dtype = "f32";
   std::string out;
   std::string json_out;
+  uint32_t sensitivity_tokens = 1024;
 };
 
 double since(std::chrono::steady_clock::time_point t0) {
@@ -70,16 +73,75 @@ int run_compress(const CompressOptions& o) {
   if (file.compressed())
     throw std::invalid_argument(o.model.model +
                                 " is already compressed; compress the dense model instead");
-  const auto spec = compress::PatchSpec::parse(o.patch, file.config().n_layers);
-  if (spec.empty()) throw std::invalid_argument("--patch " + o.patch + " replaces nothing");
+  const auto auto_request = compress::parse_auto(o.patch);
+  compress::PatchSpec spec;
+  if (!auto_request) {
+    spec = compress::PatchSpec::parse(o.patch, file.config().n_layers);
+    if (spec.empty()) throw std::invalid_argument("--patch " + o.patch + " replaces nothing");
+  }
 
   compress::CompressionRecord rec;
   rec.bcvk_version = BCVK_VERSION;
   rec.patch = o.patch;
-  rec.patch_description = spec.describe();
   rec.calibration = o.calibrate;
   rec.dtype = o.dtype == "f16" ? gguf::GgmlType::F16 : gguf::GgmlType::F32;
   rec.source = std::filesystem::path(o.model.model).filename().string();
+
+  std::optional<eval::CalibrationReport> calibration;
+  std::optional<distill::KdReport> kd_report;
+  const bool ls = o.calibrate == "ls" || o.calibrate == "ls+kd";
+  const bool kd = o.calibrate == "kd" || o.calibrate == "ls+kd";
+  std::vector<std::vector<int32_t>> calib_ids;
+  if (ls || kd || auto_request) {
+    const auto calib_set = loaders::read_prompt_set(o.calib);
+    const auto tok = loaders::Tokenizer::from_gguf(*file.gguf());
+    const uint32_t ctx_len =
+        o.model.context ? std::min(o.model.context, file.config().n_ctx) : file.config().n_ctx;
+    calib_ids = tokenize(tok, calib_set, o.calib_limit, ctx_len, o.kd.calib_generate);
+    rec.calibration_sha256 = calib_set.sha256;
+    rec.calibration_prompts = calib_ids.size();
+  }
+  // The host model: kd trains on it, and --calib-generate samples the teacher's text with it.
+  std::unique_ptr<distill::HostModel<float>> host;
+  if (kd || auto_request || (ls && o.kd.calib_generate))
+    host = std::make_unique<distill::HostModel<float>>(file);
+  if (o.kd.calib_generate && !calib_ids.empty())
+    calib_ids = generate_calibration(*host, calib_ids, o.kd,
+                                     loaders::Tokenizer::from_gguf(*file.gguf()).eos());
+  if (auto_request) {
+    // The least sensitive projections and block sizes for the budget, measured on calibration
+    // text (the same data the calibration uses, never evaluation prompts).
+    const distill::KdTeacher st = distill::sensitivity_teacher(
+        *host, distill::sensitivity_sequences(calib_ids, o.sensitivity_tokens),
+        o.kd.kd.temperature);
+    std::vector<distill::Sensitivity> tables;
+    const auto t0 = std::chrono::steady_clock::now();
+    for (size_t k = 0; k < auto_request->blocks.size(); ++k) {
+      const uint32_t b = auto_request->blocks[k];
+      tables.push_back(distill::measure_sensitivity(*host, file, st, b, [&](size_t d, size_t n) {
+        const double frac = (k + double(d) / n) / auto_request->blocks.size();
+        std::fprintf(stderr, "\rsensitivity B=%u: %zu/%zu projections, ETA %.0f s   ", b, d, n,
+                     frac > 0 ? since(t0) / frac * (1 - frac) : 0.0);
+      }));
+    }
+    std::fprintf(stderr, "\n");
+    const auto choice = distill::choose_auto(file.config(), tables, auto_request->ratio);
+    if (choice.spec.empty())
+      throw std::invalid_argument("--patch " + o.patch + " replaces nothing");
+    spec = choice.spec;
+    nlohmann::json j = {{"request", o.patch},
+                        {"patch", spec.text()},
+                        {"summed_sensitivity", choice.cost},
+                        {"mlp_parameter_ratio", choice.ratio()},
+                        {"blocks", auto_request->blocks},
+                        {"sensitivity_tokens", st.tokens(st.train())},
+                        {"sensitivity_sequences", st.sequences().size()},
+                        {"calibration_prompts_sha256", rec.calibration_sha256}};
+    rec.patch_choice = j.dump();
+    std::fprintf(stderr, "compress: %s chose %s (MLP parameters %.3f of dense)\n", o.patch.c_str(),
+                 spec.describe().c_str(), choice.ratio());
+  }
+  rec.patch_description = spec.describe();
 
   std::fprintf(stderr, "compress: %s -> %s: %s, calibration %s, %s parameters\n",
                o.model.model.c_str(), o.out.c_str(), spec.describe().c_str(), o.calibrate.c_str(),
@@ -91,27 +153,6 @@ int run_compress(const CompressOptions& o) {
       });
   double projection_error = 0;
   for (const auto& pp : projections) projection_error += pp.relative_error / projections.size();
-
-  std::optional<eval::CalibrationReport> calibration;
-  std::optional<distill::KdReport> kd_report;
-  const bool ls = o.calibrate == "ls" || o.calibrate == "ls+kd";
-  const bool kd = o.calibrate == "kd" || o.calibrate == "ls+kd";
-  std::vector<std::vector<int32_t>> calib_ids;
-  if (ls || kd) {
-    const auto calib_set = loaders::read_prompt_set(o.calib);
-    const auto tok = loaders::Tokenizer::from_gguf(*file.gguf());
-    const uint32_t ctx_len =
-        o.model.context ? std::min(o.model.context, file.config().n_ctx) : file.config().n_ctx;
-    calib_ids = tokenize(tok, calib_set, o.calib_limit, ctx_len, o.kd.calib_generate);
-    rec.calibration_sha256 = calib_set.sha256;
-    rec.calibration_prompts = calib_ids.size();
-  }
-  // The host model: kd trains on it, and --calib-generate samples the teacher's text with it.
-  std::unique_ptr<distill::HostModel<float>> host;
-  if (kd || (ls && o.kd.calib_generate)) host = std::make_unique<distill::HostModel<float>>(file);
-  if (o.kd.calib_generate && !calib_ids.empty())
-    calib_ids = generate_calibration(*host, calib_ids, o.kd,
-                                     loaders::Tokenizer::from_gguf(*file.gguf()).eos());
   if (ls) {
     // Least squares runs the dense teacher and the student on the device.
     vk::Context ctx(context_options(o.dev));
@@ -201,6 +242,7 @@ int run_compress(const CompressOptions& o) {
                         {"output", o.out},
                         {"patch", o.patch},
                         {"patch_description", spec.describe()},
+                        {"patch_resolved", spec.text()},
                         {"calibration", o.calibrate},
                         {"calibration_prompts", rec.calibration_prompts},
                         {"calibration_prompts_sha256", rec.calibration_sha256},
@@ -242,8 +284,14 @@ Runner add_compress_command(CLI::App& app) {
   add_kd_flags(*cmd, o->kd);
   cmd->add_option(
          "--patch", o->patch,
-         "Projections to store block-circulant: LAYERS[:PROJECTIONS][:B], e.g. all:gate,up,down:64")
+         "Projections to store block-circulant: LAYERS[:PROJECTIONS][:B] groups joined by ';', "
+         "e.g. all:gate,up,down:64 or 0-3:up:16;20-29:all:64; or auto:RATIO[:B1,B2,...], the least "
+         "sensitive projections and block sizes (default 4,16,64) keeping RATIO of the MLP "
+         "parameters, measured on --calib")
       ->required();
+  cmd->add_option("--sensitivity-tokens", o->sensitivity_tokens,
+                  "With --patch auto: calibration tokens the sensitivity is measured on")
+      ->capture_default_str();
   cmd->add_option("--calibrate", o->calibrate,
                   "none (Frobenius projection), ls (activation-aware least squares on --calib), "
                   "kd (distillation against the dense model's soft targets) or ls+kd")

@@ -18,6 +18,7 @@
 #include "loaders/mapped_file.h"
 #include "loaders/prompt_file.h"
 #include "loaders/tokenizer/tokenizer.h"
+#include "runtime/compress/auto_patch.h"
 #include "runtime/compress/compressed_gguf.h"
 #include "runtime/distill/gemm.h"
 #include "runtime/eval/report.h"
@@ -37,6 +38,10 @@ struct EvalOptions {
   std::vector<std::string> calibrate = {"none", "ls"};
   std::string baseline = "none";
   std::vector<uint32_t> baseline_blocks;  // empty: the same as blocks
+  std::vector<std::string> patches;       // --patch: whole patch specs or auto:RATIO
+  std::vector<uint32_t> sensitivity;      // --sensitivity: block sizes
+  uint32_t sensitivity_tokens = 1024;
+  bool block_grid = true;  // run the --block-sizes x --layers grid
   eval::SweepOptions sweep;
   KdFlags kd;
   uint32_t limit = 0, calib_limit = 0;
@@ -105,6 +110,72 @@ eval::SweepConfig stored_config(const loaders::LlamaModelFile& f, const std::str
   return c;
 }
 
+// What a run was: device, inputs and their hashes, options.
+void describe_run(eval::SweepRun& run, const EvalOptions& o, const vk::Context& ctx,
+                  const loaders::PromptSet& calib_set, const loaders::PromptSet& eval_set,
+                  const eval::SweepOptions& so, size_t eval_prompts, size_t calib_prompts,
+                  uint64_t calib_tokens, bool stored_student) {
+  run.bcvk_version = BCVK_VERSION;
+  const auto& d = ctx.info();
+  run.device = {{"name", d.name},
+                {"vendor", vk::vendor_name(d.vendor)},
+                {"type", d.type_name()},
+                {"driver_name", d.driver_name},
+                {"driver_info", d.driver_info},
+                {"api_version", d.api_version_string()}};
+  const std::string& teacher_path = stored_student ? o.teacher : o.model.model;
+  run.model_path = teacher_path;
+  run.model_sha256 =
+      std::filesystem::is_regular_file(teacher_path) ? file_sha256(teacher_path) : "";
+  run.calib_path = o.calib;
+  run.calib_sha256 = calib_set.sha256;
+  run.prompts_path = o.prompts;
+  run.prompts_sha256 = eval_set.sha256;
+  run.options = {{"temperature", so.temperature},
+                 {"lambda_rel", so.lambda_rel},
+                 {"continuation_prompts", so.continuation_prompts},
+                 {"continuation_tokens", so.continuation_tokens},
+                 {"evaluation_prompts", eval_prompts},
+                 {"calibration_prompts", calib_prompts},
+                 {"calibration_tokens", calib_tokens},
+                 {"calib_generate", o.kd.calib_generate},
+                 {"sensitivity_tokens", o.sensitivity_tokens},
+                 {"weights", o.model.f16 ? "f16" : "f32"},
+                 {"seed", so.seed},
+                 {"host_threads", distill::host_threads()},
+                 {"host_blas", distill::blas_name()}};
+  if (stored_student) {
+    run.options["student_model"] = o.model.model;
+    run.options["student_sha256"] = file_sha256(o.model.model);
+  }
+}
+
+// The tables on stdout; JSON, Markdown and HTML where asked.
+void write_outputs(const eval::SweepRun& run, const EvalOptions& o, size_t configs,
+                   double estimate) {
+  std::string md;
+  if (!run.sensitivity.empty())
+    md += "Sensitivity: mean T^2 KL per position on " + std::to_string(run.sensitivity[0].tokens) +
+          " calibration tokens, one projection replaced at a time\n\n" +
+          eval::sensitivity_table(run.sensitivity) + (configs ? "\n" : "");
+  if (configs) md += eval::markdown_table(run);
+  std::cout << md << std::flush;
+  std::fprintf(stderr, "eval: %zu configurations in %s (estimated %s)\n", configs,
+               clock_text(run.seconds).c_str(), clock_text(estimate).c_str());
+  if (!o.json_out.empty()) {
+    loaders::write_file_atomically(o.json_out, eval::to_json(run).dump(1) + "\n");
+    std::fprintf(stderr, "eval: wrote %s\n", o.json_out.c_str());
+  }
+  if (!o.md_out.empty()) {
+    loaders::write_file_atomically(o.md_out, "# bcvk eval\n\n" + md);
+    std::fprintf(stderr, "eval: wrote %s\n", o.md_out.c_str());
+  }
+  if (!o.html_out.empty()) {
+    loaders::write_file_atomically(o.html_out, eval::html_report(run));
+    std::fprintf(stderr, "eval: wrote %s\n", o.html_out.c_str());
+  }
+}
+
 int run_eval(const EvalOptions& o) {
   const auto start = Clock::now();
   for (const auto& c : o.calibrate)
@@ -161,7 +232,7 @@ int run_eval(const EvalOptions& o) {
   if (stored_student) grid.push_back(stored_config(student_file, o.model.model));
   std::vector<model::Structure> structures = {model::Structure::kBlockCirculant};
   if (o.baseline == "lowrank") structures.push_back(model::Structure::kLowRank);
-  for (auto st : stored_student ? std::vector<model::Structure>{} : structures)
+  for (auto st : stored_student || !o.block_grid ? std::vector<model::Structure>{} : structures)
     for (uint32_t b : st == model::Structure::kLowRank && !o.baseline_blocks.empty()
                           ? o.baseline_blocks
                           : o.blocks)
@@ -171,14 +242,30 @@ int run_eval(const EvalOptions& o) {
           cfg.spec(n_layers);  // throws PatchSpecError naming the problem
           grid.push_back(cfg);
         }
+  // --patch: whole specs, and auto requests (resolved once the sensitivity is measured).
+  std::set<uint32_t> sensitivity_blocks(o.sensitivity.begin(), o.sensitivity.end());
+  for (auto st : stored_student ? std::vector<model::Structure>{} : structures)
+    for (const auto& text : o.patches)
+      for (const auto& c : o.calibrate) {
+        eval::SweepConfig cfg{st, 0, "", "gate,up,down", c};
+        if (const auto req = compress::parse_auto(text)) {
+          cfg.request = text;
+          cfg.layers = "auto";
+          sensitivity_blocks.insert(req->blocks.begin(), req->blocks.end());
+        } else {
+          cfg.patch = compress::PatchSpec::parse(text, n_layers).text();
+          cfg.layers = text;
+        }
+        grid.push_back(cfg);
+      }
+  if (grid.empty() && sensitivity_blocks.empty())
+    throw std::invalid_argument("eval: nothing to do (no configurations and no --sensitivity)");
   // A stored student was calibrated when it was made: only grid configurations calibrate here.
   auto calibrates_ls = [](const eval::SweepConfig& c) { return c.stored.empty() && c.ls(); };
   auto calibrates_kd = [](const eval::SweepConfig& c) { return c.stored.empty() && c.kd(); };
   const bool any_ls = std::any_of(grid.begin(), grid.end(), calibrates_ls);
   const bool any_kd = std::any_of(grid.begin(), grid.end(), calibrates_kd);
-  std::set<uint32_t> kd_start_layers;
-  for (const auto& c : grid)
-    if (calibrates_kd(c)) kd_start_layers.insert(c.spec(n_layers).layers.front());
+  const bool any_sensitivity = !sensitivity_blocks.empty();
 
   vk::Context ctx(context_options(o.dev));
   auto m = load_model(ctx, file, o.model);
@@ -190,15 +277,77 @@ int run_eval(const EvalOptions& o) {
   }
   const auto eval_ids =
       tokenize(tok, eval_set, o.limit, m->context_length(), o.sweep.continuation_tokens);
-  auto calib_ids = any_ls || any_kd ? tokenize(tok, calib_set, o.calib_limit, m->context_length(),
-                                               o.kd.calib_generate)
-                                    : std::vector<std::vector<int32_t>>{};
+  auto calib_ids =
+      any_ls || any_kd || any_sensitivity
+          ? tokenize(tok, calib_set, o.calib_limit, m->context_length(), o.kd.calib_generate)
+          : std::vector<std::vector<int32_t>>{};
   // The host model: kd trains on it, and --calib-generate samples the teacher's text with it.
   std::unique_ptr<distill::HostModel<float>> host;
-  if (any_kd || (any_ls && o.kd.calib_generate))
+  if (any_kd || any_sensitivity || (any_ls && o.kd.calib_generate))
     host = std::make_unique<distill::HostModel<float>>(file);
   if (o.kd.calib_generate && !calib_ids.empty())
     calib_ids = generate_calibration(*host, calib_ids, o.kd, tok.eos());
+
+  // Sensitivity, on calibration text (never the evaluation prompts): for --sensitivity, and for
+  // the auto patches, which are resolved here.
+  eval::SweepRun run;
+  if (any_sensitivity) {
+    const auto t_s = Clock::now();
+    const distill::KdTeacher st = distill::sensitivity_teacher(
+        *host, distill::sensitivity_sequences(calib_ids, o.sensitivity_tokens),
+        o.sweep.temperature);
+    std::fprintf(stderr, "eval: sensitivity on %zu calibration sequences (%llu tokens), B = ",
+                 st.sequences().size(),
+                 (unsigned long long)st.tokens(std::vector<size_t>(st.train())));
+    for (uint32_t b : sensitivity_blocks) std::fprintf(stderr, "%u ", b);
+    std::fprintf(stderr, "\n");
+    size_t k = 0;
+    for (uint32_t b : sensitivity_blocks) {
+      ++k;
+      run.sensitivity.push_back(
+          distill::measure_sensitivity(*host, file, st, b, [&](size_t d, size_t n) {
+            const double el = since(t_s);
+            const double frac = (double(k - 1) + double(d) / n) / sensitivity_blocks.size();
+            std::fprintf(stderr, "\r[sensitivity B=%u] %zu/%zu projections  elapsed %s  ETA %s   ",
+                         b, d, n, clock_text(el).c_str(),
+                         clock_text(frac > 0 ? el / frac * (1 - frac) : 0).c_str());
+          }));
+    }
+    std::fprintf(stderr, "\n");
+    for (auto& cfg : grid) {
+      if (cfg.request.empty()) continue;
+      const auto req = compress::parse_auto(cfg.request);
+      std::vector<distill::Sensitivity> tables;
+      for (const auto& t : run.sensitivity)
+        if (std::find(req->blocks.begin(), req->blocks.end(), t.block) != req->blocks.end())
+          tables.push_back(t);
+      const auto choice = distill::choose_auto(file.config(), tables, req->ratio);
+      if (choice.spec.empty())
+        throw std::invalid_argument("--patch " + cfg.request + " replaces nothing");
+      cfg.patch = choice.spec.text();
+      std::fprintf(stderr, "eval: %s -> %s (summed sensitivity %.3f, MLP parameters %.3f)\n",
+                   cfg.request.c_str(), choice.spec.describe().c_str(), choice.cost,
+                   choice.ratio());
+    }
+  }
+  if (grid.empty()) {  // --sensitivity alone
+    run.seconds = since(start);
+    eval::SweepOptions so = o.sweep;
+    so.continuation_prompts = 0;
+    describe_run(
+        run, o, ctx, calib_set, eval_set, so, 0, calib_ids.size(),
+        [&] {
+          uint64_t n = 0;
+          for (const auto& p : calib_ids) n += p.size();
+          return n;
+        }(),
+        stored_student);
+    write_outputs(run, o, 0, run.seconds);
+    return finish(ctx, o.dev, vk::ProfileTable{});
+  }
+  std::set<uint32_t> kd_start_layers;
+  for (const auto& c : grid)
+    if (calibrates_kd(c)) kd_start_layers.insert(c.spec(n_layers).layers.front());
   uint64_t eval_tokens = 0, calib_tokens = 0;
   for (const auto& p : eval_ids) eval_tokens += p.size();
   for (const auto& p : calib_ids) calib_tokens += p.size();
@@ -265,7 +414,6 @@ int run_eval(const EvalOptions& o) {
   so.continuation_prompts = n_cont;
   so.kd = o.kd.kd;
   stage = "[teacher]";
-  eval::SweepRun run;
   run.teacher = eval::run_teacher(*m, eval_ids, so, [&](const std::string& w, size_t d, size_t n) {
     progress(w, d, n, teacher_s * 0.7);
   });
@@ -306,50 +454,9 @@ int run_eval(const EvalOptions& o) {
   }
   std::fprintf(stderr, "\n");
   run.seconds = since(start);
-  run.bcvk_version = BCVK_VERSION;
-  const auto& d = ctx.info();
-  run.device = {{"name", d.name},
-                {"vendor", vk::vendor_name(d.vendor)},
-                {"type", d.type_name()},
-                {"driver_name", d.driver_name},
-                {"driver_info", d.driver_info},
-                {"api_version", d.api_version_string()}};
-  const std::string& teacher_path = stored_student ? o.teacher : o.model.model;
-  run.model_path = teacher_path;
-  run.model_sha256 =
-      std::filesystem::is_regular_file(teacher_path) ? file_sha256(teacher_path) : "";
-  run.calib_path = o.calib;
-  run.calib_sha256 = calib_set.sha256;
-  run.prompts_path = o.prompts;
-  run.prompts_sha256 = eval_set.sha256;
-  run.options = {
-      {"temperature", so.temperature},           {"lambda_rel", so.lambda_rel},
-      {"continuation_prompts", n_cont},          {"continuation_tokens", so.continuation_tokens},
-      {"evaluation_prompts", eval_ids.size()},   {"calibration_prompts", calib_ids.size()},
-      {"calibration_tokens", calib_tokens},      {"calib_generate", o.kd.calib_generate},
-      {"weights", o.model.f16 ? "f16" : "f32"},  {"seed", so.seed},
-      {"host_threads", distill::host_threads()}, {"host_blas", distill::blas_name()}};
-  if (stored_student) {
-    run.options["student_model"] = o.model.model;
-    run.options["student_sha256"] = file_sha256(o.model.model);
-  }
-
-  const std::string md = eval::markdown_table(run);
-  std::cout << md << std::flush;
-  std::fprintf(stderr, "eval: %zu configurations in %s (estimated %s)\n", grid.size(),
-               clock_text(run.seconds).c_str(), clock_text(total_estimate).c_str());
-  if (!o.json_out.empty()) {
-    loaders::write_file_atomically(o.json_out, eval::to_json(run).dump(1) + "\n");
-    std::fprintf(stderr, "eval: wrote %s\n", o.json_out.c_str());
-  }
-  if (!o.md_out.empty()) {
-    loaders::write_file_atomically(o.md_out, "# bcvk eval\n\n" + md);
-    std::fprintf(stderr, "eval: wrote %s\n", o.md_out.c_str());
-  }
-  if (!o.html_out.empty()) {
-    loaders::write_file_atomically(o.html_out, eval::html_report(run));
-    std::fprintf(stderr, "eval: wrote %s\n", o.html_out.c_str());
-  }
+  describe_run(run, o, ctx, calib_set, eval_set, so, eval_ids.size(), calib_ids.size(),
+               calib_tokens, stored_student);
+  write_outputs(run, o, grid.size(), total_estimate);
   return finish(ctx, o.dev, vk::ProfileTable{});
 }
 
@@ -388,6 +495,21 @@ Runner add_eval_command(CLI::App& app) {
   cmd->add_option("--baseline-block-sizes", o->baseline_blocks,
                   "Block sizes whose parameter count the baseline matches (default: --block-sizes)")
       ->delimiter(',');
+  cmd->add_option(
+      "--patch", o->patches,
+      "Configurations given as whole --patch specs (each layer its own block sizes, "
+      "e.g. 0-3:up:16;20-29:all:64) or auto:RATIO[:B1,B2,...] (the least sensitive "
+      "projections and block sizes keeping RATIO of the MLP parameters); each runs with "
+      "every --calibrate method. Space-separated or repeated. Without --block-sizes or "
+      "--layers, only these run");
+  cmd->add_option("--sensitivity", o->sensitivity,
+                  "Block sizes B: per layer and projection, the KL on calibration text when only "
+                  "that one is replaced at B. Alone (no --patch, --block-sizes, --layers), it is "
+                  "all eval does")
+      ->delimiter(',');
+  cmd->add_option("--sensitivity-tokens", o->sensitivity_tokens,
+                  "Calibration tokens sensitivity (and auto) is measured on")
+      ->capture_default_str();
   cmd->add_option("--temperature", o->sweep.temperature, "Softmax temperature of the KL")
       ->capture_default_str();
   cmd->add_option("--lambda", o->sweep.lambda_rel,
@@ -410,10 +532,18 @@ Runner add_eval_command(CLI::App& app) {
   cmd->add_option("--teacher", o->teacher,
                   "With a compressed -m (bcvk compress): the dense model to measure it against");
   return [o, cmd]() {
-    for (const char* f : {"--block-sizes", "--layers", "--proj", "--calibrate", "--baseline",
-                          "--baseline-block-sizes", "--calib-limit", "--lambda"})
+    for (const char* f :
+         {"--block-sizes", "--layers", "--proj", "--calibrate", "--baseline",
+          "--baseline-block-sizes", "--calib-limit", "--lambda", "--patch", "--sensitivity"})
       if (cmd->get_option(f)->count() > 0)
         o->grid_flags += (o->grid_flags.empty() ? "" : ", ") + std::string(f);
+    const bool grid_asked =
+        cmd->get_option("--block-sizes")->count() > 0 || cmd->get_option("--layers")->count() > 0;
+    o->block_grid = grid_asked || (o->patches.empty() && o->sensitivity.empty());
+    for (uint32_t b : o->sensitivity)
+      if (b < 1) throw std::invalid_argument("--sensitivity: a block size must be at least 1");
+    if (o->sensitivity_tokens == 0)
+      throw std::invalid_argument("--sensitivity-tokens must be at least 1");
     return run_eval(*o);
   };
 }

@@ -138,6 +138,7 @@ int run_info(const InfoOptions& o) {
                           {"source", record->source},
                           {"source_sha256", record->source_sha256},
                           {"dtype", gguf::ggml_type_name(record->dtype)}});
+    if (record && !record->patch_choice.empty()) compression["patch_choice"] = record->patch_choice;
   }
 
   if (o.json) {
@@ -222,6 +223,9 @@ int run_info(const InfoOptions& o) {
                  record->calibration_sha256.substr(0, 16) + "...)")
                     .c_str()
               : "");
+    if (record && !record->patch_choice.empty())
+      std::printf("                %s chose %s\n", record->patch.c_str(),
+                  record->patch_description.c_str());
   }
   if (o.metadata) {
     std::printf("\nmetadata (%zu keys)\n", f.metadata().size());

@@ -21,6 +21,7 @@ const char* kKeySettings = "bcvk.compress.calibration_settings";
 const char* kKeySource = "bcvk.compress.source";
 const char* kKeySourceSha = "bcvk.compress.source_sha256";
 const char* kKeyDtype = "bcvk.compress.dtype";
+const char* kKeyPatchChoice = "bcvk.compress.patch_choice";
 
 std::string dense_name(uint32_t layer, Projection p) {
   return "blk." + std::to_string(layer) + ".ffn_" + projection_name(p) + ".weight";
@@ -78,6 +79,7 @@ CompressedFileStats write_compressed_gguf(const gguf::GgufFile& in,
     if (!record.calibration_settings.empty())
       w.set_string(kKeySettings, record.calibration_settings);
   }
+  if (!record.patch_choice.empty()) w.set_string(kKeyPatchChoice, record.patch_choice);
   w.set_string(kKeySource, record.source);
   w.set_string(kKeySourceSha, record.source_sha256);
   w.set_string(kKeyDtype, std::string(gguf::ggml_type_name(record.dtype)));
@@ -140,6 +142,7 @@ std::optional<CompressionRecord> read_compression_record(const gguf::GgufFile& f
   r.calibration_prompts = f.get_uint(kKeyCalibrationPrompts).value_or(0);
   r.lambda_rel = f.get_float(kKeyLambda).value_or(0.0);
   r.calibration_settings = f.get_string(kKeySettings).value_or("");
+  r.patch_choice = f.get_string(kKeyPatchChoice).value_or("");
   r.source = f.get_string(kKeySource).value_or("");
   r.source_sha256 = f.get_string(kKeySourceSha).value_or("");
   r.dtype =

@@ -29,8 +29,11 @@ struct CirculantProjection {
 // What a compressed file records about how it was made (metadata bcvk.compress.*).
 struct CompressionRecord {
   std::string bcvk_version;
-  std::string patch;                 // the --patch text as given
-  std::string patch_description;     // PatchSpec::describe()
+  std::string patch;              // the --patch text as given
+  std::string patch_description;  // PatchSpec::describe()
+  // --patch auto: the choice as JSON (the resolved patch text, its summed sensitivity, the
+  // parameter ratio reached, the block sizes and tokens it was measured with).
+  std::string patch_choice;
   std::string calibration = "none";  // none | ls | kd | ls+kd
   std::string calibration_sha256;    // of the calibration prompt file (not none)
   uint64_t calibration_prompts = 0;  // prompts used (not none)

@@ -58,62 +58,64 @@ const char* projection_name(Projection p) {
   return "?";
 }
 
-PatchSpec PatchSpec::parse(std::string_view text, uint32_t n_layers) {
-  const std::string t(text);
-  const auto fields = split(text, ':');
+namespace {
+
+// One LAYERS[:PROJECTIONS][:B] group into `spec`; `t` is the whole --patch text (for messages).
+void parse_group(std::string_view group, uint32_t n_layers, const std::string& t, PatchSpec& spec) {
+  const auto fields = split(group, ':');
   if (fields.size() > 3 || fields[0].empty())
     throw PatchSpecError("--patch '" + t +
                          "': expected LAYERS[:PROJECTIONS][:B], e.g. all:gate,up,down:64");
-  PatchSpec spec;
 
   // Layers.
+  std::vector<uint32_t> layers;
   const std::string_view L = fields[0];
   if (L == "all") {
-    for (uint32_t l = 0; l < n_layers; ++l) spec.layers.push_back(l);
+    for (uint32_t l = 0; l < n_layers; ++l) layers.push_back(l);
   } else if (L.starts_with("first") || L.starts_with("last")) {
     const bool first = L.starts_with("first");
     const std::string word = first ? "first" : "last";
-    const uint32_t n = number(L.substr(word.size()), "layer count after '" + word + "'", text);
+    const uint32_t n = number(L.substr(word.size()), "layer count after '" + word + "'", t);
     if (n == 0 || n > n_layers)
       throw PatchSpecError("--patch '" + t + "': " + word + std::to_string(n) + " needs 1 to " +
                            std::to_string(n_layers) + " layers (the model has " +
                            std::to_string(n_layers) + ")");
-    for (uint32_t l = 0; l < n; ++l) spec.layers.push_back(first ? l : n_layers - n + l);
+    for (uint32_t l = 0; l < n; ++l) layers.push_back(first ? l : n_layers - n + l);
   } else {
     for (std::string_view item : split(L, ',')) {
       const size_t dash = item.find('-');
-      const uint32_t a = number(item.substr(0, dash), "layer index", text);
+      const uint32_t a = number(item.substr(0, dash), "layer index", t);
       const uint32_t b =
-          dash == std::string_view::npos ? a : number(item.substr(dash + 1), "layer index", text);
+          dash == std::string_view::npos ? a : number(item.substr(dash + 1), "layer index", t);
       if (b < a)
         throw PatchSpecError("--patch '" + t + "': range " + std::string(item) + " is reversed");
       if (b >= n_layers)
         throw PatchSpecError("--patch '" + t + "': layer " + std::to_string(b) +
                              " is outside the model's " + std::to_string(n_layers) + " layers (0-" +
                              std::to_string(n_layers - 1) + ")");
-      for (uint32_t l = a; l <= b; ++l) spec.layers.push_back(l);
+      for (uint32_t l = a; l <= b; ++l) layers.push_back(l);
     }
   }
-  std::sort(spec.layers.begin(), spec.layers.end());
-  spec.layers.erase(std::unique(spec.layers.begin(), spec.layers.end()), spec.layers.end());
+  std::sort(layers.begin(), layers.end());
+  layers.erase(std::unique(layers.begin(), layers.end()), layers.end());
 
   // Default block size.
   uint32_t default_b = 0;
   if (fields.size() == 3) {
-    default_b = number(fields[2], "block size", text);
+    default_b = number(fields[2], "block size", t);
     if (default_b == 0)
       throw PatchSpecError("--patch '" + t + "': the block size must be at least 1");
   }
 
   // Projections.
-  std::array<bool, 3> listed = {false, false, false};
+  LayerBlocks block = {0, 0, 0};
   const std::string_view P = fields.size() >= 2 ? fields[1] : std::string_view("all");
   for (std::string_view item : split(P.empty() ? std::string_view("all") : P, ',')) {
     const size_t eq = item.find('=');
     const std::string_view name = item.substr(0, eq);
     uint32_t b = default_b;
     if (eq != std::string_view::npos) {
-      b = number(item.substr(eq + 1), "block size", text);
+      b = number(item.substr(eq + 1), "block size", t);
       if (b == 0) throw PatchSpecError("--patch '" + t + "': the block size must be at least 1");
     }
     std::vector<Projection> which;
@@ -134,33 +136,111 @@ PatchSpec PatchSpec::parse(std::string_view text, uint32_t n_layers) {
       throw PatchSpecError("--patch '" + t + "': no block size for '" + std::string(name) +
                            "' (add :B at the end, or " + std::string(name) + "=B)");
     for (Projection p : which) {
-      if (listed[size_t(p)])
+      if (block[size_t(p)])
         throw PatchSpecError("--patch '" + t + "': projection " + projection_name(p) +
                              " is listed twice");
-      listed[size_t(p)] = true;
-      spec.block[size_t(p)] = b;
+      block[size_t(p)] = b;
     }
   }
+  for (uint32_t l : layers)
+    for (Projection p : kProjections) {
+      if (!block[size_t(p)]) continue;
+      if (spec.patched(l, p))
+        throw PatchSpecError("--patch '" + t + "': layer " + std::to_string(l) + " " +
+                             projection_name(p) + " is named by two groups");
+      spec.set(l, p, block[size_t(p)]);
+    }
+}
+
+// Runs of consecutive layers with the same block sizes, merged into groups of equal sizes.
+std::vector<std::pair<LayerBlocks, std::vector<uint32_t>>> groups(const PatchSpec& s) {
+  std::vector<std::pair<LayerBlocks, std::vector<uint32_t>>> out;
+  for (size_t i = 0; i < s.layers.size(); ++i) {
+    auto it =
+        std::find_if(out.begin(), out.end(), [&](const auto& g) { return g.first == s.blocks[i]; });
+    if (it == out.end()) {
+      out.push_back({s.blocks[i], {}});
+      it = out.end() - 1;
+    }
+    it->second.push_back(s.layers[i]);
+  }
+  return out;
+}
+
+bool uniform(const LayerBlocks& b) {
+  return b[0] && b[0] == b[1] && b[1] == b[2];
+}
+
+}  // namespace
+
+PatchSpec PatchSpec::parse(std::string_view text, uint32_t n_layers) {
+  const std::string t(text);
+  PatchSpec spec;
+  for (std::string_view group : split(text, ';')) parse_group(group, n_layers, t, spec);
   return spec;
 }
 
-bool PatchSpec::patched(uint32_t layer, Projection p) const {
-  return block_for(p) != 0 && std::binary_search(layers.begin(), layers.end(), layer);
+void PatchSpec::set(uint32_t layer, Projection p, uint32_t B) {
+  auto it = std::lower_bound(layers.begin(), layers.end(), layer);
+  size_t i = size_t(it - layers.begin());
+  if (it == layers.end() || *it != layer) {
+    if (!B) return;
+    layers.insert(it, layer);
+    blocks.insert(blocks.begin() + i, LayerBlocks{0, 0, 0});
+  }
+  blocks[i][size_t(p)] = B;
+  if (blocks[i] == LayerBlocks{0, 0, 0}) {
+    layers.erase(layers.begin() + i);
+    blocks.erase(blocks.begin() + i);
+  }
 }
 
-bool PatchSpec::empty() const {
-  return layers.empty() ||
-         std::all_of(block.begin(), block.end(), [](uint32_t b) { return b == 0; });
+uint32_t PatchSpec::block(uint32_t layer, Projection p) const {
+  auto it = std::lower_bound(layers.begin(), layers.end(), layer);
+  return it != layers.end() && *it == layer ? blocks[size_t(it - layers.begin())][size_t(p)] : 0;
+}
+
+size_t PatchSpec::count() const {
+  size_t n = 0;
+  for (const auto& b : blocks)
+    for (uint32_t x : b) n += x != 0;
+  return n;
 }
 
 std::string PatchSpec::describe() const {
   if (empty()) return "dense";
-  std::string out = "layers " + ranges(layers) + ",";
-  const bool same = block[0] && block[0] == block[1] && block[1] == block[2];
-  if (same) return out + " gate/up/down B=" + std::to_string(block[0]);
-  for (Projection p : kProjections)
-    if (block_for(p))
-      out += std::string(" ") + projection_name(p) + " B=" + std::to_string(block_for(p));
+  std::string out;
+  for (const auto& [b, ls] : groups(*this)) {
+    if (!out.empty()) out += "; ";
+    out += "layers " + ranges(ls) + ",";
+    if (uniform(b)) {
+      out += " gate/up/down B=" + std::to_string(b[0]);
+      continue;
+    }
+    for (Projection p : kProjections)
+      if (b[size_t(p)])
+        out += std::string(" ") + projection_name(p) + " B=" + std::to_string(b[size_t(p)]);
+  }
+  return out;
+}
+
+std::string PatchSpec::text() const {
+  std::string out;
+  for (const auto& [b, ls] : groups(*this)) {
+    if (!out.empty()) out += ";";
+    out += ranges(ls) + ":";
+    if (uniform(b)) {
+      out += "all:" + std::to_string(b[0]);
+      continue;
+    }
+    bool first = true;
+    for (Projection p : kProjections)
+      if (b[size_t(p)]) {
+        out +=
+            std::string(first ? "" : ",") + projection_name(p) + "=" + std::to_string(b[size_t(p)]);
+        first = false;
+      }
+  }
   return out;
 }
 

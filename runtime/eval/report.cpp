@@ -90,6 +90,25 @@ std::string markdown_table(const SweepRun& run) {
   return o.str();
 }
 
+std::string sensitivity_table(const std::vector<distill::Sensitivity>& tables) {
+  if (tables.empty()) return "";
+  std::ostringstream o;
+  o << "| layer |";
+  for (const auto& t : tables)
+    for (auto p : compress::kProjections)
+      o << " " << compress::projection_name(p) << " B=" << t.block << " |";
+  o << "\n|---:|";
+  for (size_t i = 0; i < tables.size() * 3; ++i) o << "---:|";
+  o << "\n";
+  for (size_t l = 0; l < tables[0].kl.size(); ++l) {
+    o << "| " << l << " |";
+    for (const auto& t : tables)
+      for (auto p : compress::kProjections) o << " " << fmt("%.4f", t.kl[l][size_t(p)]) << " |";
+    o << "\n";
+  }
+  return o.str();
+}
+
 nlohmann::json to_json(const SweepRun& run) {
   nlohmann::json j;
   j["bcvk_version"] = run.bcvk_version;
@@ -114,6 +133,9 @@ nlohmann::json to_json(const SweepRun& run) {
     c["block"] = r.config.block;
     c["layers"] = r.config.layers;
     c["projections"] = r.config.projections;
+    if (!r.config.patch.empty()) c["patch"] = r.config.patch;
+    if (!r.config.request.empty()) c["request"] = r.config.request;
+    if (!r.patch_description.empty()) c["patch_description"] = r.patch_description;
     c["calibration"] = r.config.calibration;
     c["padded"] = r.padded;
     c["mlp_parameters"] = r.stats.student_mlp_parameters();
@@ -141,6 +163,10 @@ nlohmann::json to_json(const SweepRun& run) {
                               {"n", a.n}};
     c["per_prompt"] = r.per_prompt;
     j["configs"].push_back(std::move(c));
+  }
+  if (!run.sensitivity.empty()) {
+    j["sensitivity"] = nlohmann::json::array();
+    for (const auto& st : run.sensitivity) j["sensitivity"].push_back(distill::to_json(st));
   }
   return j;
 }
@@ -228,6 +254,28 @@ std::string svg_scatter(const std::string& title, const std::string& xlabel,
   return o.str();
 }
 
+// A Markdown table's rows as HTML table rows (the first row as the header).
+std::string html_table(const std::string& markdown) {
+  std::ostringstream o;
+  std::istringstream md(markdown);
+  std::string line;
+  bool header = true;
+  while (std::getline(md, line)) {
+    if (line.rfind("|---", 0) == 0) continue;
+    o << "<tr>";
+    std::string cell;
+    std::istringstream cells(line.substr(1));
+    while (std::getline(cells, cell, '|')) {
+      const auto a = cell.find_first_not_of(' '), b = cell.find_last_not_of(' ');
+      const std::string v = a == std::string::npos ? "" : cell.substr(a, b - a + 1);
+      o << (header ? "<th>" : "<td>") << html_escape(v) << (header ? "</th>" : "</td>");
+    }
+    o << "</tr>\n";
+    header = false;
+  }
+  return o.str();
+}
+
 std::string series_name(const ConfigResult& r) {
   return std::string(r.config.structure == model::Structure::kBlockCirculant ? "circulant"
                                                                              : "low-rank") +
@@ -250,7 +298,8 @@ std::string html_report(const SweepRun& run) {
     }
     quality.push_back(
         {r.stats.mlp_compression(), r.aggregate.at("kl").mean, series_name(r), r.config.name()});
-    speed.push_back({double(r.config.block), r.decode_tps, series_name(r), r.config.name()});
+    if (r.config.patch.empty())  // a patch of mixed block sizes has no one B
+      speed.push_back({double(r.config.block), r.decode_tps, series_name(r), r.config.name()});
   }
   std::ostringstream o;
   o << "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>bcvk eval report</title>\n"
@@ -269,33 +318,32 @@ std::string html_report(const SweepRun& run) {
                    "mean KL(teacher || student)", quality, true);
   o << svg_scatter("Decode speed vs block size", "block size B (log scale)", "decode tokens/s",
                    speed, true);
+  for (const auto& t : run.sensitivity) {
+    std::vector<Point> pts;
+    for (size_t l = 0; l < t.kl.size(); ++l)
+      for (auto p : compress::kProjections)
+        pts.push_back({double(l), t.kl[l][size_t(p)], compress::projection_name(p),
+                       "layer " + std::to_string(l) + " " + compress::projection_name(p)});
+    o << svg_scatter("Sensitivity at B=" + std::to_string(t.block) + " (one projection replaced)",
+                     "layer", "mean KL per position, calibration text (nats)", pts, false);
+  }
   if (!curves.empty())
     o << svg_scatter("Distillation: loss per position", "step", "T^2 KL(teacher || student), nats",
                      curves, false);
   o << "</div>\n<h2>Results</h2>\n<table>\n";
-  // The Markdown table, as HTML.
-  std::istringstream md(markdown_table(run));
-  std::string line;
-  bool header = true;
-  while (std::getline(md, line)) {
-    if (line.rfind("|---", 0) == 0) continue;
-    o << "<tr>";
-    std::string cell;
-    std::istringstream cells(line.substr(1));
-    while (std::getline(cells, cell, '|')) {
-      const auto a = cell.find_first_not_of(' '), b = cell.find_last_not_of(' ');
-      const std::string v = a == std::string::npos ? "" : cell.substr(a, b - a + 1);
-      o << (header ? "<th>" : "<td>") << html_escape(v) << (header ? "</th>" : "</td>");
-    }
-    o << "</tr>\n";
-    header = false;
-  }
+  o << html_table(markdown_table(run));
   o << "</table>\n<p>KL at temperature "
     << (run.options.is_object() ? run.options.value("temperature", 1.0) : 1.0)
     << "; intervals are seeded 95% bootstrap intervals on the mean. Continuation prefix: tokens of "
        "the teacher's "
        "greedy continuation the student reproduces before its first divergence (teacher "
-       "forcing).</p>\n</body></html>\n";
+       "forcing).</p>\n";
+  if (!run.sensitivity.empty())
+    o << "<h2>Sensitivity</h2>\n<p>Mean T&sup2;KL per position on " << run.sensitivity[0].tokens
+      << " calibration tokens when only that projection of that layer is replaced by its "
+         "block-circulant projection.</p>\n<table>\n"
+      << html_table(sensitivity_table(run.sensitivity)) << "</table>\n";
+  o << "</body></html>\n";
   return o.str();
 }
 

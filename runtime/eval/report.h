@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/distill/sensitivity.h"
 #include "runtime/eval/sweep.h"
 
 namespace bcvk::eval {
@@ -18,10 +19,13 @@ struct SweepRun {
   nlohmann::json options;
   TeacherReference teacher;
   std::vector<ConfigResult> results;
+  std::vector<distill::Sensitivity> sensitivity;  // --sensitivity (and what auto patches used)
   double seconds = 0;
 };
 
 std::string markdown_table(const SweepRun& run);
+// Per layer, the KL of each projection alone replaced, one column group per block size.
+std::string sensitivity_table(const std::vector<distill::Sensitivity>& tables);
 nlohmann::json to_json(const SweepRun& run);
 std::string html_report(const SweepRun& run);
 

@@ -161,8 +161,12 @@ void measure_student(model::Model& model, const model::MlpPatch& patch,
 std::string SweepConfig::name() const {
   if (!stored.empty()) return stored;
   std::string n = structure == model::Structure::kBlockCirculant ? "circulant" : "lowrank";
-  n += " B=" + std::to_string(block) + " layers=" + layers;
-  if (projections != "gate,up,down") n += " proj=" + projections;
+  if (!patch.empty()) {
+    n += " " + (request.empty() ? "patch=" + patch : request);
+  } else {
+    n += " B=" + std::to_string(block) + " layers=" + layers;
+    if (projections != "gate,up,down") n += " proj=" + projections;
+  }
   n += " " + calibration;
   return n;
 }
@@ -172,6 +176,7 @@ bool known_calibration(const std::string& m) {
 }
 
 compress::PatchSpec SweepConfig::spec(uint32_t n_layers) const {
+  if (!patch.empty()) return compress::PatchSpec::parse(patch, n_layers);
   std::string L = layers;
   if (!L.empty() && std::all_of(L.begin(), L.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
     L = "first" + L;  // a bare count: the first N layers
@@ -250,6 +255,7 @@ ConfigResult run_config(model::Model& model, const loaders::LlamaModelFile& file
   ConfigResult r;
   r.config = config;
   const auto spec = config.spec(model.config().n_layers);
+  r.patch_description = spec.describe();
   auto projections = model::MlpPatch::project(file, spec, config.structure);
   for (const auto& pp : projections) {
     r.mean_relative_error += pp.relative_error / projections.size();

@@ -29,6 +29,10 @@ struct SweepConfig {
   std::string calibration = "none";
   bool ls() const { return calibration == "ls" || calibration == "ls+kd"; }
   bool kd() const { return calibration == "kd" || calibration == "ls+kd"; }
+  // A whole --patch text (each layer its own block sizes), e.g. an `auto` request once resolved;
+  // when set, spec() parses it and `block`, `layers`, `projections` only label the row.
+  std::string patch;
+  std::string request;  // what the user asked for, when it was resolved (e.g. "auto:0.5")
   // A student read from a compressed file (bcvk compress): its name; the fields above describe
   // it but spec() does not rebuild it.
   std::string stored;
@@ -77,6 +81,7 @@ struct ConfigResult {
   SweepConfig config;
   model::PatchStats stats;
   uint64_t patch_bytes = 0;
+  std::string patch_description;   // which projections at which B (PatchSpec::describe)
   double mean_relative_error = 0;  // mean ||W - W'||_F / ||W||_F over the replaced matrices
   bool padded = false;             // some block-circulant matrix needed zero padding
   PromptMetrics per_prompt;

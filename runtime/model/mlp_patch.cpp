@@ -61,7 +61,7 @@ std::vector<PatchedProjection> MlpPatch::project(
       if (!spec.patched(l, p)) continue;
       const loaders::WeightTensor& w = mlp_weight(file, l, p);
       const std::vector<float> dense = w.to_f32();
-      const uint32_t rows = uint32_t(w.rows), cols = uint32_t(w.cols), B = spec.block_for(p);
+      const uint32_t rows = uint32_t(w.rows), cols = uint32_t(w.cols), B = spec.block(l, p);
       PatchedProjection pp;
       pp.layer = l;
       pp.projection = p;

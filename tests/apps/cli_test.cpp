@@ -3,11 +3,13 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "tests/support/tiny_model.h"
 
@@ -530,6 +532,80 @@ TEST_F(CliCompress, DistilledCompressionReproducesTheSweepFigure) {
     EXPECT_NEAR(x, y, 1e-4 * (1 + std::abs(y))) << m;
   }
   EXPECT_EQ(b["kd_report"]["train_loss"], j["kd"]["train_loss"]);
+}
+
+// --sensitivity ranks projections; --patch auto picks the least sensitive ones for the budget, the
+// same in compress and eval, and compress records its choice.
+TEST_F(CliCompress, AutoPatchPicksTheLeastSensitiveProjectionsAndRecordsIt) {
+  std::ofstream(dir / "acalib.txt") << "The weather today is\nA short story about a cat:\n"
+                                       "def add(a, b):\nThe capital of Italy is\n";
+  std::ofstream(dir / "aeval.txt") << "The quick brown fox\n";
+  const std::string calib = " --calib " + (dir / "acalib.txt").string();
+  const std::string data = calib + " --prompts " + (dir / "aeval.txt").string() +
+                           " --continuations 1 --sensitivity-tokens 24 --threads 2";
+  // Sensitivity alone: a table of 30 layers x 3 projections, nothing else run.
+  const Outcome s = bcvk("eval -m " + kModel + data + " --sensitivity 64 --json " +
+                         (dir / "sens.json").string());
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  EXPECT_NE(s.out.find("| 29 |"), std::string::npos) << s.out;
+  std::ifstream sin(dir / "sens.json");
+  const auto sj = nlohmann::json::parse(sin);
+  EXPECT_TRUE(sj["configs"].empty());
+  const auto& kl = sj["sensitivity"][0]["kl"];
+  std::vector<std::pair<double, std::string>> ranked;
+  for (const char* p : {"gate", "up", "down"}) {
+    ASSERT_EQ(kl[p].size(), 30u);
+    for (size_t l = 0; l < 30; ++l) {
+      EXPECT_GT(kl[p][l].get<double>(), 0.0);
+      ranked.push_back({kl[p][l].get<double>(), std::to_string(l) + ":" + p + "=64"});
+    }
+  }
+  std::sort(ranked.begin(), ranked.end());
+
+  // 0.97 of the MLP parameters at B = 64: three projections (each keeps 1/64 of itself).
+  const std::string out = (dir / "auto.gguf").string();
+  const Outcome c = bcvk("compress -m " + kModel + " --patch auto:0.97:64 --sensitivity-tokens 24" +
+                         calib + " --threads 2 -o " + out + " --json " + (dir / "auto.json").string());
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  std::ifstream cin(dir / "auto.json");
+  const auto cj = nlohmann::json::parse(cin);
+  EXPECT_EQ(cj["projections_replaced"], 3);
+  EXPECT_EQ(cj["patch"], "auto:0.97:64");
+  const auto resolved = cj["patch_resolved"].get<std::string>();
+  const Outcome info = bcvk("info --json " + out);
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  const auto ij = nlohmann::json::parse(info.out);
+  const auto choice = nlohmann::json::parse(ij["compression"]["patch_choice"].get<std::string>());
+  EXPECT_EQ(choice["patch"], resolved);
+  EXPECT_LE(choice["mlp_parameter_ratio"].get<double>(), 0.97);
+  // The file's circulant tensors (blk.L.ffn_P.circulant) are the three least sensitive.
+  std::set<std::string> chosen, least;
+  for (int i = 0; i < 3; ++i) least.insert(ranked[i].second);
+  for (const auto& t : ij["tensors"]) {
+    const std::string n = t["name"];
+    if (!n.ends_with(".circulant")) continue;
+    const auto dot = n.find('.', 4);
+    chosen.insert(n.substr(4, dot - 4) + ":" + n.substr(dot + 5, n.size() - dot - 5 - 10) + "=64");
+  }
+  EXPECT_EQ(chosen, least) << resolved;
+  // eval resolves the same request to the same patch.
+  const Outcome e = bcvk("eval -m " + kModel + data + " --patch auto:0.97:64 --calibrate none --json " +
+                         (dir / "auto_eval.json").string());
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  std::ifstream ein(dir / "auto_eval.json");
+  const auto ej = nlohmann::json::parse(ein);
+  ASSERT_EQ(ej["configs"].size(), 1u);
+  EXPECT_EQ(ej["configs"][0]["patch"], resolved);
+  EXPECT_EQ(ej["configs"][0]["request"], "auto:0.97:64");
+  // Unreachable and malformed requests are refused before any work.
+  Outcome bad = bcvk("compress -m " + kModel + " --patch auto:0.001:64 -o " +
+                     (dir / "x.gguf").string() + calib + " --sensitivity-tokens 8");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("not reachable"), std::string::npos) << bad.err;
+  bad = bcvk("eval -m " + kModel + data + " --patch auto:2");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("must be in (0, 1]"), std::string::npos) << bad.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "x.gguf"));
 }
 
 TEST_F(CliCompress, RefusesBadDistillationFlags) {

@@ -137,16 +137,16 @@ TEST_F(PatchTest, StudentOnlyModelDropsDenseWeightsAndRefusesToRunThemDense) {
 TEST(PatchSpecTest, ParsesLayersProjectionsAndBlockSizes) {
   auto s = PatchSpec::parse("all:all:64", 30);
   EXPECT_EQ(s.layers.size(), 30u);
-  EXPECT_EQ(s.block, (std::array<uint32_t, 3>{64, 64, 64}));
+  EXPECT_EQ(s.blocks.back(), (compress::LayerBlocks{64, 64, 64}));
   s = PatchSpec::parse("first4:up,down:32", 30);
   EXPECT_EQ(s.layers, (std::vector<uint32_t>{0, 1, 2, 3}));
-  EXPECT_EQ(s.block, (std::array<uint32_t, 3>{0, 32, 32}));
+  EXPECT_EQ(s.blocks.front(), (compress::LayerBlocks{0, 32, 32}));
   EXPECT_FALSE(s.patched(1, compress::Projection::kGate));
   EXPECT_TRUE(s.patched(3, compress::Projection::kDown));
   EXPECT_FALSE(s.patched(4, compress::Projection::kDown));
   s = PatchSpec::parse("7,0-2,2:gate=16,up=32,down=64", 30);
   EXPECT_EQ(s.layers, (std::vector<uint32_t>{0, 1, 2, 7}));
-  EXPECT_EQ(s.block, (std::array<uint32_t, 3>{16, 32, 64}));
+  EXPECT_EQ(s.blocks[3], (compress::LayerBlocks{16, 32, 64}));
   EXPECT_EQ(s.describe(), "layers 0-2,7, gate B=16 up B=32 down B=64");
   EXPECT_EQ(PatchSpec::parse("all::48", 3).describe(), "layers 0-2, gate/up/down B=48");
 }
