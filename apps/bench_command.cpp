@@ -11,6 +11,7 @@
 #include "apps/commands.h"
 #include "apps/device_flags.h"
 #include "apps/model_flags.h"
+#include "apps/progress.h"
 #include "loaders/atomic_write.h"
 #include "runtime/bench/model_bench.h"
 #include "runtime/bench/roofline.h"
@@ -94,8 +95,8 @@ Variant bench_variant(vk::Context& ctx, const loaders::LlamaModelFile& file, con
         ctx, c,
         model::MlpPatch::project(file, *spec, model::Structure::kBlockCirculant,
                                  [](size_t d, size_t t) {
-                                   std::fprintf(stderr, "\rprojecting: %zu/%zu matrices", d, t);
-                                   if (d == t) std::fprintf(stderr, "\n");
+                                   progress("projecting: %zu/%zu matrices", d, t);
+                                   if (d == t) end_progress();
                                  }));
     for (const auto& pc : patch->path_choices())
       std::fprintf(stderr, "B=%u %ux%u: %s path (FFT %.2f ms, direct %.2f ms for 1 + 8 tokens)\n",
@@ -109,9 +110,9 @@ Variant bench_variant(vk::Context& ctx, const loaders::LlamaModelFile& file, con
   v.weight_bytes = m->weight_bytes();
   v.patch_bytes = patch ? patch->device_bytes() : 0;
   v.r = bench::bench_model(*m, patch.get(), o.run, [&](const std::string& phase) {
-    std::fprintf(stderr, "\rbench %s: %-24s", v.name.c_str(), phase.c_str());
+    progress("bench %s: %-24s", v.name.c_str(), phase.c_str());
   });
-  std::fprintf(stderr, "\n");
+  end_progress();
   v.peak_device_bytes = ctx.allocator().stats().peak_bytes_reserved;
   return v;
 }

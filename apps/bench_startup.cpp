@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "apps/progress.h"
 #include "loaders/atomic_write.h"
 #include "runtime/bench/roofline.h"
 #include "runtime/bench/startup.h"
@@ -167,22 +168,22 @@ int run_startup_bench(const StartupBenchOptions& o) {
   std::vector<nlohmann::json> cold, warm;
   const auto start = Clock::now();
   const int total = 2 * o.reps;
-  auto progress = [&](const char* kind, int done) {
+  auto report = [&](const char* kind, int done) {
     const double s = std::chrono::duration<double>(Clock::now() - start).count();
     const double eta = done ? s / done * (total - done) : 0;
-    std::fprintf(stderr, "\rbench --startup: %s start %d/%d  elapsed %.0f s  ETA %.0f s   ", kind,
-                 done < o.reps ? done + 1 : done - o.reps + 1, o.reps, s, eta);
+    progress("bench --startup: %s start %d/%d  elapsed %.0f s  ETA %.0f s   ", kind,
+             done < o.reps ? done + 1 : done - o.reps + 1, o.reps, s, eta);
   };
   for (int i = 0; i < o.reps; ++i) {
-    progress("cold", i);
+    report("cold", i);
     const auto caches = work / ("caches-" + std::to_string(i));  // empty: nothing on disk yet
     cold.push_back(run_child(o, caches, work, i));
   }
   for (int i = 0; i < o.reps; ++i) {
-    progress("warm", o.reps + i);
+    report("warm", o.reps + i);
     warm.push_back(run_child(o, work / "caches-0", work, o.reps + i));  // what cold start 1 left
   }
-  std::fprintf(stderr, "\n");
+  end_progress();
 
   const auto& phases = cold[0]["phases"];
   std::printf("\nstartup of %s on %s: time to first token, medians of %d cold and %d warm starts\n",

@@ -10,6 +10,7 @@
 #include "apps/device_flags.h"
 #include "apps/kd_flags.h"
 #include "apps/model_flags.h"
+#include "apps/progress.h"
 #include "apps/prompts.h"
 #include "loaders/atomic_write.h"
 #include "runtime/compress/auto_patch.h"
@@ -120,11 +121,11 @@ int run_compress(const CompressOptions& o) {
       const uint32_t b = auto_request->blocks[k];
       tables.push_back(distill::measure_sensitivity(*host, file, st, b, [&](size_t d, size_t n) {
         const double frac = (k + double(d) / n) / auto_request->blocks.size();
-        std::fprintf(stderr, "\rsensitivity B=%u: %zu/%zu projections, ETA %.0f s   ", b, d, n,
-                     frac > 0 ? since(t0) / frac * (1 - frac) : 0.0);
+        progress("sensitivity B=%u: %zu/%zu projections, ETA %.0f s   ", b, d, n,
+                 frac > 0 ? since(t0) / frac * (1 - frac) : 0.0);
       }));
     }
-    std::fprintf(stderr, "\n");
+    end_progress();
     const auto choice = distill::choose_auto(file.config(), tables, auto_request->ratio);
     if (choice.spec.empty())
       throw std::invalid_argument("--patch " + o.patch + " replaces nothing");
@@ -148,8 +149,8 @@ int run_compress(const CompressOptions& o) {
                o.dtype.c_str());
   std::vector<model::PatchedProjection> projections = model::MlpPatch::project(
       file, spec, model::Structure::kBlockCirculant, [](size_t d, size_t t) {
-        std::fprintf(stderr, "\rprojecting: %zu/%zu matrices", d, t);
-        if (d == t) std::fprintf(stderr, "\n");
+        progress("projecting: %zu/%zu matrices", d, t);
+        if (d == t) end_progress();
       });
   double projection_error = 0;
   for (const auto& pp : projections) projection_error += pp.relative_error / projections.size();
@@ -159,17 +160,16 @@ int run_compress(const CompressOptions& o) {
     auto m = load_model(ctx, file, o.model);
     const auto& ids = calib_ids;
     rec.lambda_rel = o.lambda_rel;
-    const eval::TeacherTargets targets(*m, ids, [](size_t d, size_t n) {
-      std::fprintf(stderr, "\rteacher targets: %zu/%zu layers", d, n);
-    });
+    const eval::TeacherTargets targets(
+        *m, ids, [](size_t d, size_t n) { progress("teacher targets: %zu/%zu layers", d, n); });
     model::MlpPatch patch(ctx, file.config(), std::move(projections));
     const auto t0 = std::chrono::steady_clock::now();
     calibration =
         eval::calibrate_least_squares(*m, patch, targets, o.lambda_rel, [&](size_t d, size_t n) {
           const double eta = d ? since(t0) / d * (n - d) : 0;
-          std::fprintf(stderr, "\rcalibrating: %zu/%zu layers, ETA %.0f s   ", d, n, eta);
+          progress("calibrating: %zu/%zu layers, ETA %.0f s   ", d, n, eta);
         });
-    std::fprintf(stderr, "\n");
+    end_progress();
     projections = patch.projections();
     // A validation message (BCVK_VALIDATION=1) fails the run before anything is written.
     if (const int rc = finish(ctx, o.dev, vk::ProfileTable{})) return rc;
@@ -177,18 +177,16 @@ int run_compress(const CompressOptions& o) {
   if (kd) {
     // Distillation runs on the host: the teacher's soft targets, then the student's training.
     const uint32_t first = distill::first_patched_layer(projections);
-    const distill::KdTeacher teacher(*host, calib_ids, o.kd.kd.temperature, {first},
-                                     o.kd.kd.val_fraction, o.kd.kd.seed, [](size_t d, size_t n) {
-                                       std::fprintf(stderr, "\rsoft targets: %zu/%zu sequences", d,
-                                                    n);
-                                     });
-    std::fprintf(stderr, "\n");
+    const distill::KdTeacher teacher(
+        *host, calib_ids, o.kd.kd.temperature, {first}, o.kd.kd.val_fraction, o.kd.kd.seed,
+        [](size_t d, size_t n) { progress("soft targets: %zu/%zu sequences", d, n); });
+    end_progress();
     const auto t0 = std::chrono::steady_clock::now();
     kd_report = distill::distill(*host, teacher, projections, o.kd.kd,
                                  [&](uint32_t d, uint32_t n, double loss, double val) {
                                    print_kd_progress("distilling:", d, n, loss, val, since(t0));
                                  });
-    std::fprintf(stderr, "\n");
+    end_progress();
     auto settings = distill::to_json(*kd_report, false);
     settings["method"] = o.calibrate;
     settings["calib_generate"] = o.kd.calib_generate;

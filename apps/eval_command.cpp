@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -13,6 +14,7 @@
 #include "apps/device_flags.h"
 #include "apps/kd_flags.h"
 #include "apps/model_flags.h"
+#include "apps/progress.h"
 #include "apps/prompts.h"
 #include "loaders/atomic_write.h"
 #include "loaders/mapped_file.h"
@@ -114,7 +116,7 @@ eval::SweepConfig stored_config(const loaders::LlamaModelFile& f, const std::str
 void describe_run(eval::SweepRun& run, const EvalOptions& o, const vk::Context& ctx,
                   const loaders::PromptSet& calib_set, const loaders::PromptSet& eval_set,
                   const eval::SweepOptions& so, size_t eval_prompts, size_t calib_prompts,
-                  uint64_t calib_tokens, bool stored_student) {
+                  uint64_t calib_tokens, bool stored_student, bool adds_bos) {
   run.bcvk_version = BCVK_VERSION;
   const auto& d = ctx.info();
   run.device = {{"name", d.name},
@@ -143,7 +145,8 @@ void describe_run(eval::SweepRun& run, const EvalOptions& o, const vk::Context& 
                  {"weights", o.model.f16 ? "f16" : "f32"},
                  {"seed", so.seed},
                  {"host_threads", distill::host_threads()},
-                 {"host_blas", distill::blas_name()}};
+                 {"host_blas", distill::blas_name()},
+                 {"adds_bos", adds_bos}};
   if (stored_student) {
     run.options["student_model"] = o.model.model;
     run.options["student_sha256"] = file_sha256(o.model.model);
@@ -158,7 +161,7 @@ void write_outputs(const eval::SweepRun& run, const EvalOptions& o, size_t confi
     md += "Sensitivity: mean T^2 KL per position on " + std::to_string(run.sensitivity[0].tokens) +
           " calibration tokens, one projection replaced at a time\n\n" +
           eval::sensitivity_table(run.sensitivity) + (configs ? "\n" : "");
-  if (configs) md += eval::markdown_table(run);
+  if (configs) md += eval::markdown_table(run) + "\n" + eval::perplexity_note(run) + "\n";
   std::cout << md << std::flush;
   std::fprintf(stderr, "eval: %zu configurations in %s (estimated %s)\n", configs,
                clock_text(run.seconds).c_str(), clock_text(estimate).c_str());
@@ -308,26 +311,30 @@ int run_eval(const EvalOptions& o) {
           distill::measure_sensitivity(*host, file, st, b, [&](size_t d, size_t n) {
             const double el = since(t_s);
             const double frac = (double(k - 1) + double(d) / n) / sensitivity_blocks.size();
-            std::fprintf(stderr, "\r[sensitivity B=%u] %zu/%zu projections  elapsed %s  ETA %s   ",
-                         b, d, n, clock_text(el).c_str(),
-                         clock_text(frac > 0 ? el / frac * (1 - frac) : 0).c_str());
+            progress("[sensitivity B=%u] %zu/%zu projections  elapsed %s  ETA %s   ", b, d, n,
+                     clock_text(el).c_str(),
+                     clock_text(frac > 0 ? el / frac * (1 - frac) : 0).c_str());
           }));
     }
-    std::fprintf(stderr, "\n");
+    end_progress();
+    std::map<std::string, std::string> resolved;  // request -> patch text, chosen once
     for (auto& cfg : grid) {
       if (cfg.request.empty()) continue;
-      const auto req = compress::parse_auto(cfg.request);
-      std::vector<distill::Sensitivity> tables;
-      for (const auto& t : run.sensitivity)
-        if (std::find(req->blocks.begin(), req->blocks.end(), t.block) != req->blocks.end())
-          tables.push_back(t);
-      const auto choice = distill::choose_auto(file.config(), tables, req->ratio);
-      if (choice.spec.empty())
-        throw std::invalid_argument("--patch " + cfg.request + " replaces nothing");
-      cfg.patch = choice.spec.text();
-      std::fprintf(stderr, "eval: %s -> %s (summed sensitivity %.3f, MLP parameters %.3f)\n",
-                   cfg.request.c_str(), choice.spec.describe().c_str(), choice.cost,
-                   choice.ratio());
+      if (!resolved.count(cfg.request)) {
+        const auto req = compress::parse_auto(cfg.request);
+        std::vector<distill::Sensitivity> tables;
+        for (const auto& t : run.sensitivity)
+          if (std::find(req->blocks.begin(), req->blocks.end(), t.block) != req->blocks.end())
+            tables.push_back(t);
+        const auto choice = distill::choose_auto(file.config(), tables, req->ratio);
+        if (choice.spec.empty())
+          throw std::invalid_argument("--patch " + cfg.request + " replaces nothing");
+        resolved[cfg.request] = choice.spec.text();
+        std::fprintf(stderr, "eval: %s -> %s (summed sensitivity %.3f, MLP parameters %.3f)\n",
+                     cfg.request.c_str(), choice.spec.describe().c_str(), choice.cost,
+                     choice.ratio());
+      }
+      cfg.patch = resolved[cfg.request];
     }
   }
   if (grid.empty()) {  // --sensitivity alone
@@ -341,7 +348,7 @@ int run_eval(const EvalOptions& o) {
           for (const auto& p : calib_ids) n += p.size();
           return n;
         }(),
-        stored_student);
+        stored_student, tok.adds_bos());
     write_outputs(run, o, 0, run.seconds);
     return finish(ctx, o.dev, vk::ProfileTable{});
   }
@@ -399,15 +406,16 @@ int run_eval(const EvalOptions& o) {
 
   double done_estimate = 0;
   const double total_estimate = teacher_s + configs_s;
+  const auto work_start = Clock::now();
   std::string stage;
-  auto progress = [&](const std::string& what, size_t d, size_t n, double this_estimate) {
+  auto report = [&](const std::string& what, size_t d, size_t n, double this_estimate) {
     const double frac_here = n ? double(d) / n : 1.0;
     const double done = done_estimate + frac_here * this_estimate;
-    const double elapsed = since(start);
+    const double elapsed = since(work_start);  // the estimate covers what follows sensitivity
     const double eta = done > 0 ? elapsed / done * (total_estimate - done) : total_estimate;
-    std::fprintf(stderr, "\r%-60s %-12s %zu/%zu  elapsed %s  ETA %s   ",
-                 stage.substr(0, 60).c_str(), what.c_str(), d, n, clock_text(elapsed).c_str(),
-                 clock_text(std::max(0.0, eta)).c_str());
+    progress("%-60s %-12s %zu/%zu  elapsed %s  ETA %s   ", stage.substr(0, 60).c_str(),
+             what.c_str(), d, n, clock_text(elapsed).c_str(),
+             clock_text(std::max(0.0, eta)).c_str());
   };
 
   eval::SweepOptions so = o.sweep;
@@ -415,22 +423,22 @@ int run_eval(const EvalOptions& o) {
   so.kd = o.kd.kd;
   stage = "[teacher]";
   run.teacher = eval::run_teacher(*m, eval_ids, so, [&](const std::string& w, size_t d, size_t n) {
-    progress(w, d, n, teacher_s * 0.7);
+    report(w, d, n, teacher_s * 0.7);
   });
   std::unique_ptr<eval::TeacherTargets> targets;
   if (any_ls)
-    targets = std::make_unique<eval::TeacherTargets>(*m, calib_ids, [&](size_t d, size_t n) {
-      progress("calib targets", d, n, teacher_s * 0.3);
-    });
+    targets = std::make_unique<eval::TeacherTargets>(
+        *m, calib_ids, [&](size_t d, size_t n) { report("calib targets", d, n, teacher_s * 0.3); });
   // kd: the teacher's soft targets on the host, once for every kd configuration.
   std::unique_ptr<distill::KdTeacher> kd_teacher;
   if (any_kd) {
     stage = "[kd teacher]";
     kd_teacher = std::make_unique<distill::KdTeacher>(
         *host, calib_ids, o.kd.kd.temperature, kd_start_layers, o.kd.kd.val_fraction, o.kd.kd.seed,
-        [&](size_t d, size_t n) { progress("soft targets", d, n, 0); });
+        [&](size_t d, size_t n) { report("soft targets", d, n, 0); });
+    end_progress();
     std::fprintf(stderr,
-                 "\neval: kd soft targets: %zu sequences (%llu tokens; %zu held out, %llu "
+                 "eval: kd soft targets: %zu sequences (%llu tokens; %zu held out, %llu "
                  "tokens) in %.1f s, %.0f MiB on the host\n",
                  kd_teacher->sequences().size(),
                  (unsigned long long)kd_teacher->tokens(kd_teacher->train()) +
@@ -443,7 +451,7 @@ int run_eval(const EvalOptions& o) {
   for (size_t i = 0; i < grid.size(); ++i) {
     stage = "[" + std::to_string(i + 1) + "/" + std::to_string(grid.size()) + "] " + grid[i].name();
     const eval::Progress p = [&](const std::string& w, size_t d, size_t n) {
-      progress(w, d, n, config_estimate[i]);
+      report(w, d, n, config_estimate[i]);
     };
     run.results.push_back(
         stored_student
@@ -452,10 +460,10 @@ int run_eval(const EvalOptions& o) {
                                {host.get(), kd_teacher.get()}));
     done_estimate += config_estimate[i];
   }
-  std::fprintf(stderr, "\n");
+  end_progress();
   run.seconds = since(start);
   describe_run(run, o, ctx, calib_set, eval_set, so, eval_ids.size(), calib_ids.size(),
-               calib_tokens, stored_student);
+               calib_tokens, stored_student, tok.adds_bos());
   write_outputs(run, o, grid.size(), total_estimate);
   return finish(ctx, o.dev, vk::ProfileTable{});
 }

@@ -44,12 +44,15 @@ int run_generate(const GenerateOptions& o) {
   if (o.prompt.empty()) throw std::invalid_argument("the prompt is empty (-p)");
   generate::Sampler sampler(o.sampler);
   const auto file = loaders::LlamaModelFile::open(o.model.model);
-  if (!file.gguf()) throw std::invalid_argument("generate needs a GGUF model (its tokenizer lives in the GGUF metadata)");
+  if (!file.gguf())
+    throw std::invalid_argument(
+        "generate needs a GGUF model (its tokenizer lives in the GGUF metadata)");
   const auto tok = loaders::Tokenizer::from_gguf(*file.gguf());
   std::string text = o.prompt;
   int32_t stop = tok.eos();
   if (o.chat) {
-    const auto fmt = generate::chat_format_from_template(file.gguf()->get_string("tokenizer.chat_template").value_or(""));
+    const auto fmt = generate::chat_format_from_template(
+        file.gguf()->get_string("tokenizer.chat_template").value_or(""));
     text = fmt.prefix + o.prompt + fmt.suffix;
     stop = tok.find(fmt.stop);
   }
@@ -58,8 +61,9 @@ int run_generate(const GenerateOptions& o) {
   auto m = load_model(ctx, file, o.model);
   const auto patch = load_stored_patch(ctx, file);  // a compressed model's circulant MLPs
   if (ids.size() + o.n > m->context_length())
-    throw std::invalid_argument("the prompt (" + std::to_string(ids.size()) + " tokens) plus -n " + std::to_string(o.n) +
-                                " exceeds the context of " + std::to_string(m->context_length()) +
+    throw std::invalid_argument("the prompt (" + std::to_string(ids.size()) + " tokens) plus -n " +
+                                std::to_string(o.n) + " exceeds the context of " +
+                                std::to_string(m->context_length()) +
                                 " tokens; shorten the prompt, lower -n or raise --ctx");
   model::Session session(*m, 64, o.dev.profile, patch.get());
 
@@ -79,11 +83,15 @@ int run_generate(const GenerateOptions& o) {
     if (generated + 1 < o.n) logits = session.decode(next);
   }
   const auto t2 = std::chrono::steady_clock::now();
-  std::cout << pending << "\n";
+  // The text ends its line, and reaches stdout, before the speed line reaches stderr.
+  std::cout << pending << std::endl;
   const double pre = std::chrono::duration<double>(t1 - t0).count();
   const double dec = std::chrono::duration<double>(t2 - t1).count();
-  std::fprintf(stderr, "prefill: %zu tokens in %.2f s (%.1f tokens/s); decode: %u tokens in %.2f s (%.1f tokens/s)\n",
-               ids.size(), pre, ids.size() / pre, generated, dec, generated > 1 ? (generated - 1) / dec : 0.0);
+  std::fprintf(stderr,
+               "prefill: %zu tokens in %.2f s (%.1f tokens/s); decode: %u tokens in %.2f s (%.1f "
+               "tokens/s)\n",
+               ids.size(), pre, ids.size() / pre, generated, dec,
+               generated > 1 ? (generated - 1) / dec : 0.0);
   return finish(ctx, o.dev, session.profile());
 }
 
@@ -95,12 +103,18 @@ Runner add_generate_command(CLI::App& app) {
   add_device_flags(*cmd, o->dev);
   add_model_flags(*cmd, o->model);
   cmd->add_option("-p,--prompt", o->prompt, "Prompt text")->required();
-  cmd->add_option("-n", o->n, "Tokens to generate")->capture_default_str()->check(CLI::Range(1u, 1u << 20));
-  cmd->add_option("--temp", o->sampler.temperature, "Temperature; 0 = greedy")->capture_default_str();
-  cmd->add_option("--top-k", o->sampler.top_k, "Sample among the k most likely tokens (0 = all)")->capture_default_str();
-  cmd->add_option("--top-p", o->sampler.top_p, "Nucleus: smallest set with this probability mass")->capture_default_str();
+  cmd->add_option("-n", o->n, "Tokens to generate")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1u << 20));
+  cmd->add_option("--temp", o->sampler.temperature, "Temperature; 0 = greedy")
+      ->capture_default_str();
+  cmd->add_option("--top-k", o->sampler.top_k, "Sample among the k most likely tokens (0 = all)")
+      ->capture_default_str();
+  cmd->add_option("--top-p", o->sampler.top_p, "Nucleus: smallest set with this probability mass")
+      ->capture_default_str();
   cmd->add_option("--seed", o->sampler.seed, "Random seed for sampling")->capture_default_str();
-  cmd->add_flag("--chat", o->chat, "Wrap the prompt in the model's chat template (instruct models)");
+  cmd->add_flag("--chat", o->chat,
+                "Wrap the prompt in the model's chat template (instruct models)");
   return [o]() { return run_generate(*o); };
 }
 

@@ -1,5 +1,7 @@
 #include "apps/kd_flags.h"
 
+#include "apps/progress.h"
+
 #include <cmath>
 #include <cstdio>
 
@@ -65,13 +67,14 @@ std::vector<std::vector<int32_t>> generate_calibration(
   g.seed = f.kd.seed;
   g.eos = eos;
   auto out = distill::generate_continuations(host, prompts, g, [](size_t d, size_t n) {
-    std::fprintf(stderr, "\rcalibration text from the teacher: step %zu/%zu   ", d, n);
+    progress("calibration text from the teacher: step %zu/%zu   ", d, n);
   });
   uint64_t before = 0, after = 0;
   for (const auto& p : prompts) before += p.size();
   for (const auto& p : out) after += p.size();
+  end_progress();
   std::fprintf(stderr,
-               "\ncalibration: %zu prompts, %llu tokens -> %llu with the teacher's text "
+               "calibration: %zu prompts, %llu tokens -> %llu with the teacher's text "
                "(%.1f s)\n",
                prompts.size(), (unsigned long long)before, (unsigned long long)after,
                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
@@ -82,10 +85,9 @@ void print_kd_progress(const std::string& stage, uint32_t done, uint32_t total, 
                        double val, double elapsed_s) {
   const double eta = done ? elapsed_s / done * (total - done) : 0;
   const int e = int(eta + 0.5);
-  std::fprintf(stderr, "\r%s step %u/%u  loss %.4f%s  ETA %d:%02d   ", stage.c_str(), done, total,
-               loss,
-               std::isfinite(val) ? ("  val " + std::to_string(val).substr(0, 6)).c_str() : "",
-               e / 60, e % 60);
+  progress("%s step %u/%u  loss %.4f%s  ETA %d:%02d   ", stage.c_str(), done, total, loss,
+           std::isfinite(val) ? ("  val " + std::to_string(val).substr(0, 6)).c_str() : "", e / 60,
+           e % 60);
 }
 
 }  // namespace bcvk::apps

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "apps/commands.h"
+#include "apps/progress.h"
 #include "runtime/vk/error.h"
 
 int main(int argc, char** argv) {
@@ -12,11 +13,16 @@ int main(int argc, char** argv) {
       "lavapipe), and measure block-circulant compressed MLPs against the dense model."};
   app.require_subcommand(1);
   app.set_version_flag("--version", BCVK_VERSION);
+  bool quiet = false;
+  app.add_flag("-q,--quiet", quiet,
+               "No progress lines on stderr (results, warnings and errors still print)");
   std::map<CLI::App*, bcvk::apps::Runner> runners;
   auto add = [&](bcvk::apps::Runner (*f)(CLI::App&)) {
     const size_t before = app.get_subcommands({}).size();
     bcvk::apps::Runner r = f(app);
-    runners[app.get_subcommands({})[before]] = std::move(r);
+    CLI::App* sub = app.get_subcommands({})[before];
+    sub->fallthrough();  // --quiet may follow the subcommand
+    runners[sub] = std::move(r);
   };
   add(bcvk::apps::add_devices_command);
   add(bcvk::apps::add_info_command);
@@ -30,6 +36,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  bcvk::apps::set_quiet(quiet);
   try {
     for (auto& [sub, run] : runners)
       if (sub->parsed()) return run();

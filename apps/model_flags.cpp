@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "apps/progress.h"
 #include "runtime/vk/memory.h"
 
 namespace bcvk::apps {
@@ -25,11 +26,11 @@ std::unique_ptr<model::Model> load_model(
   o.context = flags.context;
   const auto t0 = std::chrono::steady_clock::now();
   auto m = std::make_unique<model::Model>(ctx, file, o, [](size_t done, size_t total) {
-    if (done == total || done % 27 == 0)
-      std::fprintf(stderr, "\rloading weights: %zu/%zu tensors", done, total);
+    if (done == total || done % 27 == 0) progress("loading weights: %zu/%zu tensors", done, total);
   });
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::fprintf(stderr, "\rloaded %s: %.1f M parameters, %s of %s weights on %s in %.1f s\n",
+  end_progress();
+  std::fprintf(stderr, "loaded %s: %.1f M parameters, %s of %s weights on %s in %.1f s\n",
                file.source().c_str(), m->parameter_count() / 1e6,
                vk::format_bytes(m->weight_bytes()).c_str(), flags.f16 ? "f16" : "f32",
                ctx.info().name.c_str(), s);

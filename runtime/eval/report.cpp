@@ -1,5 +1,7 @@
 #include "runtime/eval/report.h"
 
+#include "runtime/eval/plot_axis.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -50,23 +52,20 @@ std::string markdown_table(const SweepRun& run) {
        "mean [95% CI] | "
        "KL median | KL p95 | MSE | cosine | top-1 | top-5 | top-10 | t1 in s5 | KL all pos | top-1 "
        "all | "
-       "t1 in s5 all | token agree | ppl "
-       "(teacher) | "
+       "t1 in s5 all | token agree | ppl [95% CI] | "
        "cont. prefix /"
     << (t.continuation.empty() ? 0 : t.continuation[0].size()) << " |\n";
   o << "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|-"
        "--:|"
        "---:|---:|"
        "\n";
-  const double ppl_t = [&] {
-    double s = 0;
-    for (double v : t.perplexity) s += v;
-    return t.perplexity.empty() ? 0.0 : s / t.perplexity.size();
-  }();
+  auto ppl = [](const metrics::Aggregate& a) {
+    return fmt("%.2f", a.mean) + " [" + fmt("%.2f", a.ci_low) + ", " + fmt("%.2f", a.ci_high) + "]";
+  };
   o << "| dense teacher | "
     << fmt("%.2f M", run.results.empty() ? 0.0 : run.results[0].stats.dense_mlp_parameters / 1e6)
     << " | 1.00x | - | " << fmt("%.1f", t.prefill_tps) << " | " << fmt("%.2f", t.decode_tps)
-    << " | 0 | 0 | 0 | 0 | 1 | 1 | 1 | 1 | 1 | 0 | 1 | 1 | 1 | " << fmt("%.2f", ppl_t)
+    << " | 0 | 0 | 0 | 0 | 1 | 1 | 1 | 1 | 1 | 0 | 1 | 1 | 1 | " << ppl(t.corpus_perplexity)
     << " | - |\n";
   for (const ConfigResult& r : run.results) {
     const auto& kl = r.aggregate.at("kl");
@@ -81,14 +80,25 @@ std::string markdown_table(const SweepRun& run) {
       << fmt("%.2f", mean(r, "top10")) << " | " << fmt("%.2f", mean(r, "t1_in_s5")) << " | "
       << fmt("%.4f", mean(r, "kl_all")) << " | " << fmt("%.2f", mean(r, "top1_all")) << " | "
       << fmt("%.2f", mean(r, "t1_in_s5_all")) << " | " << fmt("%.2f", mean(r, "token_agree"))
-      << " | " << fmt("%.2f", mean(r, "ppl")) << " (" << fmt("%.2f", mean(r, "ppl_teacher"))
-      << ") | "
+      << " | " << ppl(r.perplexity) << " | "
       << (r.per_prompt.at("cont_prefix").empty() ? std::string("-")
                                                  : fmt("%.1f", mean(r, "cont_prefix")))
       << " |\n";
   }
   return o.str();
 }
+
+namespace {
+nlohmann::json perplexity_json(const metrics::Aggregate& a, const std::vector<metrics::Nll>& nll) {
+  uint64_t tokens = 0;
+  for (const auto& x : nll) tokens += x.tokens;
+  return {{"value", a.mean},
+          {"ci_low", a.ci_low},
+          {"ci_high", a.ci_high},
+          {"prompts", a.n},
+          {"scored_tokens", tokens}};
+}
+}  // namespace
 
 std::string sensitivity_table(const std::vector<distill::Sensitivity>& tables) {
   if (tables.empty()) return "";
@@ -109,6 +119,17 @@ std::string sensitivity_table(const std::vector<distill::Sensitivity>& tables) {
   return o.str();
 }
 
+std::string perplexity_note(const SweepRun& run) {
+  const bool bos = run.options.is_object() && run.options.value("adds_bos", false);
+  return std::string(
+             "Perplexity: exp of the mean negative log-likelihood over every predicted "
+             "token of the evaluation prompts, token-weighted over all prompts (each "
+             "prompt's first token has no prediction and is not scored; ") +
+         (bos ? "the model's metadata prepends a BOS, so every text token is scored"
+              : "the model's metadata prepends no BOS") +
+         "), with a 95% bootstrap interval over prompts.";
+}
+
 nlohmann::json to_json(const SweepRun& run) {
   nlohmann::json j;
   j["bcvk_version"] = run.bcvk_version;
@@ -117,12 +138,14 @@ nlohmann::json to_json(const SweepRun& run) {
   j["calibration_prompts"] = {{"path", run.calib_path}, {"sha256", run.calib_sha256}};
   j["evaluation_prompts"] = {{"path", run.prompts_path}, {"sha256", run.prompts_sha256}};
   j["options"] = run.options;
+  j["perplexity_note"] = perplexity_note(run);
   j["seconds"] = run.seconds;
   const auto& t = run.teacher;
   j["teacher"] = {{"prefill_tokens_per_s", t.prefill_tps},
                   {"decode_tokens_per_s", t.decode_tps},
                   {"tokens", t.tokens},
                   {"perplexity", t.perplexity},
+                  {"perplexity_token_weighted", perplexity_json(t.corpus_perplexity, t.nll)},
                   {"continuations", t.continuation}};
   j["configs"] = nlohmann::json::array();
   for (const ConfigResult& r : run.results) {
@@ -146,6 +169,12 @@ nlohmann::json to_json(const SweepRun& run) {
     c["prefill_tokens_per_s"] = r.prefill_tps;
     c["decode_tokens_per_s"] = r.decode_tps;
     c["seconds"] = r.seconds;
+    {
+      std::vector<metrics::Nll> nll;
+      const auto &sums = r.per_prompt.at("nll"), &counts = r.per_prompt.at("nll_tokens");
+      for (size_t i = 0; i < sums.size(); ++i) nll.push_back({sums[i], uint64_t(counts[i])});
+      c["perplexity_token_weighted"] = perplexity_json(r.perplexity, nll);
+    }
     if (r.calibration) {
       c["calibration_report"] = {{"lambda_rel", r.calibration->lambda_rel},
                                  {"lambda_mean", r.calibration->lambda_mean},
@@ -180,52 +209,47 @@ struct Point {
 };
 
 std::string svg_scatter(const std::string& title, const std::string& xlabel,
-                        const std::string& ylabel, const std::vector<Point>& pts, bool logx) {
-  const double W = 640, H = 400, L = 70, R = 170, Tp = 40, Bm = 50;
+                        const std::string& ylabel, const std::vector<Point>& pts, bool logx,
+                        bool logy) {
+  const double W = 780, H = 400, L = 70, R = 310, Tp = 40, Bm = 50;
   std::ostringstream o;
   o << "<svg xmlns='http://www.w3.org/2000/svg' width='" << W << "' height='" << H
     << "' viewBox='0 0 " << W << " " << H << "' font-family='sans-serif' font-size='12'>\n";
-  o << "<text x='" << W / 2 << "' y='20' text-anchor='middle' font-size='14' font-weight='bold'>"
-    << html_escape(title) << "</text>\n";
+  o << "<text x='" << (W - R + L) / 2
+    << "' y='20' text-anchor='middle' font-size='14' font-weight='bold'>" << html_escape(title)
+    << "</text>\n";
   if (pts.empty()) return o.str() + "<text x='100' y='200'>no data</text></svg>\n";
-  auto tx = [&](double x) { return logx ? std::log2(std::max(x, 1e-9)) : x; };
-  double x0 = 1e300, x1 = -1e300, y0 = 1e300, y1 = -1e300;
-  for (const auto& p : pts) {
-    if (!std::isfinite(p.y)) continue;
-    x0 = std::min(x0, tx(p.x));
-    x1 = std::max(x1, tx(p.x));
-    y0 = std::min(y0, p.y);
-    y1 = std::max(y1, p.y);
-  }
-  if (x1 <= x0) {
-    x0 -= 1;
-    x1 += 1;
-  }
-  if (y1 <= y0) {
-    y0 -= 1;
-    y1 += 1;
-  }
-  const double padx = (x1 - x0) * 0.08, pady = (y1 - y0) * 0.08;
-  x0 -= padx;
-  x1 += padx;
-  y0 -= pady;
-  y1 += pady;
-  auto px = [&](double x) { return L + (tx(x) - x0) / (x1 - x0) * (W - L - R); };
-  auto py = [&](double y) { return H - Bm - (y - y0) / (y1 - y0) * (H - Tp - Bm); };
+  std::vector<double> xs, ys;
+  for (const auto& p : pts)
+    if (std::isfinite(p.y)) {
+      xs.push_back(p.x);
+      ys.push_back(p.y);
+    }
+  const Axis ax = make_axis(xs, logx), ay = make_axis(ys, logy);
+  auto px = [&](double x) { return L + ax.position(x) * (W - L - R); };
+  auto py = [&](double y) { return H - Bm - ay.position(y) * (H - Tp - Bm); };
   o << "<rect x='" << L << "' y='" << Tp << "' width='" << W - L - R << "' height='" << H - Tp - Bm
     << "' fill='none' stroke='#444'/>\n";
-  for (int i = 0; i <= 4; ++i) {
-    const double yv = y0 + (y1 - y0) * i / 4, xv = x0 + (x1 - x0) * i / 4;
-    o << "<text x='" << L - 6 << "' y='" << py(yv) + 4 << "' text-anchor='end'>" << fmt("%.3g", yv)
-      << "</text>\n";
-    const double xd = logx ? std::exp2(xv) : xv;
-    o << "<text x='" << L + (xv - x0) / (x1 - x0) * (W - L - R) << "' y='" << H - Bm + 16
-      << "' text-anchor='middle'>" << fmt("%.3g", xd) << "</text>\n";
+  auto frac = [](const Axis& a, double t) {
+    return a.hi > a.lo ? (t - a.lo) / (a.hi - a.lo) : 0.5;
+  };
+  for (size_t i = 0; i < ay.ticks.size(); ++i) {
+    const double y = H - Bm - frac(ay, ay.ticks[i]) * (H - Tp - Bm);
+    o << "<line x1='" << L << "' x2='" << W - R << "' y1='" << y << "' y2='" << y
+      << "' stroke='#ddd'/>\n<text x='" << L - 6 << "' y='" << y + 4 << "' text-anchor='end'>"
+      << ay.labels[i] << "</text>\n";
+  }
+  for (size_t i = 0; i < ax.ticks.size(); ++i) {
+    const double x = L + frac(ax, ax.ticks[i]) * (W - L - R);
+    o << "<line x1='" << x << "' x2='" << x << "' y1='" << Tp << "' y2='" << H - Bm
+      << "' stroke='#eee'/>\n<text x='" << x << "' y='" << H - Bm + 16 << "' text-anchor='middle'>"
+      << ax.labels[i] << "</text>\n";
   }
   o << "<text x='" << (L + W - R) / 2 << "' y='" << H - 10 << "' text-anchor='middle'>"
-    << html_escape(xlabel) << "</text>\n";
+    << html_escape(xlabel) << (ax.log ? " (log scale)" : "") << "</text>\n";
   o << "<text transform='translate(16," << (Tp + H - Bm) / 2
-    << ") rotate(-90)' text-anchor='middle'>" << html_escape(ylabel) << "</text>\n";
+    << ") rotate(-90)' text-anchor='middle'>" << html_escape(ylabel)
+    << (ay.log ? " (log scale)" : "") << "</text>\n";
   static const char* colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
                                  "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"};
   std::vector<std::string> series;
@@ -248,7 +272,9 @@ std::string svg_scatter(const std::string& title, const std::string& xlabel,
         << "'><title>" << html_escape(p->label) << "</title></circle>\n";
     o << "<rect x='" << W - R + 12 << "' y='" << Tp + 10 + 18 * si
       << "' width='10' height='10' fill='" << c << "'/><text x='" << W - R + 28 << "' y='"
-      << Tp + 19 + 18 * si << "'>" << html_escape(series[si]) << "</text>\n";
+      << Tp + 19 + 18 * si << "' font-size='11'>"
+      << html_escape(series[si].size() > 48 ? series[si].substr(0, 46) + "…" : series[si])
+      << "<title>" << html_escape(series[si]) << "</title></text>\n";
   }
   o << "</svg>\n";
   return o.str();
@@ -314,10 +340,14 @@ std::string html_report(const SweepRun& run) {
     << html_escape(run.device.is_object() ? run.device.value("name", "") : std::string()) << ", "
     << run.teacher.prompts.size() << " evaluation prompts, bcvk " << html_escape(run.bcvk_version)
     << ", " << fmt("%.0f", run.seconds) << " s.</p>\n<div class='plots'>\n";
-  o << svg_scatter("Quality vs compression", "MLP compression (x, log scale)",
-                   "mean KL(teacher || student)", quality, true);
-  o << svg_scatter("Decode speed vs block size", "block size B (log scale)", "decode tokens/s",
-                   speed, true);
+  if (!run.results.empty()) {
+    o << svg_scatter("Quality vs compression",
+                     "MLP compression (dense / student MLP parameters, x)",
+                     "mean KL(teacher || student), nats", quality, true, true);
+    if (!speed.empty())
+      o << svg_scatter("Decode speed vs block size", "block size B (weights per circulant block)",
+                       "decode, tokens/s", speed, true, false);
+  }
   for (const auto& t : run.sensitivity) {
     std::vector<Point> pts;
     for (size_t l = 0; l < t.kl.size(); ++l)
@@ -325,11 +355,12 @@ std::string html_report(const SweepRun& run) {
         pts.push_back({double(l), t.kl[l][size_t(p)], compress::projection_name(p),
                        "layer " + std::to_string(l) + " " + compress::projection_name(p)});
     o << svg_scatter("Sensitivity at B=" + std::to_string(t.block) + " (one projection replaced)",
-                     "layer", "mean KL per position, calibration text (nats)", pts, false);
+                     "layer (index)", "KL on calibration text, nats per position", pts, false,
+                     true);
   }
   if (!curves.empty())
-    o << svg_scatter("Distillation: loss per position", "step", "T^2 KL(teacher || student), nats",
-                     curves, false);
+    o << svg_scatter("Distillation: loss per position", "optimizer step",
+                     "T^2 KL(teacher || student), nats per position", curves, false, true);
   o << "</div>\n<h2>Results</h2>\n<table>\n";
   o << html_table(markdown_table(run));
   o << "</table>\n<p>KL at temperature "
@@ -337,7 +368,8 @@ std::string html_report(const SweepRun& run) {
     << "; intervals are seeded 95% bootstrap intervals on the mean. Continuation prefix: tokens of "
        "the teacher's "
        "greedy continuation the student reproduces before its first divergence (teacher "
-       "forcing).</p>\n";
+       "forcing). "
+    << html_escape(perplexity_note(run)) << "</p>\n";
   if (!run.sensitivity.empty())
     o << "<h2>Sensitivity</h2>\n<p>Mean T&sup2;KL per position on " << run.sensitivity[0].tokens
       << " calibration tokens when only that projection of that layer is replaced by its "

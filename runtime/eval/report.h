@@ -24,6 +24,8 @@ struct SweepRun {
 };
 
 std::string markdown_table(const SweepRun& run);
+// Which tokens the perplexity column scores, and how it is averaged.
+std::string perplexity_note(const SweepRun& run);
 // Per layer, the KL of each projection alone replaced, one column group per block size.
 std::string sensitivity_table(const std::vector<distill::Sensitivity>& tables);
 nlohmann::json to_json(const SweepRun& run);

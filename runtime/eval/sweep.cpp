@@ -94,6 +94,7 @@ void measure_student(model::Model& model, const model::MlpPatch& patch,
       seqs.back().insert(seqs.back().end(), teacher.continuation[i].begin(),
                          teacher.continuation[i].end() - 1);
   }
+  std::vector<metrics::Nll> nlls(prompts.size());
   const double prefill_s =
       run_packed(s, seqs, "evaluating", progress, [&](size_t i, const std::vector<float>& all) {
         tokens += seqs[i].size();
@@ -128,8 +129,13 @@ void measure_student(model::Model& model, const model::MlpPatch& patch,
         put("kl_all", kl_all);
         put("top1_all", t1_all);
         put("t1_in_s5_all", t1s5_all);
-        put("ppl",
-            T >= 2 ? metrics::perplexity(std::span<const float>(all.data(), T * V), V, p) : 0.0);
+        const metrics::Nll nll = T >= 2 ? metrics::negative_log_likelihood(
+                                              std::span<const float>(all.data(), T * V), V, p)
+                                        : metrics::Nll{};
+        nlls[i] = nll;
+        put("nll", nll.sum);
+        put("nll_tokens", double(nll.tokens));
+        put("ppl", nll.tokens ? std::exp(nll.sum / double(nll.tokens)) : 0.0);
         put("ppl_teacher", teacher.perplexity[i]);
         if (cont) {
           // Teacher forcing on the teacher's greedy continuation: the student's greedy generation
@@ -153,6 +159,7 @@ void measure_student(model::Model& model, const model::MlpPatch& patch,
   r.decode_tps = 1e3 / decode_ms(s, o.decode_steps);
   for (const auto& [name, values] : r.per_prompt)
     r.aggregate[name] = metrics::aggregate(values, o.seed);
+  r.perplexity = metrics::corpus_perplexity(nlls, o.seed);
   if (progress) progress("evaluating", prompts.size(), prompts.size());
 }
 
@@ -186,9 +193,9 @@ compress::PatchSpec SweepConfig::spec(uint32_t n_layers) const {
 
 const std::vector<std::string>& metric_names() {
   static const std::vector<std::string> names = {
-      "kl",    "mse",         "l2",          "cosine",    "top1",         "top5",
-      "top10", "t1_in_s5",    "kl_all",      "top1_all",  "t1_in_s5_all", "token_agree",
-      "ppl",   "ppl_teacher", "cont_prefix", "cont_agree"};
+      "kl",    "mse",         "l2",     "cosine",     "top1",         "top5",
+      "top10", "t1_in_s5",    "kl_all", "top1_all",   "t1_in_s5_all", "token_agree",
+      "ppl",   "ppl_teacher", "nll",    "nll_tokens", "cont_prefix",  "cont_agree"};
   return names;
 }
 
@@ -214,7 +221,10 @@ TeacherReference run_teacher(model::Model& model, const std::vector<std::vector<
         t.last_logits.emplace_back(all.end() - V, all.end());
         t.logits.push_back(all);
         t.position_argmax.push_back(row_argmax(all, V));
-        t.perplexity.push_back(p.size() >= 2 ? metrics::perplexity(all, V, p) : 0.0);
+        const metrics::Nll nll =
+            p.size() >= 2 ? metrics::negative_log_likelihood(all, V, p) : metrics::Nll{};
+        t.nll.push_back(nll);
+        t.perplexity.push_back(nll.tokens ? std::exp(nll.sum / double(nll.tokens)) : 0.0);
       });
   // Greedy continuations: decode, one prompt at a time.
   for (size_t i = 0; i < std::min<size_t>(o.continuation_prompts, prompts.size()); ++i) {
@@ -242,6 +252,7 @@ TeacherReference run_teacher(model::Model& model, const std::vector<std::vector<
     t.decode_tps = 1e3 / decode_ms(s, o.decode_steps);
   }
   t.prefill_tps = t.tokens / prefill_s;
+  t.corpus_perplexity = metrics::corpus_perplexity(t.nll, o.seed);
   t.seconds = since(start);
   if (progress) progress("teacher", prompts.size(), prompts.size());
   return t;

@@ -71,6 +71,8 @@ struct TeacherReference {
   std::vector<std::vector<float>> logits;             // [prompt][T][vocab], every position
   std::vector<std::vector<int32_t>> position_argmax;  // [prompt][T]
   std::vector<double> perplexity;                     // [prompt]
+  std::vector<metrics::Nll> nll;                      // [prompt]: tokens after the first
+  metrics::Aggregate corpus_perplexity;               // token-weighted over every prompt
   std::vector<std::vector<int32_t>> continuation;  // [prompt][tokens] (first continuation_prompts)
   double prefill_tps = 0, decode_tps = 0;
   uint64_t tokens = 0;
@@ -86,6 +88,7 @@ struct ConfigResult {
   bool padded = false;             // some block-circulant matrix needed zero padding
   PromptMetrics per_prompt;
   std::map<std::string, metrics::Aggregate> aggregate;
+  metrics::Aggregate perplexity;  // token-weighted over every prompt (metrics::corpus_perplexity)
   double prefill_tps = 0, decode_tps = 0;
   std::optional<CalibrationReport> calibration;
   std::optional<distill::KdReport> kd;

@@ -79,20 +79,27 @@ LogitComparison compare_logits(std::span<const float> t, std::span<const float> 
   return c;
 }
 
-double perplexity(std::span<const float> logits, size_t vocab, std::span<const int32_t> tokens) {
+Nll negative_log_likelihood(std::span<const float> logits, size_t vocab,
+                            std::span<const int32_t> tokens) {
   const size_t n = tokens.size();
   if (n < 2) throw std::invalid_argument("perplexity needs at least two tokens");
   if (logits.size() < (n - 1) * vocab)
     throw std::invalid_argument("perplexity: too few logit rows");
-  double nll = 0;
+  Nll r;
   for (size_t i = 0; i + 1 < n; ++i) {
     const auto row = logits.subspan(i * vocab, vocab);
     const int32_t next = tokens[i + 1];
     if (next < 0 || size_t(next) >= vocab)
       throw std::invalid_argument("perplexity: token outside the vocabulary");
-    nll += log_sum_exp(row) - double(row[next]);
+    r.sum += log_sum_exp(row) - double(row[next]);
   }
-  return std::exp(nll / double(n - 1));
+  r.tokens = n - 1;
+  return r;
+}
+
+double perplexity(std::span<const float> logits, size_t vocab, std::span<const int32_t> tokens) {
+  const Nll r = negative_log_likelihood(logits, vocab, tokens);
+  return std::exp(r.sum / double(r.tokens));
 }
 
 double argmax_agreement(std::span<const float> a, std::span<const float> b, size_t vocab) {
@@ -131,6 +138,34 @@ Aggregate aggregate(const std::vector<double>& v, uint64_t seed, int resamples) 
   }
   a.ci_low = quantile(means, 0.025);
   a.ci_high = quantile(means, 0.975);
+  return a;
+}
+
+Aggregate corpus_perplexity(const std::vector<Nll>& v, uint64_t seed, int resamples) {
+  Aggregate a;
+  a.n = v.size();
+  auto ppl = [](double nll, double tokens) { return tokens > 0 ? std::exp(nll / tokens) : 0.0; };
+  double nll = 0, tokens = 0;
+  for (const Nll& x : v) {
+    nll += x.sum;
+    tokens += double(x.tokens);
+  }
+  a.mean = a.median = ppl(nll, tokens);
+  if (v.empty()) return a;
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<size_t> pick(0, v.size() - 1);
+  std::vector<double> resampled(resamples);
+  for (int r = 0; r < resamples; ++r) {
+    double s = 0, t = 0;
+    for (size_t i = 0; i < v.size(); ++i) {
+      const Nll& x = v[pick(rng)];
+      s += x.sum;
+      t += double(x.tokens);
+    }
+    resampled[r] = ppl(s, t);
+  }
+  a.ci_low = quantile(resampled, 0.025);
+  a.ci_high = quantile(resampled, 0.975);
   return a;
 }
 

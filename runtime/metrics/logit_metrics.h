@@ -37,6 +37,15 @@ LogitComparison compare_logits(std::span<const float> teacher, std::span<const f
 // tokens[i + 1].  exp(mean over i < n-1 of -log softmax(row i)[tokens[i+1]]).  Needs n >= 2.
 double perplexity(std::span<const float> logits, size_t vocab, std::span<const int32_t> tokens);
 
+// The summed negative log-likelihood of tokens[1..n) under logits rows [0, n-1), and how many
+// tokens that is (the first token has no prediction).
+struct Nll {
+  double sum = 0;
+  uint64_t tokens = 0;
+};
+Nll negative_log_likelihood(std::span<const float> logits, size_t vocab,
+                            std::span<const int32_t> tokens);
+
 // Share of rows (positions) whose argmax agrees between two [n][vocab] logit matrices.
 double argmax_agreement(std::span<const float> a, std::span<const float> b, size_t vocab);
 
@@ -47,6 +56,11 @@ struct Aggregate {
 };
 // `resamples` bootstrap resamples drawn with a generator seeded by `seed` (reproducible).
 Aggregate aggregate(const std::vector<double>& values, uint64_t seed = 1, int resamples = 2000);
+
+// Perplexity of a whole set as the field reports it: exp(total NLL / total predicted tokens) over
+// every prompt (`mean`), with a 95% percentile bootstrap interval over prompts; `n` = prompts.
+Aggregate corpus_perplexity(const std::vector<Nll>& prompts, uint64_t seed = 1,
+                            int resamples = 2000);
 
 // The q-quantile (0..1) by linear interpolation between order statistics.
 double quantile(std::vector<double> values, double q);

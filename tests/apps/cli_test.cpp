@@ -280,6 +280,25 @@ TEST_F(CliEval, RefusesLayersAndBlockSizesTheModelCannotHave) {
   EXPECT_NE(r.err.find("block size must be at least 1"), std::string::npos) << r.err;
 }
 
+// stderr redirected to a file gets whole lines (no carriage-return redraws), the generated text
+// ends its line, and --quiet drops the progress lines but not the results.
+TEST(Cli, ProgressSuitsPipesAndQuietSilencesIt) {
+  const std::string args =
+      "generate -m " + std::string(BCVK_MODEL_DIR) + "/SmolLM2-135M-Instruct.Q4_1.gguf -p Hi -n 3";
+  Outcome r = bcvk(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find('\r'), std::string::npos) << r.err;
+  ASSERT_FALSE(r.err.empty());
+  EXPECT_EQ(r.err.back(), '\n');
+  EXPECT_NE(r.err.find("loading weights: 273/273 tensors\n"), std::string::npos) << r.err;
+  ASSERT_FALSE(r.out.empty());
+  EXPECT_EQ(r.out.back(), '\n') << r.out;
+  r = bcvk(args + " --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("loading weights"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("prefill:"), std::string::npos) << r.err;
+}
+
 TEST(Cli, BenchRejectsABadPatchSpec) {
   const Outcome r = bcvk("bench --reps 1 -m " + std::string(BCVK_MODEL_DIR) +
                          "/SmolLM2-135M-Instruct.Q4_1.gguf --patch all:gates:64");
@@ -544,8 +563,8 @@ TEST_F(CliCompress, AutoPatchPicksTheLeastSensitiveProjectionsAndRecordsIt) {
   const std::string data = calib + " --prompts " + (dir / "aeval.txt").string() +
                            " --continuations 1 --sensitivity-tokens 24 --threads 2";
   // Sensitivity alone: a table of 30 layers x 3 projections, nothing else run.
-  const Outcome s = bcvk("eval -m " + kModel + data + " --sensitivity 64 --json " +
-                         (dir / "sens.json").string());
+  const Outcome s =
+      bcvk("eval -m " + kModel + data + " --sensitivity 64 --json " + (dir / "sens.json").string());
   ASSERT_EQ(s.exit_code, 0) << s.err;
   EXPECT_NE(s.out.find("| 29 |"), std::string::npos) << s.out;
   std::ifstream sin(dir / "sens.json");
@@ -564,8 +583,9 @@ TEST_F(CliCompress, AutoPatchPicksTheLeastSensitiveProjectionsAndRecordsIt) {
 
   // 0.97 of the MLP parameters at B = 64: three projections (each keeps 1/64 of itself).
   const std::string out = (dir / "auto.gguf").string();
-  const Outcome c = bcvk("compress -m " + kModel + " --patch auto:0.97:64 --sensitivity-tokens 24" +
-                         calib + " --threads 2 -o " + out + " --json " + (dir / "auto.json").string());
+  const Outcome c =
+      bcvk("compress -m " + kModel + " --patch auto:0.97:64 --sensitivity-tokens 24" + calib +
+           " --threads 2 -o " + out + " --json " + (dir / "auto.json").string());
   ASSERT_EQ(c.exit_code, 0) << c.err;
   std::ifstream cin(dir / "auto.json");
   const auto cj = nlohmann::json::parse(cin);
@@ -589,8 +609,9 @@ TEST_F(CliCompress, AutoPatchPicksTheLeastSensitiveProjectionsAndRecordsIt) {
   }
   EXPECT_EQ(chosen, least) << resolved;
   // eval resolves the same request to the same patch.
-  const Outcome e = bcvk("eval -m " + kModel + data + " --patch auto:0.97:64 --calibrate none --json " +
-                         (dir / "auto_eval.json").string());
+  const Outcome e =
+      bcvk("eval -m " + kModel + data + " --patch auto:0.97:64 --calibrate none --json " +
+           (dir / "auto_eval.json").string());
   ASSERT_EQ(e.exit_code, 0) << e.err;
   std::ifstream ein(dir / "auto_eval.json");
   const auto ej = nlohmann::json::parse(ein);

@@ -57,6 +57,31 @@ TEST(LogitMetrics, PerplexityAndAgreementByHand) {
   EXPECT_NEAR(argmax_agreement(V{0, 1, 1, 0, 5, 4}, V{0, 1, 0, 1, 9, 0}, 2), 2.0 / 3.0, 1e-12);
 }
 
+TEST(LogitMetrics, CorpusPerplexityWeightsEveryPredictedTokenEqually) {
+  // Prompt A: uniform over 2 tokens, 2 predictions (NLL 2 ln 2). Prompt B: 1 prediction at
+  // probability 3/4 (NLL ln 4/3).
+  const Nll a = negative_log_likelihood(V{0, 0, 0, 0, 0, 0}, 2, std::vector<int32_t>{0, 1, 0});
+  const Nll b =
+      negative_log_likelihood(V{0, float(std::log(3.0)), 9, 9}, 2, std::vector<int32_t>{0, 1});
+  EXPECT_EQ(a.tokens, 2u);
+  EXPECT_EQ(b.tokens, 1u);
+  EXPECT_NEAR(a.sum, 2 * std::log(2.0), 1e-12);
+  const Aggregate c = corpus_perplexity({a, b});
+  // exp((2 ln 2 + ln 4/3) / 3) = (16/3)^(1/3) = 1.7472..., not the per-prompt mean (2 + 4/3) / 2.
+  EXPECT_NEAR(c.mean, std::cbrt(16.0 / 3.0), 1e-6);
+  EXPECT_EQ(c.n, 2u);
+  // Resampled sets are mixtures of the two prompts: the interval lies within their perplexities.
+  EXPECT_GE(c.ci_low, 4.0 / 3.0 - 1e-6);
+  EXPECT_LE(c.ci_high, 2.0 + 1e-6);
+  EXPECT_LT(c.ci_low, c.mean);
+  EXPECT_GT(c.ci_high, c.mean);
+  // One prompt: the interval collapses onto the value.
+  const Aggregate one = corpus_perplexity({a});
+  EXPECT_NEAR(one.mean, 2.0, 1e-12);
+  EXPECT_NEAR(one.ci_low, 2.0, 1e-12);
+  EXPECT_NEAR(one.ci_high, 2.0, 1e-12);
+}
+
 TEST(LogitMetrics, AggregateByHand) {
   const auto a = aggregate({1, 2, 3, 4}, 7);
   EXPECT_EQ(a.n, 4u);
