@@ -168,6 +168,7 @@ nlohmann::json device_json(const vk::PhysicalDeviceInfo& d) {
 int run_bench(const BenchOptions& o) {
   if (o.reps < 1)
     throw std::runtime_error("--reps must be at least 1, got " + std::to_string(o.reps));
+  loaders::check_outputs({{"model", o.with_model ? o.model.model : ""}}, {{"--json", o.json_out}});
   // Model and --patch are checked before any measuring.
   std::optional<loaders::LlamaModelFile> file;
   std::optional<compress::PatchSpec> spec;

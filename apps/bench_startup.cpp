@@ -100,12 +100,14 @@ nlohmann::json run_child(const StartupBenchOptions& o, const std::filesystem::pa
   pid_t pid = 0;
   const int rc = posix_spawn(&pid, "/proc/self/exe", &fa, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
+  if (rc == 0) loaders::track_child(pid);
   if (rc != 0)
     throw std::runtime_error("bench --startup: cannot start a child process: " +
                              std::string(strerror(rc)));
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
+  loaders::untrack_child(pid);
   const double process_ms =
       std::chrono::duration<double, std::milli>(Clock::now() - origin).count();
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -156,6 +158,7 @@ int run_startup_bench(const StartupBenchOptions& o) {
     throw std::invalid_argument("--reps must be at least 1, got " + std::to_string(o.reps));
   if (!std::filesystem::exists(o.model.model))
     throw std::invalid_argument("-m " + o.model.model + ": no such file or directory");
+  loaders::check_outputs({{"model", o.model.model}}, {{"--json", o.json_out}});
   const auto work = make_temp_dir();
   struct Cleanup {
     std::filesystem::path p;

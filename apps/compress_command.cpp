@@ -43,21 +43,6 @@ double since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Where `out` would be written must exist, and must not be the input itself: checked before
-// any work, so a long calibration never ends in a refusal.
-void check_output(const std::string& in, const std::string& out) {
-  std::error_code ec;
-  if (std::filesystem::exists(out, ec) && std::filesystem::equivalent(in, out, ec))
-    throw std::invalid_argument("-o " + out +
-                                " is the input model; bcvk compress never overwrites its input");
-  const auto dir = std::filesystem::absolute(out).parent_path();
-  if (!std::filesystem::is_directory(dir, ec))
-    throw std::invalid_argument("-o " + out + ": the directory " + dir.string() +
-                                " does not exist");
-  if (std::filesystem::is_directory(out, ec))
-    throw std::invalid_argument("-o " + out + " is a directory; give a file name");
-}
-
 int run_compress(const CompressOptions& o) {
   const auto start = std::chrono::steady_clock::now();
   if (o.calibrate != "none" && o.calibrate != "ls" && o.calibrate != "kd" && o.calibrate != "ls+kd")
@@ -66,7 +51,9 @@ int run_compress(const CompressOptions& o) {
   apply_kd_flags(o.kd);
   if (o.dtype != "f32" && o.dtype != "f16")
     throw std::invalid_argument("--dtype: unknown type '" + o.dtype + "' (f32 or f16)");
-  check_output(o.model.model, o.out);
+  // Checked before any work, so a long calibration never ends in a refusal.
+  loaders::check_outputs({{"model", o.model.model}, {"calibration prompts", o.calib}},
+                         {{"-o", o.out}, {"--json", o.json_out}});
   const auto file = loaders::LlamaModelFile::open(o.model.model);
   if (!file.gguf())
     throw std::invalid_argument("bcvk compress writes GGUF and needs a GGUF input; " +

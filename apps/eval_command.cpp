@@ -196,6 +196,11 @@ int run_eval(const EvalOptions& o) {
     if (b == 0)
       throw std::invalid_argument("--baseline-block-sizes: a block size must be at least 1");
 
+  loaders::check_outputs({{"model", o.model.model},
+                          {"teacher", o.teacher},
+                          {"calibration prompts", o.calib},
+                          {"evaluation prompts", o.prompts}},
+                         {{"--json", o.json_out}, {"--md", o.md_out}, {"--html", o.html_out}});
   const auto calib_set = loaders::read_prompt_set(o.calib);
   const auto eval_set = loaders::read_prompt_set(o.prompts);
   const auto overlap = loaders::overlapping_prompts(calib_set, eval_set);

@@ -1,10 +1,16 @@
 // bcvk: transformer inference and block-circulant compression on any Vulkan device.
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <exception>
+#include <iostream>
 #include <map>
 
 #include "apps/commands.h"
 #include "apps/progress.h"
+#include "loaders/atomic_write.h"
 #include "runtime/vk/error.h"
 
 int main(int argc, char** argv) {
@@ -37,13 +43,35 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   bcvk::apps::set_quiet(quiet);
+  bcvk::loaders::install_signal_cleanup();
+  // Redirected results are written at exit in one piece, so a write error is seen with its
+  // reason (and a file never holds half a table).  A terminal keeps line buffering.
+  if (!::isatty(STDOUT_FILENO)) std::setvbuf(stdout, nullptr, _IOFBF, 1 << 20);
+  int rc = 2;
   try {
     for (auto& [sub, run] : runners)
-      if (sub->parsed()) return run();
-    return 2;
+      if (sub->parsed()) {
+        rc = run();
+        break;
+      }
   } catch (const std::exception& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "bcvk: error: %s\n", e.what());
     return 1;
   }
+  // Results that did not reach stdout (a full disk, a closed pipe) are a failure, not a success.
+  errno = 0;
+  std::cout.flush();
+  int err = errno;
+  const bool flushed = std::fflush(stdout) == 0;
+  if (!err) err = errno;
+  if (!flushed || std::ferror(stdout) || !std::cout) {
+    // The failed write may lie far back (stdio writes large blocks directly): one more byte
+    // tells the reason.
+    if (!err && ::write(STDOUT_FILENO, "\n", 1) < 0) err = errno;
+    std::fprintf(stderr, "bcvk: error: writing the results to stdout failed: %s\n",
+                 err ? std::strerror(err) : "write error");
+    return 1;
+  }
+  return rc;
 }

@@ -299,6 +299,31 @@ TEST(Cli, ProgressSuitsPipesAndQuietSilencesIt) {
   EXPECT_NE(r.err.find("prefill:"), std::string::npos) << r.err;
 }
 
+// Results that cannot be written are a failure; outputs aimed at inputs are refused up front.
+TEST(Cli, WriteErrorsAndOutputsOverInputsFail) {
+  const std::string model = std::string(BCVK_MODEL_DIR) + "/SmolLM2-135M-Instruct.Q4_1.gguf";
+  Outcome r = bcvk("info --json " + model + " >/dev/full");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("writing the results to stdout failed: No space left on device"),
+            std::string::npos)
+      << r.err;
+  const auto size = std::filesystem::file_size(model);
+  r = bcvk("compress -m " + model + " --patch 0:up:64 -o /tmp/bcvk-never.gguf --json " + model);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--json " + model + " is the input model"), std::string::npos) << r.err;
+  EXPECT_EQ(std::filesystem::file_size(model), size);
+  EXPECT_FALSE(std::filesystem::exists("/tmp/bcvk-never.gguf"));
+  r = bcvk("eval -m " + model + " --json /tmp/bcvk-same.json --md /tmp/bcvk-same.json");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--md /tmp/bcvk-same.json is also --json"), std::string::npos) << r.err;
+  const std::string prompts = std::string(BCVK_MODEL_DIR) + "/../data/prompts/eval.txt";
+  const auto before = std::filesystem::file_size(prompts);
+  r = bcvk("eval -m " + model + " --prompts " + prompts + " --html " + prompts);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("is the input evaluation prompts"), std::string::npos) << r.err;
+  EXPECT_EQ(std::filesystem::file_size(prompts), before);
+}
+
 TEST(Cli, BenchRejectsABadPatchSpec) {
   const Outcome r = bcvk("bench --reps 1 -m " + std::string(BCVK_MODEL_DIR) +
                          "/SmolLM2-135M-Instruct.Q4_1.gguf --patch all:gates:64");
