@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cerrno>
 #include <csignal>
+#include <cstdint>
 #include <cstring>
 #include <optional>
 #include <stdexcept>
@@ -38,6 +39,11 @@ class FdBuf : public std::streambuf {
     return traits_type::not_eof(ch);
   }
   int sync() override { return drain() ? 0 : -1; }
+  // tellp() only: writers that measure what they wrote (the GGUF writer's padding).
+  pos_type seekoff(off_type off, std::ios_base::seekdir dir, std::ios_base::openmode) override {
+    if (off != 0 || dir != std::ios_base::cur) return pos_type(off_type(-1));
+    return pos_type(off_type(written_ + uint64_t(pptr() - pbase())));
+  }
 
  private:
   bool drain() {
@@ -50,12 +56,14 @@ class FdBuf : public std::streambuf {
         return false;
       }
       p += n;
+      written_ += uint64_t(n);
     }
     setp(buf_.data(), buf_.data() + buf_.size());
     return true;
   }
   int fd_;
   int error_ = 0;
+  uint64_t written_ = 0;
   std::array<char, 1 << 16> buf_;
 };
 

@@ -6,12 +6,13 @@
 // clang-format on
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <mutex>
 #include <vector>
 
-#include "loaders/atomic_write.h"
+#include "loaders/cache_file.h"
 #include "runtime/ops/fft.h"
 #include "runtime/vk/error.h"
 #include "runtime/vk/pipeline_cache.h"
@@ -27,15 +28,6 @@ void ensure_glslang() {
   std::call_once(once, [] { glslang_initialize_process(); });
 }
 
-constexpr char kMagic[8] = {'B', 'C', 'V', 'K', 'F', 'F', 'T', '1'};
-
-struct CacheHeader {
-  char magic[8];
-  int32_t vkfft_version;
-  uint32_t direction, size, batches;
-  uint64_t bytes;
-};
-
 const char* direction_name(FftDirection d) {
   return d == FftDirection::kForward ? "R2C" : "C2R";
 }
@@ -45,37 +37,37 @@ std::string describe(FftShape s) {
          std::to_string(s.batches) + " batches";
 }
 
-// The saved application of `shape` in `file`, or empty when absent, foreign or truncated.
-std::vector<uint32_t> read_cache(const std::filesystem::path& file, FftShape shape) {
+loaders::CacheKey cache_key(const vk::PhysicalDeviceInfo& info, FftShape shape) {
+  return {"vkfft " + describe(shape) + ", VkFFT " + std::to_string(VkFFTGetVersion()),
+          vk::PipelineCache::identity(info)};
+}
+
+// The saved application of `shape` in `file`, verified (loaders/cache_file.h) before VkFFT sees
+// it; empty when absent, or -- with one warning -- when damaged, stale or foreign.
+std::vector<uint32_t> read_cache(const std::filesystem::path& file,
+                                 const vk::PhysicalDeviceInfo& info, FftShape shape) {
   if (file.empty()) return {};
-  std::ifstream in(file, std::ios::binary);
-  CacheHeader h{};
-  if (!in.read(reinterpret_cast<char*>(&h), sizeof h)) return {};
-  if (std::memcmp(h.magic, kMagic, 8) != 0 || h.vkfft_version != VkFFTGetVersion() ||
-      h.direction != uint32_t(shape.direction) || h.size != shape.size ||
-      h.batches != shape.batches || h.bytes == 0 || h.bytes % 4 != 0 || h.bytes > (256u << 20))
+  std::string why;
+  const auto payload = loaders::read_cache_file(file, cache_key(info, shape), &why);
+  if (payload && (payload->empty() || payload->size() % 4 != 0))
+    why = "its plan has an impossible size";
+  if (!why.empty()) {
+    std::fprintf(stderr, "bcvk: warning: FFT plan cache %s discarded (%s); rebuilding it\n",
+                 file.c_str(), why.c_str());
     return {};
-  std::vector<uint32_t> data(h.bytes / 4);
-  if (!in.read(reinterpret_cast<char*>(data.data()), static_cast<std::streamsize>(h.bytes)))
-    return {};
+  }
+  if (!payload) return {};
+  std::vector<uint32_t> data(payload->size() / 4);
+  std::memcpy(data.data(), payload->data(), payload->size());
   return data;
 }
 
-void write_cache(const std::filesystem::path& file, FftShape shape, const void* data,
-                 uint64_t bytes) {
+void write_cache(const std::filesystem::path& file, const vk::PhysicalDeviceInfo& info,
+                 FftShape shape, const void* data, uint64_t bytes) {
   if (file.empty() || !data || bytes == 0) return;
-  CacheHeader h{};
-  std::memcpy(h.magic, kMagic, 8);
-  h.vkfft_version = VkFFTGetVersion();
-  h.direction = uint32_t(shape.direction);
-  h.size = shape.size;
-  h.batches = shape.batches;
-  h.bytes = bytes;
-  std::string content(reinterpret_cast<const char*>(&h), sizeof h);
-  content.append(static_cast<const char*>(data), bytes);
   try {
-    std::filesystem::create_directories(file.parent_path());
-    loaders::write_file_atomically(file, content);
+    loaders::write_cache_file(file, cache_key(info, shape),
+                              std::string_view(static_cast<const char*>(data), bytes));
   } catch (const std::exception&) {
     // A cache that cannot be written costs start-up time, not correctness.
   }
@@ -181,7 +173,7 @@ FftPlan::FftPlan(vk::Context& ctx, FftShape shape, const vk::Buffer& real,
   VkFenceCreateInfo fi{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};  // unsignaled, as VkFFT expects
   BCVK_VK_CHECK(vkCreateFence(m.device, &fi, nullptr, &m.fence));
 
-  const std::vector<uint32_t> saved = read_cache(cache_file, shape);
+  const std::vector<uint32_t> saved = read_cache(cache_file, ctx.info(), shape);
   if (!saved.empty()) {
     if (m.init(shape, saved) == VKFFT_SUCCESS) {
       loaded_from_cache_ = true;
@@ -194,7 +186,8 @@ FftPlan::FftPlan(vk::Context& ctx, FftShape shape, const vk::Buffer& real,
   if (r != VKFFT_SUCCESS)
     throw vk::Error("VkFFT cannot plan " + describe(shape) + " on " + ctx.info().name +
                     " (VkFFTResult " + std::to_string(int(r)) + ")");
-  write_cache(cache_file, shape, m.app.saveApplicationString, m.app.applicationStringSize);
+  write_cache(cache_file, ctx.info(), shape, m.app.saveApplicationString,
+              m.app.applicationStringSize);
 }
 
 FftPlan::~FftPlan() = default;

@@ -9,6 +9,7 @@
 #include <iterator>
 #include <vector>
 
+#include "loaders/cache_file.h"
 #include "runtime/vk/error.h"
 
 namespace bcvk::vk {
@@ -17,7 +18,7 @@ namespace {
 
 // The header every driver writes first (VkPipelineCacheHeaderVersionOne): size, version,
 // vendor, device, UUID.  A file from another device or driver is ignored, not handed over.
-bool header_matches(const std::vector<char>& data, const PhysicalDeviceInfo& info) {
+bool header_matches(const std::string& data, const PhysicalDeviceInfo& info) {
   if (data.size() < 32) return false;
   uint32_t words[4];
   std::memcpy(words, data.data(), sizeof words);
@@ -47,13 +48,33 @@ std::filesystem::path PipelineCache::default_file(const PhysicalDeviceInfo& info
   return dir / (std::string(name) + ".bin");
 }
 
+std::string PipelineCache::identity(const PhysicalDeviceInfo& info) {
+  char ids[64];
+  std::snprintf(ids, sizeof ids, "%04x:%04x driver %08x uuid ", info.vendor_id, info.device_id,
+                info.driver_version_raw);
+  std::string id = std::string("bcvk ") + BCVK_VERSION + ", device " + ids;
+  for (unsigned i = 0; i < VK_UUID_SIZE; ++i) {
+    char h[3];
+    std::snprintf(h, sizeof h, "%02x", info.pipeline_cache_uuid[i]);
+    id += h;
+  }
+  return id + ", " + info.driver_name + " " + info.driver_info;
+}
+
 PipelineCache::PipelineCache(const Device& device, std::filesystem::path file)
     : device_(device), file_(std::move(file)) {
-  std::vector<char> data;
+  std::string data;
   if (!file_.empty()) {
-    std::ifstream in(file_, std::ios::binary);
-    if (in) data.assign(std::istreambuf_iterator<char>(in), {});
-    if (!header_matches(data, device.info())) data.clear();
+    std::string why;
+    const auto payload =
+        loaders::read_cache_file(file_, {"vulkan pipeline cache", identity(device.info())}, &why);
+    if (payload && header_matches(*payload, device.info())) {
+      data = *payload;
+    } else if (payload || !why.empty()) {
+      if (why.empty()) why = "its driver header is not this device's";
+      std::fprintf(stderr, "bcvk: warning: pipeline cache %s discarded (%s); rebuilding it\n",
+                   file_.c_str(), why.c_str());
+    }
   }
   VkPipelineCacheCreateInfo ci{VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};
   ci.initialDataSize = data.size();
@@ -78,19 +99,8 @@ void PipelineCache::save() const {
   std::vector<char> data(size);
   BCVK_VK_CHECK(vkGetPipelineCacheData(device_.handle(), cache_, &size, data.data()));
   data.resize(size);
-  std::filesystem::create_directories(file_.parent_path());
-  // Unique per process so two bcvk runs never write into each other's temporary file.
-  const auto tmp = file_.string() + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(data.data(), static_cast<std::streamsize>(data.size()));
-    out.close();
-    if (!out) {
-      std::filesystem::remove(tmp);
-      throw Error("cannot write " + tmp);
-    }
-  }
-  std::filesystem::rename(tmp, file_);
+  loaders::write_cache_file(file_, {"vulkan pipeline cache", identity(device_.info())},
+                            std::string_view(data.data(), data.size()));
 }
 
 }  // namespace bcvk::vk

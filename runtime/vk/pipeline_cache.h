@@ -9,8 +9,10 @@ namespace bcvk::vk {
 
 class PipelineCache {
  public:
-  // Loads `file` when it exists and was written by this exact device and driver (header check);
-  // otherwise starts empty.  An empty path keeps the cache in memory only.
+  // Loads `file` when it is a whole, unaltered entry written by this bcvk for this exact device
+  // and driver (loaders/cache_file.h: checksum and identity) whose driver header also matches;
+  // otherwise starts empty (a damaged entry: one warning, rewritten on save).  An empty path
+  // keeps the cache in memory only.
   PipelineCache(const Device& device, std::filesystem::path file);
   ~PipelineCache();  // saves (best effort, never throws)
   PipelineCache(const PipelineCache&) = delete;
@@ -27,6 +29,8 @@ class PipelineCache {
   static std::filesystem::path cache_directory();
   // <cache dir>/pipelines-<vendor>-<device>-<pipelineCacheUUID>.bin, or empty.
   static std::filesystem::path default_file(const PhysicalDeviceInfo& info);
+  // Who may use a cache entry: bcvk's version, the device, its driver and pipeline-cache UUID.
+  static std::string identity(const PhysicalDeviceInfo& info);
 
  private:
   const Device& device_;

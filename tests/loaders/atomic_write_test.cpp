@@ -54,6 +54,19 @@ TEST(AtomicWrite, ReplacesWholeFilesAndKeepsTheirPermissions) {
   EXPECT_EQ(d.entries(), 1u);  // no temporary left
 }
 
+TEST(AtomicWrite, WritersCanMeasureWhatTheyWrote) {
+  Dir d;
+  std::vector<long> at;
+  write_file_atomically(d.p / "m.bin", [&](std::ostream& o) {
+    at.push_back(long(o.tellp()));
+    o << "0123456789";
+    at.push_back(long(o.tellp()));
+    o << std::string(70000, 'y');  // past one buffer
+    at.push_back(long(o.tellp()));
+  });
+  EXPECT_EQ(at, (std::vector<long>{0, 10, 70010}));
+}
+
 TEST(AtomicWrite, ASymlinkTargetIsWrittenAndTheLinkStays) {
   Dir d;
   const auto real = d.p / "real.txt", link = d.p / "link.txt";

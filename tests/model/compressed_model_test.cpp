@@ -7,9 +7,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <functional>
 
 #include "loaders/half.h"
 #include "loaders/mapped_file.h"
@@ -338,6 +341,97 @@ TEST(CompressedDefaultModel, FileShrinksByTheDroppedDenseBytesAndKeepsEverything
   EXPECT_EQ(rec->calibration, "none");
   EXPECT_EQ(rec->bcvk_version, "test");
   EXPECT_FALSE(compress::read_compression_record(in).has_value());
+}
+
+}  // namespace
+}  // namespace bcvk
+
+namespace bcvk {
+namespace {
+
+// Every cache file damaged in each of many ways (the FFT plans and the pipeline cache): the next
+// start discards and rebuilds every damaged entry, its logits are exactly the clean start's, and
+// the rewritten entries are whole again (a following start loads every plan from disk).
+TEST(CorruptedCaches, EveryDamagedEntryIsRebuiltAndChangesNothing) {
+  test::TempDir dir, cache;
+  const char* old = std::getenv("BCVK_CACHE_DIR");
+  const std::string saved = old ? old : "";
+  ::setenv("BCVK_CACHE_DIR", cache.path().c_str(), 1);
+  test::TinyConfig c;
+  test::TinyModel::random(c).write_gguf(dir / "tiny.gguf");
+  const auto dense = loaders::LlamaModelFile::open(dir / "tiny.gguf");
+  const auto projections =
+      model::MlpPatch::project(dense, compress::PatchSpec::parse("all:all:16", c.n_layers));
+  struct Start {
+    vk::CompileStats stats;
+    std::vector<float> logits;
+  };
+  auto start = [&] {
+    vk::ContextOptions o;
+    o.instance.validation = true;
+    vk::Context ctx(o);
+    std::vector<float> logits;
+    {
+      model::Model m(ctx, dense);
+      model::MlpPatch patch(ctx, dense.config(), projections, ops::CirculantPath::kFft);
+      model::Session s(m, 64, false, &patch);
+      logits = s.prefill(test::synthetic_prompt(7, c.n_vocab));
+    }
+    EXPECT_EQ(ctx.instance().validation_message_count(), 0u);
+    return Start{ctx.compile_stats(), logits};
+  };
+  auto files = [&] {
+    std::vector<std::filesystem::path> v;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(cache.path()))
+      if (e.is_regular_file()) v.push_back(e.path());
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  auto read = [](const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  auto write = [](const std::filesystem::path& p, const std::string& b) {
+    std::ofstream(p, std::ios::binary | std::ios::trunc) << b;
+  };
+  const Start clean = start();
+  ASSERT_GT(clean.stats.fft_plans, 1u);
+  const auto entries = files();
+  ASSERT_EQ(entries.size(), clean.stats.fft_plans + 1) << "one file per plan and the pipelines";
+
+  using Damage = std::function<std::string(const std::string&, size_t)>;
+  auto flip_at = [](std::string b, size_t i) {
+    if (!b.empty()) b[i % b.size()] = char(b[i % b.size()] ^ 0x10);
+    return b;
+  };
+  const std::vector<std::pair<std::string, Damage>> damages = {
+      {"truncated to half", [](const std::string& b, size_t) { return b.substr(0, b.size() / 2); }},
+      {"truncated to 10 bytes", [](const std::string& b, size_t) { return b.substr(0, 10); }},
+      {"extended", [](const std::string& b, size_t) { return b + std::string(100, '\x7f'); }},
+      {"zeroed", [](const std::string& b, size_t) { return std::string(b.size(), '\0'); }},
+      {"header bit", [&](const std::string& b, size_t) { return flip_at(b, 30); }},
+      {"size field bit",
+       [&](const std::string& b, size_t) { return flip_at(b, b.find("bytes: ") + 7); }},
+      {"body bit", [&](const std::string& b, size_t) { return flip_at(b, b.size() - 1); }},
+      {"swapped with the next entry",
+       [&](const std::string&, size_t i) { return read(entries[(i + 1) % entries.size()]); }},
+  };
+  for (const auto& [what, damage] : damages) {
+    std::vector<std::string> before;
+    for (const auto& f : entries) before.push_back(read(f));
+    for (size_t i = 0; i < entries.size(); ++i) write(entries[i], damage(before[i], i));
+    const Start damaged = start();
+    EXPECT_EQ(damaged.logits, clean.logits) << what;
+    EXPECT_EQ(damaged.stats.fft_plans_from_source, damaged.stats.fft_plans)
+        << what << ": a damaged plan was used";
+    const Start after = start();
+    EXPECT_EQ(after.stats.fft_plans_from_source, 0u) << what << ": an entry was not rewritten";
+    EXPECT_EQ(after.logits, clean.logits) << what;
+  }
+  if (saved.empty())
+    ::unsetenv("BCVK_CACHE_DIR");
+  else
+    ::setenv("BCVK_CACHE_DIR", saved.c_str(), 1);
 }
 
 }  // namespace
