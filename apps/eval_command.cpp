@@ -2,6 +2,7 @@
 // low-rank baseline at equal parameter count -- printed as a Markdown table, and written as JSON,
 // Markdown and a self-contained HTML report.
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -189,7 +190,9 @@ int run_eval(const EvalOptions& o) {
   if (o.baseline != "none" && o.baseline != "lowrank")
     throw std::invalid_argument("--baseline: unknown baseline '" + o.baseline +
                                 "' (lowrank or none)");
-  if (!(o.sweep.temperature > 0)) throw std::invalid_argument("--temperature must be positive");
+  if (!(o.sweep.temperature > 0) || !std::isfinite(o.sweep.temperature))
+    throw std::invalid_argument("--temperature must be a positive finite number, not " +
+                                std::to_string(o.sweep.temperature));
   for (uint32_t b : o.blocks)
     if (b == 0) throw std::invalid_argument("--block-sizes: a block size must be at least 1");
   for (uint32_t b : o.baseline_blocks)

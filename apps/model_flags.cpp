@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <cstdio>
+#include <stdexcept>
+#include <string>
 
 #include "apps/progress.h"
 #include "runtime/vk/memory.h"
@@ -20,6 +22,10 @@ void add_model_flags(CLI::App& cmd, ModelFlags& flags) {
 std::unique_ptr<model::Model> load_model(
     vk::Context& ctx, const loaders::LlamaModelFile& file, const ModelFlags& flags,
     std::function<bool(uint32_t, compress::Projection)> skip_mlp) {
+  if (flags.context > file.config().n_ctx)
+    throw std::invalid_argument("--ctx " + std::to_string(flags.context) +
+                                " is above the model's context of " +
+                                std::to_string(file.config().n_ctx) + " tokens");
   model::ModelOptions o;
   o.skip_mlp = std::move(skip_mlp);
   o.weights = flags.f16 ? ops::WeightType::kF16 : ops::WeightType::kF32;

@@ -205,7 +205,7 @@ void check_outputs(const std::vector<NamedPath>& inputs, const std::vector<Named
     return !e1 && !e2 && ca == cb;
   };
   for (size_t i = 0; i < outputs.size(); ++i) {
-    const auto& [flag, out] = outputs[i];
+    const std::string &flag = outputs[i].first, &out = outputs[i].second;
     if (out.empty()) continue;
     struct stat st {};
     const bool exists = ::stat(out.c_str(), &st) == 0;

@@ -16,12 +16,15 @@
 namespace bcvk::loaders {
 
 MappedFile::MappedFile(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) throw std::runtime_error(path.string() + ": cannot open: " + std::strerror(errno));
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
-    throw std::runtime_error(path.string() + ": not a regular file");
+    throw std::runtime_error(path.string() +
+                             ": not a regular file (a FIFO, socket, device or directory); bcvk "
+                             "reads model and prompt files from disk");
   }
   size_ = static_cast<size_t>(st.st_size);
   if (size_ > 0) {

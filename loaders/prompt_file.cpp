@@ -13,6 +13,11 @@ namespace bcvk::loaders {
 namespace {
 
 std::string read_all(const std::filesystem::path& path) {
+  std::error_code ec;
+  const auto st = std::filesystem::status(path, ec);
+  if (!ec && std::filesystem::exists(st) && !std::filesystem::is_regular_file(st) &&
+      !std::filesystem::is_directory(st))  // a FIFO would block the open below
+    throw FormatError(path.string(), 0, "is not a regular file (a FIFO, socket or device)");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw FormatError(path.string(), 0, "cannot open the prompt file");
   return std::string(std::istreambuf_iterator<char>(in), {});

@@ -1,6 +1,7 @@
 // The bcvk binary end to end: outputs, exit codes, and clear errors for a missing loader, a
 // missing driver, bad flags and bad files.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -265,7 +266,10 @@ TEST_F(CliEval, RefusesUnknownFlagValues) {
   EXPECT_NE(r.err.find("unknown baseline 'pca'"), std::string::npos) << r.err;
   r = bcvk("eval --temperature 0");
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("temperature must be positive"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("temperature must be a positive finite number"), std::string::npos) << r.err;
+  r = bcvk("eval --temperature inf");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("temperature must be a positive finite number"), std::string::npos) << r.err;
 }
 
 TEST_F(CliEval, RefusesLayersAndBlockSizesTheModelCannotHave) {
@@ -322,6 +326,27 @@ TEST(Cli, WriteErrorsAndOutputsOverInputsFail) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("is the input evaluation prompts"), std::string::npos) << r.err;
   EXPECT_EQ(std::filesystem::file_size(prompts), before);
+}
+
+// A FIFO where a model or prompt file belongs is refused at once (no wait for a writer); a
+// context above the model's is refused naming the flag.
+TEST(Cli, FifosAndImpossibleContextsAreRefused) {
+  const auto fifo =
+      std::filesystem::temp_directory_path() / ("bcvk-fifo-" + std::to_string(::getpid()));
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  Outcome r = bcvk("info " + fifo.string());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("not a regular file"), std::string::npos) << r.err;
+  r = bcvk("eval --calib " + fifo.string() + " --prompts " + fifo.string());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("not a regular file"), std::string::npos) << r.err;
+  std::filesystem::remove(fifo);
+  r = bcvk("generate -m " + std::string(BCVK_MODEL_DIR) +
+           "/SmolLM2-135M-Instruct.Q4_1.gguf -p Hi --ctx 100000");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--ctx 100000 is above the model's context of 8192 tokens"),
+            std::string::npos)
+      << r.err;
 }
 
 TEST(Cli, BenchRejectsABadPatchSpec) {
