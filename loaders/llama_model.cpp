@@ -1,6 +1,7 @@
 #include "loaders/llama_model.h"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -311,6 +312,27 @@ void LlamaModelFile::validate_shapes() const {
     expect(L.gate, c.n_ff, c.n_embd);
     expect(L.up, c.n_ff, c.n_embd);
     expect(L.down, c.n_embd, c.n_ff);
+  }
+  // Values that turn every output into NaN without an error: cheap to check here (norms are
+  // n_embd values each; circulant parameters are what a compressed file stores instead of its
+  // largest tensors), so a bad file is named instead of generating <|endoftext|>.
+  if (!(c.rope_base > 0) || !std::isfinite(c.rope_base))
+    throw FormatError(source_, 0,
+                      "the RoPE frequency base is " + std::to_string(c.rope_base) +
+                          "; it must be a positive finite number");
+  auto finite = [&](const std::string& name, const std::vector<float>& v) {
+    for (size_t i = 0; i < v.size(); ++i)
+      if (!std::isfinite(v[i]))
+        throw FormatError(source_, 0,
+                          "tensor \"" + name + "\" holds a non-finite value (" +
+                              std::to_string(v[i]) + ") at element " + std::to_string(i));
+  };
+  finite(output_norm_.name, output_norm_.to_f32());
+  for (const LlamaLayer& L : layers_) {
+    finite(L.attn_norm.name, L.attn_norm.to_f32());
+    finite(L.ffn_norm.name, L.ffn_norm.to_f32());
+    for (const CirculantTensor* t : {&L.circulant.gate, &L.circulant.up, &L.circulant.down})
+      if (t->present()) finite(t->name, t->to_f32());
   }
 }
 

@@ -235,9 +235,13 @@ void GgufFile::parse_all() {
   Cursor c(bytes_, name_);
   const uint32_t magic = c.read<uint32_t>("the magic number");
   if (std::memcmp(&magic, "GGUF", 4) != 0) {
-    if (std::memcmp(&magic, "FUGG", 4) == 0 || std::memcmp(&magic, "ggjt", 4) == 0 ||
-        std::memcmp(&magic, "ggml", 4) == 0 || std::memcmp(&magic, "ggmf", 4) == 0)
-      c.fail(0, "a pre-GGUF ggml file (GGML/GGJT); convert it to GGUF with llama.cpp");
+    // Pre-GGUF files wrote their magic as a little-endian uint32 ('ggml' = 0x67676d6c), so the
+    // bytes on disk read "lmgg", "fmgg", "tjgg".
+    for (const char* old : {"lmgg", "fmgg", "tjgg", "ggml", "ggmf", "ggjt"})
+      if (std::memcmp(&magic, old, 4) == 0)
+        c.fail(0, "a pre-GGUF ggml file (GGML/GGMF/GGJT); convert it to GGUF with llama.cpp");
+    if (std::memcmp(&magic, "FUGG", 4) == 0)
+      c.fail(0, "a big-endian GGUF file; bcvk reads little-endian GGUF");
     c.fail(0, "not a GGUF file (magic is not \"GGUF\")");
   }
   version_ = c.read<uint32_t>("the version");

@@ -141,6 +141,20 @@ TEST(GgufFile, BadInputsNameWhatIsWrongAndWhere) {
     g.b[0] = 'X';
     cases.push_back({"magic", g, "byte 0: not a GGUF file"});
   }
+  // Pre-GGUF files: the uint32 magic 'ggml' / 'ggjt' written little-endian (bytes "lmgg" /
+  // "tjgg"), as llama.cpp's old converters did.
+  for (uint32_t old : {0x67676d6cu, 0x67676a74u, 0x67676d66u}) {
+    GgufBytes g;
+    g.pod<uint32_t>(old).pod<uint32_t>(1);
+    g.zeros(16);
+    cases.push_back({"pre-GGUF", g, "byte 0: a pre-GGUF ggml file"});
+  }
+  {
+    GgufBytes g;
+    g.b = {'F', 'U', 'G', 'G', 0, 0, 0, 3};
+    g.zeros(16);
+    cases.push_back({"byte-swapped magic", g, "byte 0: a big-endian GGUF file"});
+  }
   {
     GgufBytes g;
     g.header(0, 0, 1);

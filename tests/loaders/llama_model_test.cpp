@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -206,6 +207,42 @@ TEST(Safetensors, TruncatedAtEveryOffset) {
     std::vector<std::byte> cut(full.begin(), full.begin() + n);
     ASSERT_FALSE(st_error(cut).empty()) << "accepted a file cut to " << n << " bytes";
   }
+}
+
+}  // namespace
+}  // namespace bcvk
+
+namespace bcvk {
+namespace {
+
+// Values that would silently turn every output into NaN are refused at load, naming the tensor.
+TEST(LlamaModel, NonFiniteNormsAndRopeBaseAreRefused) {
+  test::TempDir dir;
+  auto error_of = [&](const test::TinyModel& tm, const std::string& name) {
+    tm.write_gguf(dir / name);
+    try {
+      loaders::LlamaModelFile::open(dir / name);
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  test::TinyModel nan_norm = test::TinyModel::random({});
+  nan_norm.hf.at("model.layers.1.post_attention_layernorm.weight")[5] = NAN;
+  std::string e = error_of(nan_norm, "nan.gguf");
+  EXPECT_NE(e.find("tensor \"blk.1.ffn_norm.weight\" holds a non-finite value"), std::string::npos)
+      << e;
+  EXPECT_NE(e.find("at element 5"), std::string::npos) << e;
+  test::TinyModel inf_final = test::TinyModel::random({});
+  inf_final.hf.at("model.norm.weight")[0] = INFINITY;
+  e = error_of(inf_final, "inf.gguf");
+  EXPECT_NE(e.find("output_norm.weight"), std::string::npos) << e;
+  test::TinyConfig c;
+  c.rope_base = INFINITY;
+  e = error_of(test::TinyModel::random(c), "rope.gguf");
+  EXPECT_NE(e.find("RoPE frequency base is inf"), std::string::npos) << e;
+  // A clean model still loads.
+  EXPECT_EQ(error_of(test::TinyModel::random({}), "ok.gguf"), "no error");
 }
 
 }  // namespace
