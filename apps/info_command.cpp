@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
+#include "apps/text.h"
 #include "loaders/gguf/gguf_file.h"
 #include "loaders/llama_config.h"
 #include "loaders/llama_model.h"
@@ -81,7 +82,7 @@ int run_info_hf(const InfoOptions& o) {
               c.tied_embeddings ? "tied" : "separate", params / 1e6);
   std::printf("\n%-48s %-6s %-14s %12s\n", "tensor", "type", "shape", "bytes");
   for (const auto* w : all)
-    std::printf("%-48s %-6s %-14s %12zu\n", w->name.c_str(),
+    std::printf("%-48s %-6s %-14s %12zu\n", terminal_safe(w->name).c_str(),
                 std::string(gguf::ggml_type_name(w->type)).c_str(),
                 (std::to_string(w->rows) + " x " + std::to_string(w->cols)).c_str(),
                 w->data.size());
@@ -183,13 +184,13 @@ int run_info(const InfoOptions& o) {
     return 0;
   }
 
-  std::printf("%s\n", o.model.c_str());
+  std::printf("%s\n", terminal_safe(o.model).c_str());
   std::printf("  file          %s (%llu bytes), GGUF v%u, alignment %llu\n",
               vk::format_bytes(f.file_size()).c_str(),
               static_cast<unsigned long long>(f.file_size()), f.version(),
               static_cast<unsigned long long>(f.alignment()));
-  std::printf("  model         %s (%s)\n", c.name.empty() ? "?" : c.name.c_str(),
-              c.architecture.c_str());
+  std::printf("  model         %s (%s)\n", c.name.empty() ? "?" : terminal_safe(c.name).c_str(),
+              terminal_safe(c.architecture).c_str());
   std::printf("  layers        %u\n  width         %u\n  MLP           %u\n", c.n_layers, c.n_embd,
               c.n_ff);
   std::printf("  heads         %u (KV heads %u, head size %u, RoPE dims %u, base %g)\n", c.n_heads,
@@ -199,8 +200,9 @@ int run_info(const InfoOptions& o) {
   std::printf("  embeddings    %s\n",
               c.tied_embeddings ? "tied (token_embd is the LM head)" : "separate output.weight");
   std::printf("  tokenizer     %s, pre-tokenizer %s, chat template %s\n",
-              tok_model.empty() ? "?" : tok_model.c_str(),
-              tok_pre.empty() ? "default" : tok_pre.c_str(), has_template ? "yes" : "no");
+              tok_model.empty() ? "?" : terminal_safe(tok_model).c_str(),
+              tok_pre.empty() ? "default" : terminal_safe(tok_pre).c_str(),
+              has_template ? "yes" : "no");
   std::printf("  parameters    %llu (%.1f M)\n", static_cast<unsigned long long>(params),
               params / 1e6);
   std::string types;
@@ -216,25 +218,26 @@ int run_info(const InfoOptions& o) {
     if (record)
       std::printf(
           "                by bcvk %s from %s (sha256 %.16s...): --patch %s, calibration %s%s\n",
-          record->bcvk_version.c_str(), record->source.c_str(), record->source_sha256.c_str(),
-          record->patch.c_str(), record->calibration.c_str(),
+          terminal_safe(record->bcvk_version).c_str(), terminal_safe(record->source).c_str(),
+          terminal_safe(record->source_sha256).c_str(), terminal_safe(record->patch).c_str(),
+          terminal_safe(record->calibration).c_str(),
           record->calibration != "none" && !record->calibration.empty()
               ? (" on " + std::to_string(record->calibration_prompts) + " prompts (sha256 " +
                  record->calibration_sha256.substr(0, 16) + "...)")
                     .c_str()
               : "");
     if (record && !record->patch_choice.empty())
-      std::printf("                %s chose %s\n", record->patch.c_str(),
-                  record->patch_description.c_str());
+      std::printf("                %s chose %s\n", terminal_safe(record->patch).c_str(),
+                  terminal_safe(record->patch_description).c_str());
   }
   if (o.metadata) {
     std::printf("\nmetadata (%zu keys)\n", f.metadata().size());
     for (const auto& [k, v] : f.metadata())
-      std::printf("  %-44s %s\n", k.c_str(), v.to_string().c_str());
+      std::printf("  %-44s %s\n", terminal_safe(k).c_str(), terminal_safe(v.to_string()).c_str());
   }
   std::printf("\n%-32s %-6s %-18s %14s\n", "tensor", "type", "shape", "bytes");
   for (const auto& t : f.tensors())
-    std::printf("%-32s %-6s %-18s %14llu\n", t.name.c_str(),
+    std::printf("%-32s %-6s %-18s %14llu\n", terminal_safe(t.name).c_str(),
                 std::string(gguf::ggml_type_name(t.type)).c_str(), shape_string(t.dims).c_str(),
                 static_cast<unsigned long long>(t.bytes));
   std::printf("%-32s %-6s %-18s %14llu\n", "total", "", "",

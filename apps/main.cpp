@@ -10,6 +10,7 @@
 
 #include "apps/commands.h"
 #include "apps/progress.h"
+#include "apps/text.h"
 #include "loaders/atomic_write.h"
 #include "runtime/vk/error.h"
 
@@ -56,7 +57,8 @@ int main(int argc, char** argv) {
       }
   } catch (const std::exception& e) {
     std::fflush(stdout);
-    std::fprintf(stderr, "bcvk: error: %s\n", e.what());
+    // Messages quote file contents (tensor names, metadata): no raw control characters.
+    std::fprintf(stderr, "bcvk: error: %s\n", bcvk::apps::terminal_safe(e.what(), true).c_str());
     return 1;
   }
   // Results that did not reach stdout (a full disk, a closed pipe) are a failure, not a success.

@@ -349,6 +349,26 @@ TEST(Cli, FifosAndImpossibleContextsAreRefused) {
       << r.err;
 }
 
+// Escape sequences in a file's metadata never reach the terminal raw.
+TEST(Cli, ControlCharactersInMetadataAreEscaped) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("bcvk-esc-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  test::TinyConfig c;
+  c.name =
+      "evil\x1b]0;pwned\x07"
+      "\xc2\x9b"
+      "2J name";
+  test::TinyModel::random(c).write_gguf(dir / "esc.gguf");
+  const Outcome r = bcvk("info --metadata " + (dir / "esc.gguf").string());
+  std::filesystem::remove_all(dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find('\x1b'), std::string::npos);
+  EXPECT_EQ(r.out.find('\x07'), std::string::npos);
+  EXPECT_EQ(r.out.find("\xc2\x9b"), std::string::npos);
+  EXPECT_NE(r.out.find("evil\\x1b]0;pwned\\x07\\x9b2J name"), std::string::npos) << r.out;
+}
+
 TEST(Cli, BenchRejectsABadPatchSpec) {
   const Outcome r = bcvk("bench --reps 1 -m " + std::string(BCVK_MODEL_DIR) +
                          "/SmolLM2-135M-Instruct.Q4_1.gguf --patch all:gates:64");

@@ -16,8 +16,8 @@ std::vector<float> hf_to_gguf_rows(const std::vector<float>& w, uint32_t n_heads
   std::vector<float> out;
   out.reserve(w.size());
   for (uint64_t h = 0; h < n_heads; ++h)
-    for (uint64_t a = 0; a < half; ++a)      // new axis 0: position within the half
-      for (uint64_t b = 0; b < 2; ++b) {     // new axis 1: which half
+    for (uint64_t a = 0; a < half; ++a)   // new axis 0: position within the half
+      for (uint64_t b = 0; b < 2; ++b) {  // new axis 1: which half
         const float* row = &w[(h * hd + b * half + a) * cols];
         out.insert(out.end(), row, row + cols);
       }
@@ -29,7 +29,8 @@ TinyModel TinyModel::random(const TinyConfig& c) {
   m.config = c;
   Rng rng(c.seed);
   const uint64_t hd = c.n_embd / c.n_heads;
-  auto add = [&](const std::string& name, std::vector<uint64_t> shape, float scale, float offset = 0) {
+  auto add = [&](const std::string& name, std::vector<uint64_t> shape, float scale,
+                 float offset = 0) {
     uint64_t n = 1;
     for (auto d : shape) n *= d;
     std::vector<float> v(n);
@@ -60,7 +61,7 @@ void TinyModel::write_gguf(const std::filesystem::path& path, gguf::GgmlType typ
   const TinyConfig& c = config;
   gguf::GgufWriter w;
   w.set_string("general.architecture", "llama");
-  w.set_string("general.name", "bcvk tiny test model");
+  w.set_string("general.name", config.name);
   w.set_u32("llama.block_count", c.n_layers);
   w.set_u32("llama.context_length", c.n_ctx);
   w.set_u32("llama.embedding_length", c.n_embd);
@@ -72,13 +73,15 @@ void TinyModel::write_gguf(const std::filesystem::path& path, gguf::GgmlType typ
   w.set_u32("llama.rope.dimension_count", c.n_embd / c.n_heads);
   // A byte-level vocabulary: token i is a single printable character.
   std::vector<std::string> tokens;
-  for (uint32_t i = 0; i < c.n_vocab; ++i) tokens.push_back(std::string(1, static_cast<char>(33 + i % 90)) + (i >= 90 ? std::to_string(i) : ""));
+  for (uint32_t i = 0; i < c.n_vocab; ++i)
+    tokens.push_back(std::string(1, static_cast<char>(33 + i % 90)) +
+                     (i >= 90 ? std::to_string(i) : ""));
   w.set_string("tokenizer.ggml.model", "gpt2");
   w.set_string("tokenizer.ggml.pre", "gpt2");
   w.set_strings("tokenizer.ggml.tokens", tokens);
   w.set_strings("tokenizer.ggml.merges", {});
-  auto put = [&](const std::string& gguf_name, const std::string& hf_name, bool permute_heads = false,
-                 uint32_t heads = 0) {
+  auto put = [&](const std::string& gguf_name, const std::string& hf_name,
+                 bool permute_heads = false, uint32_t heads = 0) {
     const auto& shape = shapes.at(hf_name);
     std::vector<float> v = hf.at(hf_name);
     if (permute_heads) v = hf_to_gguf_rows(v, heads, shape[1]);
@@ -88,7 +91,8 @@ void TinyModel::write_gguf(const std::filesystem::path& path, gguf::GgmlType typ
   };
   put("token_embd.weight", "model.embed_tokens.weight");
   for (uint32_t l = 0; l < c.n_layers; ++l) {
-    const std::string g = "blk." + std::to_string(l) + ".", h = "model.layers." + std::to_string(l) + ".";
+    const std::string g = "blk." + std::to_string(l) + ".",
+                      h = "model.layers." + std::to_string(l) + ".";
     put(g + "attn_norm.weight", h + "input_layernorm.weight");
     put(g + "attn_q.weight", h + "self_attn.q_proj.weight", true, c.n_heads);
     put(g + "attn_k.weight", h + "self_attn.k_proj.weight", true, c.n_kv_heads);
@@ -126,13 +130,16 @@ void TinyModel::write_hf(const std::filesystem::path& dir, const std::string& dt
   for (const auto& [name, values] : hf) {
     const size_t begin = data.size();
     for (float x : values) {
-      if (dtype == "F32") data.append(reinterpret_cast<const char*>(&x), 4);
+      if (dtype == "F32")
+        data.append(reinterpret_cast<const char*>(&x), 4);
       else {
         const uint16_t h = dtype == "F16" ? loaders::float_to_half(x) : loaders::float_to_bf16(x);
         data.append(reinterpret_cast<const char*>(&h), 2);
       }
     }
-    header[name] = {{"dtype", dtype}, {"shape", shapes.at(name)}, {"data_offsets", {begin, begin + values.size() * es}}};
+    header[name] = {{"dtype", dtype},
+                    {"shape", shapes.at(name)},
+                    {"data_offsets", {begin, begin + values.size() * es}}};
   }
   header["__metadata__"] = {{"format", "pt"}};
   std::string h = header.dump();

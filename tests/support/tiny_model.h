@@ -13,10 +13,12 @@
 namespace bcvk::test {
 
 struct TinyConfig {
-  uint32_t n_layers = 2, n_embd = 64, n_ff = 96, n_heads = 4, n_kv_heads = 2, n_vocab = 80, n_ctx = 64;
+  uint32_t n_layers = 2, n_embd = 64, n_ff = 96, n_heads = 4, n_kv_heads = 2, n_vocab = 80,
+           n_ctx = 64;
   float rope_base = 10000.0f, rms_eps = 1e-5f;
   bool tied = true;
   uint64_t seed = 1;
+  std::string name = "bcvk tiny test model";  // general.name
 };
 
 // Weights in Hugging Face names and layout ([out, in] row-major), f32.
@@ -27,7 +29,8 @@ struct TinyModel {
 
   static TinyModel random(const TinyConfig& config);
   // GGUF with weights stored as `type` (F32, F16 or Q8_0; norms stay F32).
-  void write_gguf(const std::filesystem::path& path, gguf::GgmlType type = gguf::GgmlType::F32) const;
+  void write_gguf(const std::filesystem::path& path,
+                  gguf::GgmlType type = gguf::GgmlType::F32) const;
   // config.json + model.safetensors in `dir`; dtype "F32", "F16" or "BF16".
   void write_hf(const std::filesystem::path& dir, const std::string& dtype = "F32") const;
 };
