@@ -1,5 +1,6 @@
 #include "loaders/gguf/gguf_file.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -323,6 +324,19 @@ void GgufFile::parse_all() {
                  std::to_string(t.offset) + ") extends past the end of the " +
                  std::to_string(bytes_.size()) + "-byte file (truncated file?)");
     t.file_offset = data_offset_ + t.offset;
+  }
+  // Two tensors sharing bytes would silently alias each other's weights.
+  std::vector<const TensorInfo*> by_offset;
+  for (const TensorInfo& t : tensors_)
+    if (t.bytes) by_offset.push_back(&t);
+  std::sort(by_offset.begin(), by_offset.end(),
+            [](const TensorInfo* a, const TensorInfo* b) { return a->offset < b->offset; });
+  for (size_t i = 1; i < by_offset.size(); ++i) {
+    const TensorInfo &a = *by_offset[i - 1], &b = *by_offset[i];
+    if (a.offset + a.bytes > b.offset)
+      c.fail(b.file_offset, "tensor \"" + b.name + "\" (data offset " + std::to_string(b.offset) +
+                                ") overlaps tensor \"" + a.name + "\" (" + std::to_string(a.bytes) +
+                                " bytes at data offset " + std::to_string(a.offset) + ")");
   }
 }
 

@@ -108,6 +108,23 @@ TEST(GgufFile, EveryValueTypeIncludingNestedArrays) {
   EXPECT_THROW(f.require_uint("missing"), FormatError);
 }
 
+TEST(GgufFile, OverlappingTensorDataIsRefused) {
+  // "b" (F32 [8] at 32) starts inside "a" (F32 [16], 64 bytes at 0).
+  GgufBytes g;
+  g.header(2, 0).tensor("a", {16}, 0, 0).tensor("b", {8}, 0, 32);
+  g.pad_to(32).zeros(96);
+  const std::string e = parse_error(g);
+  EXPECT_NE(
+      e.find("tensor \"b\" (data offset 32) overlaps tensor \"a\" (64 bytes at data offset 0)"),
+      std::string::npos)
+      << e;
+  // Adjacent tensors are fine.
+  GgufBytes ok;
+  ok.header(2, 0).tensor("a", {8}, 0, 0).tensor("b", {8}, 0, 32);
+  ok.pad_to(32).zeros(64);
+  EXPECT_NO_THROW(GgufFile::parse(ok.bytes(), "t.gguf"));
+}
+
 TEST(GgufFile, CustomAlignment) {
   GgufBytes g;
   g.header(1, 1).kv_u32("general.alignment", 64).tensor("t", {8}, 0, 64);
