@@ -66,6 +66,12 @@ int run_compress(const CompressOptions& o) {
   if (!auto_request) {
     spec = compress::PatchSpec::parse(o.patch, file.config().n_layers);
     if (spec.empty()) throw std::invalid_argument("--patch " + o.patch + " replaces nothing");
+    model::check_block_sizes(file.config(), spec);
+  } else {
+    for (uint32_t b : auto_request->blocks)
+      model::check_block_sizes(
+          file.config(),
+          compress::PatchSpec::parse("all:all:" + std::to_string(b), file.config().n_layers));
   }
 
   compress::CompressionRecord rec;

@@ -250,11 +250,14 @@ int run_eval(const EvalOptions& o) {
       for (const auto& l : o.layers)
         for (const auto& c : o.calibrate) {
           eval::SweepConfig cfg{st, b, l, o.proj, c};
-          cfg.spec(n_layers);  // throws PatchSpecError naming the problem
+          model::check_block_sizes(file.config(), cfg.spec(n_layers));  // names the problem
           grid.push_back(cfg);
         }
   // --patch: whole specs, and auto requests (resolved once the sensitivity is measured).
   std::set<uint32_t> sensitivity_blocks(o.sensitivity.begin(), o.sensitivity.end());
+  for (uint32_t b : sensitivity_blocks)
+    model::check_block_sizes(file.config(),
+                             compress::PatchSpec::parse("all:all:" + std::to_string(b), n_layers));
   for (auto st : stored_student ? std::vector<model::Structure>{} : structures)
     for (const auto& text : o.patches)
       for (const auto& c : o.calibrate) {
@@ -262,9 +265,14 @@ int run_eval(const EvalOptions& o) {
         if (const auto req = compress::parse_auto(text)) {
           cfg.request = text;
           cfg.layers = "auto";
+          for (uint32_t b : req->blocks)
+            model::check_block_sizes(file.config(), compress::PatchSpec::parse(
+                                                        "all:all:" + std::to_string(b), n_layers));
           sensitivity_blocks.insert(req->blocks.begin(), req->blocks.end());
         } else {
-          cfg.patch = compress::PatchSpec::parse(text, n_layers).text();
+          const auto spec = compress::PatchSpec::parse(text, n_layers);
+          model::check_block_sizes(file.config(), spec);
+          cfg.patch = spec.text();
           cfg.layers = text;
         }
         grid.push_back(cfg);

@@ -50,6 +50,13 @@ std::string circulant_tensor_name(uint32_t layer, std::string_view projection) {
   return "blk." + std::to_string(layer) + ".ffn_" + std::string(projection) + ".circulant";
 }
 
+std::string circulant_block_problem(uint64_t rows, uint64_t cols, uint64_t B) {
+  if (B >= 1 && B <= std::max(rows, cols)) return "";
+  return "has block size " + std::to_string(B) + ", outside 1.." +
+         std::to_string(std::max(rows, cols)) + " for a " + std::to_string(rows) + " x " +
+         std::to_string(cols) + " matrix";
+}
+
 std::string circulant_key(uint32_t layer, std::string_view projection, std::string_view field) {
   return "bcvk.circulant." + circulant_tensor_name(layer, projection) + "." + std::string(field);
 }
@@ -118,9 +125,7 @@ void mlp_from_gguf(const gguf::GgufFile& f, uint32_t layer, std::string_view pro
     fail("stands for a " + std::to_string(r) + " x " + std::to_string(c) +
          " matrix (metadata), the config needs " + std::to_string(rows) + " x " +
          std::to_string(cols));
-  if (B == 0 || B > std::max(rows, cols))
-    fail("has block size " + std::to_string(B) + ", outside 1.." +
-         std::to_string(std::max(rows, cols)));
+  if (const std::string why = circulant_block_problem(rows, cols, B); !why.empty()) fail(why);
   const uint64_t p = (rows + B - 1) / B, q = (cols + B - 1) / B;
   const std::vector<uint64_t> want = {B, q, p};
   if (t->dims != want) {

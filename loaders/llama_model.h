@@ -59,6 +59,9 @@ struct LlamaLayer {
 std::string circulant_tensor_name(uint32_t layer, std::string_view projection);
 // Metadata key of one circulant tensor's `field` ("block_size", "rows", "cols").
 std::string circulant_key(uint32_t layer, std::string_view projection, std::string_view field);
+// The block sizes a rows x cols circulant tensor may have (1..max(rows, cols)): one rule for the
+// reader here and for everything that makes such tensors.  Empty when B is fine, else why not.
+std::string circulant_block_problem(uint64_t rows, uint64_t cols, uint64_t B);
 
 class LlamaModelFile {
  public:

@@ -49,9 +49,25 @@ std::vector<PatchedProjection> MlpPatch::stored(const loaders::LlamaModelFile& f
   return out;
 }
 
+void check_block_sizes(const loaders::LlamaConfig& c, const compress::PatchSpec& spec) {
+  for (size_t i = 0; i < spec.layers.size(); ++i)
+    for (auto p : compress::kProjections) {
+      const uint32_t B = spec.blocks[i][size_t(p)];
+      if (!B) continue;
+      const bool down = p == compress::Projection::kDown;
+      // The loader's rule, so nothing is made that bcvk could not read back.
+      const std::string why =
+          loaders::circulant_block_problem(down ? c.n_embd : c.n_ff, down ? c.n_ff : c.n_embd, B);
+      if (!why.empty())
+        throw compress::PatchSpecError("layer " + std::to_string(spec.layers[i]) + " " +
+                                       compress::projection_name(p) + " " + why);
+    }
+}
+
 std::vector<PatchedProjection> MlpPatch::project(
     const loaders::LlamaModelFile& file, const compress::PatchSpec& spec, Structure structure,
     const std::function<void(size_t, size_t)>& progress) {
+  check_block_sizes(file.config(), spec);
   std::vector<PatchedProjection> out;
   size_t total = 0;
   for (uint32_t l : spec.layers)

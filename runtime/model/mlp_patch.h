@@ -48,6 +48,10 @@ struct PatchStats {
 const loaders::WeightTensor& mlp_weight(const loaders::LlamaModelFile& file, uint32_t layer,
                                         compress::Projection p);
 
+// Throws PatchSpecError when a block size of `spec` is one bcvk could not store and read back for
+// that projection's shape (loaders::circulant_block_problem).
+void check_block_sizes(const loaders::LlamaConfig& config, const compress::PatchSpec& spec);
+
 class MlpPatch {
  public:
   // The Frobenius-nearest replacement of every projection `spec` names: block-circulant

@@ -279,6 +279,16 @@ TEST_F(CliEval, RefusesLayersAndBlockSizesTheModelCannotHave) {
   Outcome r = bcvk("eval --calib " + a + " --prompts " + b + model + " --layers 40");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("first40 needs 1 to 30 layers"), std::string::npos) << r.err;
+  // A block size bcvk could not store and read back is refused before any work, everywhere.
+  r = bcvk("eval --calib " + a + " --prompts " + b + model + " --block-sizes 4096");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("has block size 4096, outside 1..1536"), std::string::npos) << r.err;
+  r = bcvk("compress" + model + " --patch 0:up:2048 -o /tmp/bcvk-never.gguf");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("layer 0 up has block size 2048"), std::string::npos) << r.err;
+  r = bcvk("compress" + model + " --patch auto:0.5:8,4096 -o /tmp/bcvk-never.gguf");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("block size 4096"), std::string::npos) << r.err;
   r = bcvk("eval --calib " + a + " --prompts " + b + model + " --block-sizes 64,0");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("block size must be at least 1"), std::string::npos) << r.err;
