@@ -1,0 +1,44 @@
+// Chat prompts: the ChatML families bcvk knows give the text their Jinja templates render for
+// one user message (written out by hand here), and other templates are refused.
+#include "runtime/generate/chat_template.h"
+
+#include <gtest/gtest.h>
+
+namespace bcvk::generate {
+namespace {
+
+TEST(ChatTemplate, SmolLm2AddsItsDefaultSystemTurn) {
+  // The relevant part of SmolLM2-Instruct's template: a default system message when none is
+  // given, then ChatML turns.
+  const std::string smol =
+      "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+      "{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging "
+      "Face<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + "
+      "message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}"
+      "{{ '<|im_start|>assistant\n' }}{% endif %}";
+  const ChatFormat f = chat_format_from_template(smol);
+  EXPECT_EQ(f.prefix + "Hi" + f.suffix,
+            "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging "
+            "Face<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+  EXPECT_EQ(f.stop, "<|im_end|>");
+}
+
+TEST(ChatTemplate, PlainChatMlHasNoSystemTurn) {
+  const ChatFormat f = chat_format_from_template(
+      "{% for m in messages %}{{'<|im_start|>' + m['role'] + '\n' + m['content'] + "
+      "'<|im_end|>\n'}}{% endfor %}");
+  EXPECT_EQ(f.prefix + "Hi" + f.suffix, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+}
+
+TEST(ChatTemplate, UnknownAndMissingTemplatesAreRefused) {
+  EXPECT_THROW(chat_format_from_template(""), std::invalid_argument);
+  try {
+    chat_format_from_template("[INST] {{ messages[0]['content'] }} [/INST]");
+    ADD_FAILURE() << "accepted a Llama-2 template";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("not a format bcvk knows"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace bcvk::generate
