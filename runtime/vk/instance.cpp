@@ -29,6 +29,21 @@ bool has_extension(const std::vector<VkExtensionProperties>& exts, const char* n
 
 std::vector<VkExtensionProperties> instance_extensions(const char* layer) {
   uint32_t n = 0;
+  if (const VkResult r = vkEnumerateInstanceExtensionProperties(layer, &n, nullptr);
+      r != VK_SUCCESS && !layer) {
+    // The loader reads every driver manifest here; an unreadable or malformed one comes back as
+    // VK_ERROR_OUT_OF_HOST_MEMORY or INITIALIZATION_FAILED, which would mislead.
+    std::string where;
+    for (const char* var : {"VK_ICD_FILENAMES", "VK_DRIVER_FILES", "VK_ADD_DRIVER_FILES"})
+      if (const char* v = std::getenv(var); v && *v) where += std::string(" ") + var + "=" + v;
+    throw Error(std::string("the Vulkan loader could not read the installed drivers (") +
+                    result_name(r) +
+                    " while listing instance extensions): a driver manifest (ICD JSON) is "
+                    "probably unreadable or malformed; check " +
+                    (where.empty() ? std::string("/usr/share/vulkan/icd.d and /etc/vulkan/icd.d")
+                                   : "the files named by" + where),
+                r);
+  }
   BCVK_VK_CHECK(vkEnumerateInstanceExtensionProperties(layer, &n, nullptr));
   std::vector<VkExtensionProperties> exts(n);
   BCVK_VK_CHECK(vkEnumerateInstanceExtensionProperties(layer, &n, exts.data()));

@@ -84,6 +84,20 @@ TEST(Cli, MissingDriverIsAClearError) {
   EXPECT_NE(r.err.find("no Vulkan driver found"), std::string::npos) << r.err;
 }
 
+TEST(Cli, AGarbageDriverManifestIsNamed) {
+  const auto bad =
+      std::filesystem::temp_directory_path() / ("bcvk-icd-" + std::to_string(::getpid()) + ".json");
+  std::ofstream(bad) << "garbage, not JSON\n";
+  const Outcome r = bcvk("devices", "VK_ICD_FILENAMES=" + bad.string());
+  std::filesystem::remove(bad);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("a driver manifest (ICD JSON) is probably unreadable or malformed"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("VK_ICD_FILENAMES=" + bad.string()), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("the host ran out of memory"), std::string::npos) << r.err;
+}
+
 TEST(Cli, MissingValidationLayerIsAClearError) {
   const Outcome r = bcvk("devices",
                          "BCVK_VALIDATION=1 VK_LAYER_PATH=/nonexistent VK_ADD_LAYER_PATH= "
