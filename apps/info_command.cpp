@@ -11,6 +11,7 @@
 #include "loaders/gguf/gguf_file.h"
 #include "loaders/llama_config.h"
 #include "loaders/llama_model.h"
+#include "loaders/tokenizer/tokenizer.h"
 #include "runtime/compress/compressed_gguf.h"
 #include "runtime/vk/memory.h"
 
@@ -103,6 +104,19 @@ int run_info(const InfoOptions& o) {
   const std::string tok_model = f.get_string("tokenizer.ggml.model").value_or("");
   const std::string tok_pre = f.get_string("tokenizer.ggml.pre").value_or("");
   const bool has_template = f.find("tokenizer.chat_template") != nullptr;
+  // What generate would check before running: the whole model (every tensor, shapes, values)
+  // and the tokenizer.
+  std::vector<std::string> problems;
+  try {
+    (void)loaders::LlamaModelFile::open(o.model);
+  } catch (const std::exception& e) {
+    problems.push_back(e.what());
+  }
+  try {
+    (void)loaders::Tokenizer::from_gguf(f);
+  } catch (const std::exception& e) {
+    problems.push_back(std::string("tokenizer: ") + e.what());
+  }
   // A compressed model (bcvk compress): what it stores block-circulant and how it was made.  The
   // model is opened as a whole so a malformed circulant tensor is reported here too.
   const auto record = compress::read_compression_record(f);
@@ -180,8 +194,10 @@ int run_info(const InfoOptions& o) {
         {"metadata", meta},
     };
     if (!compression.is_null()) out["compression"] = compression;
+    out["ready_to_run"] = problems.empty();
+    out["problems"] = problems;
     std::cout << out.dump(2) << "\n";
-    return 0;
+    return problems.empty() ? 0 : 1;
   }
 
   std::printf("%s\n", terminal_safe(o.model).c_str());
@@ -209,6 +225,9 @@ int run_info(const InfoOptions& o) {
   for (const auto& [name, n] : per_type)
     types += (types.empty() ? "" : ", ") + name + " x" + std::to_string(n);
   std::printf("  tensor types  %s\n", types.c_str());
+  if (problems.empty()) std::printf("  status        ready to run\n");
+  for (const auto& p : problems)
+    std::printf("  status        cannot run: %s\n", terminal_safe(p).c_str());
   if (!compression.is_null()) {
     std::printf(
         "  compressed    %llu MLP projections block-circulant (%s), %.2f M parameters\n",
@@ -242,7 +261,7 @@ int run_info(const InfoOptions& o) {
                 static_cast<unsigned long long>(t.bytes));
   std::printf("%-32s %-6s %-18s %14llu\n", "total", "", "",
               static_cast<unsigned long long>(tensor_bytes));
-  return 0;
+  return problems.empty() ? 0 : 1;
 }
 
 }  // namespace

@@ -393,6 +393,34 @@ TEST(Cli, ControlCharactersInMetadataAreEscaped) {
   EXPECT_NE(r.out.find("evil\\x1b]0;pwned\\x07\\x9b2J name"), std::string::npos) << r.out;
 }
 
+// info says whether generate could run the file, and what is missing; its exit status says it.
+TEST(Cli, InfoSaysWhatAModelIsMissing) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("bcvk-miss-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  test::TinyConfig no_tok;
+  no_tok.tokenizer = false;
+  test::TinyModel::random(no_tok).write_gguf(dir / "notok.gguf");
+  test::TinyConfig no_tensor;
+  no_tensor.omit_tensor = "blk.1.ffn_up.weight";
+  test::TinyModel::random(no_tensor).write_gguf(dir / "notensor.gguf");
+  test::TinyModel::random({}).write_gguf(dir / "ok.gguf");
+  const Outcome a = bcvk("info " + (dir / "notok.gguf").string());
+  const Outcome b = bcvk("info --json " + (dir / "notensor.gguf").string());
+  const Outcome c = bcvk("info " + (dir / "ok.gguf").string());
+  std::filesystem::remove_all(dir);
+  EXPECT_EQ(a.exit_code, 1);
+  EXPECT_NE(a.out.find("status        cannot run: tokenizer:"), std::string::npos) << a.out;
+  EXPECT_EQ(b.exit_code, 1);
+  const auto j = nlohmann::json::parse(b.out);
+  EXPECT_FALSE(j["ready_to_run"].get<bool>());
+  ASSERT_EQ(j["problems"].size(), 1u);
+  EXPECT_NE(j["problems"][0].get<std::string>().find("blk.1.ffn_up.weight"), std::string::npos)
+      << j["problems"];
+  EXPECT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_NE(c.out.find("status        ready to run"), std::string::npos) << c.out;
+}
+
 TEST(Cli, BenchRejectsABadPatchSpec) {
   const Outcome r = bcvk("bench --reps 1 -m " + std::string(BCVK_MODEL_DIR) +
                          "/SmolLM2-135M-Instruct.Q4_1.gguf --patch all:gates:64");

@@ -76,16 +76,19 @@ void TinyModel::write_gguf(const std::filesystem::path& path, gguf::GgmlType typ
   for (uint32_t i = 0; i < c.n_vocab; ++i)
     tokens.push_back(std::string(1, static_cast<char>(33 + i % 90)) +
                      (i >= 90 ? std::to_string(i) : ""));
-  w.set_string("tokenizer.ggml.model", "gpt2");
-  w.set_string("tokenizer.ggml.pre", "gpt2");
-  w.set_strings("tokenizer.ggml.tokens", tokens);
-  w.set_strings("tokenizer.ggml.merges", {});
+  if (c.tokenizer) {
+    w.set_string("tokenizer.ggml.model", "gpt2");
+    w.set_string("tokenizer.ggml.pre", "gpt2");
+    w.set_strings("tokenizer.ggml.tokens", tokens);
+    w.set_strings("tokenizer.ggml.merges", {});
+  }
   auto put = [&](const std::string& gguf_name, const std::string& hf_name,
                  bool permute_heads = false, uint32_t heads = 0) {
     const auto& shape = shapes.at(hf_name);
     std::vector<float> v = hf.at(hf_name);
     if (permute_heads) v = hf_to_gguf_rows(v, heads, shape[1]);
     std::vector<uint64_t> dims(shape.rbegin(), shape.rend());  // GGUF: contiguous dimension first
+    if (gguf_name == config.omit_tensor) return;
     const bool vec = shape.size() == 1;
     w.add_tensor_from_f32(gguf_name, dims, vec ? gguf::GgmlType::F32 : type, v);
   };

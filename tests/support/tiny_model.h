@@ -19,6 +19,8 @@ struct TinyConfig {
   bool tied = true;
   uint64_t seed = 1;
   std::string name = "bcvk tiny test model";  // general.name
+  bool tokenizer = true;                      // write the tokenizer.ggml.* keys
+  std::string omit_tensor;                    // a GGUF tensor name to leave out (broken files)
 };
 
 // Weights in Hugging Face names and layout ([out, in] row-major), f32.
