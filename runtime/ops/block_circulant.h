@@ -36,6 +36,11 @@ class CirculantWorkspace {
  public:
   CirculantWorkspace(vk::Context& ctx, uint32_t block, uint32_t max_blocks,
                      uint32_t max_tokens = 64);
+  // The FFT plans hold references to this workspace's own buffers: it stays where it was made.
+  CirculantWorkspace(const CirculantWorkspace&) = delete;
+  CirculantWorkspace& operator=(const CirculantWorkspace&) = delete;
+  CirculantWorkspace(CirculantWorkspace&&) = delete;
+  CirculantWorkspace& operator=(CirculantWorkspace&&) = delete;
   uint32_t block() const { return block_; }
   uint32_t max_blocks() const { return max_blocks_; }
   uint32_t max_tokens() const { return max_tokens_; }

@@ -8,10 +8,17 @@
 
 #include <cmath>
 #include <tuple>
+#include <type_traits>
 
 #include "runtime/vk/transfer.h"
 #include "tests/support/gpu_test.h"
 #include "tests/support/random.h"
+
+// The FFT plans of a workspace point at its own buffers: a moved or copied workspace would leave
+// them dangling, so neither compiles.
+static_assert(!std::is_move_constructible_v<bcvk::ops::CirculantWorkspace>);
+static_assert(!std::is_copy_constructible_v<bcvk::ops::CirculantWorkspace>);
+static_assert(!std::is_move_assignable_v<bcvk::ops::CirculantWorkspace>);
 
 namespace bcvk {
 namespace {
