@@ -20,12 +20,7 @@ struct Fixture {
   static loaders::LlamaModelFile make(const test::TempDir& d) {
     test::TinyConfig c;
     c.n_layers = 3;
-    test::TinyModel tm = test::TinyModel::random(c);
-    // Random tiny MLPs barely move the residual; scaled up, replacing them matters (KL ~ 0.1-1).
-    for (auto& [name, w] : tm.hf)
-      if (name.find(".mlp.") != std::string::npos)
-        for (float& x : w) x *= name.find("down") != std::string::npos ? 4.f : 2.f;
-    tm.write_gguf(d / "m.gguf");
+    test::TinyModel::random_with_strong_mlps(c).write_gguf(d / "m.gguf");
     return loaders::LlamaModelFile::open(d / "m.gguf");
   }
   std::vector<std::vector<int32_t>> sequences(size_t n) const {

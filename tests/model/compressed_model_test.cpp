@@ -237,9 +237,7 @@ TEST_F(CompressedModelTest, AFailedWriteLeavesNothingBehind) {
 // part is measured by bench --startup, not asserted here.
 TEST(WarmStart, ASecondStartCompilesNoFftKernelAndLoadsThePipelineCache) {
   test::TempDir dir, cache;
-  const char* old = std::getenv("BCVK_CACHE_DIR");
-  const std::string saved = old ? old : "";
-  ::setenv("BCVK_CACHE_DIR", cache.path().c_str(), 1);
+  const test::ScopedEnv private_cache("BCVK_CACHE_DIR", cache.path().string());
   test::TinyConfig c;
   test::TinyModel::random(c).write_gguf(dir / "tiny.gguf");
   const auto dense = loaders::LlamaModelFile::open(dir / "tiny.gguf");
@@ -263,10 +261,6 @@ TEST(WarmStart, ASecondStartCompilesNoFftKernelAndLoadsThePipelineCache) {
     return Start{ctx.compile_stats(), ctx.pipeline_cache().loaded_from_disk()};
   };
   const Start cold = start(), warm = start();
-  if (saved.empty())
-    ::unsetenv("BCVK_CACHE_DIR");
-  else
-    ::setenv("BCVK_CACHE_DIR", saved.c_str(), 1);
 
   EXPECT_GT(cold.stats.fft_plans, 0u);
   EXPECT_EQ(cold.stats.fft_plans_from_source, cold.stats.fft_plans);
@@ -354,9 +348,7 @@ namespace {
 // the rewritten entries are whole again (a following start loads every plan from disk).
 TEST(CorruptedCaches, EveryDamagedEntryIsRebuiltAndChangesNothing) {
   test::TempDir dir, cache;
-  const char* old = std::getenv("BCVK_CACHE_DIR");
-  const std::string saved = old ? old : "";
-  ::setenv("BCVK_CACHE_DIR", cache.path().c_str(), 1);
+  const test::ScopedEnv private_cache("BCVK_CACHE_DIR", cache.path().string());
   test::TinyConfig c;
   test::TinyModel::random(c).write_gguf(dir / "tiny.gguf");
   const auto dense = loaders::LlamaModelFile::open(dir / "tiny.gguf");
@@ -428,10 +420,6 @@ TEST(CorruptedCaches, EveryDamagedEntryIsRebuiltAndChangesNothing) {
     EXPECT_EQ(after.stats.fft_plans_from_source, 0u) << what << ": an entry was not rewritten";
     EXPECT_EQ(after.logits, clean.logits) << what;
   }
-  if (saved.empty())
-    ::unsetenv("BCVK_CACHE_DIR");
-  else
-    ::setenv("BCVK_CACHE_DIR", saved.c_str(), 1);
 }
 
 }  // namespace

@@ -57,6 +57,14 @@ TinyModel TinyModel::random(const TinyConfig& c) {
   return m;
 }
 
+TinyModel TinyModel::random_with_strong_mlps(const TinyConfig& config) {
+  TinyModel tm = random(config);
+  for (auto& [name, w] : tm.hf)
+    if (name.find(".mlp.") != std::string::npos)
+      for (float& x : w) x *= name.find("down") != std::string::npos ? 4.f : 2.f;
+  return tm;
+}
+
 void TinyModel::write_gguf(const std::filesystem::path& path, gguf::GgmlType type) const {
   const TinyConfig& c = config;
   gguf::GgufWriter w;

@@ -30,6 +30,9 @@ struct TinyModel {
   std::map<std::string, std::vector<uint64_t>> shapes;
 
   static TinyModel random(const TinyConfig& config);
+  // Random tiny MLPs barely move the residual; scaled up (gate and up x2, down x4), replacing one
+  // matters (KL ~0.1-1), which is what the distillation tests need.
+  static TinyModel random_with_strong_mlps(const TinyConfig& config);
   // GGUF with weights stored as `type` (F32, F16 or Q8_0; norms stay F32).
   void write_gguf(const std::filesystem::path& path,
                   gguf::GgmlType type = gguf::GgmlType::F32) const;
