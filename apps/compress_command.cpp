@@ -89,8 +89,7 @@ int run_compress(const CompressOptions& o) {
   if (ls || kd || auto_request) {
     const auto calib_set = loaders::read_prompt_set(o.calib);
     const auto tok = loaders::Tokenizer::from_gguf(*file.gguf());
-    const uint32_t ctx_len =
-        o.model.context ? std::min(o.model.context, file.config().n_ctx) : file.config().n_ctx;
+    const uint32_t ctx_len = context_length(o.model, file.config());
     calib_ids = tokenize(tok, calib_set, o.calib_limit, ctx_len, o.kd.calib_generate);
     rec.calibration_sha256 = calib_set.sha256;
     rec.calibration_prompts = calib_ids.size();

@@ -1,5 +1,6 @@
 #include "apps/model_flags.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <stdexcept>
@@ -15,21 +16,27 @@ void add_model_flags(CLI::App& cmd, ModelFlags& flags) {
       ->capture_default_str();
   cmd.add_flag("--f16", flags.f16,
                "Keep weights in f16 on the device (needs 16-bit storage); default f32");
-  cmd.add_option("--ctx", flags.context, "Context length (KV cache size); default: the model's")
+  cmd.add_option("-c,--ctx-size,--ctx", flags.context,
+                 "Context length in tokens (the KV cache's size); default: the model's, at most " +
+                     std::to_string(kDefaultContext))
       ->check(CLI::Range(1u, 1u << 20));
+}
+
+uint32_t context_length(const ModelFlags& flags, const loaders::LlamaConfig& c) {
+  if (flags.context > c.n_ctx)
+    throw std::invalid_argument("-c/--ctx-size " + std::to_string(flags.context) +
+                                " is above the model's context of " + std::to_string(c.n_ctx) +
+                                " tokens");
+  return flags.context ? flags.context : std::min(c.n_ctx, kDefaultContext);
 }
 
 std::unique_ptr<model::Model> load_model(
     vk::Context& ctx, const loaders::LlamaModelFile& file, const ModelFlags& flags,
     std::function<bool(uint32_t, compress::Projection)> skip_mlp) {
-  if (flags.context > file.config().n_ctx)
-    throw std::invalid_argument("--ctx " + std::to_string(flags.context) +
-                                " is above the model's context of " +
-                                std::to_string(file.config().n_ctx) + " tokens");
   model::ModelOptions o;
   o.skip_mlp = std::move(skip_mlp);
   o.weights = flags.f16 ? ops::WeightType::kF16 : ops::WeightType::kF32;
-  o.context = flags.context;
+  o.context = context_length(flags, file.config());
   const auto t0 = std::chrono::steady_clock::now();
   auto m = std::make_unique<model::Model>(ctx, file, o, [](size_t done, size_t total) {
     if (done == total || done % 27 == 0) progress("loading weights: %zu/%zu tensors", done, total);

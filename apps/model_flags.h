@@ -15,8 +15,12 @@ namespace bcvk::apps {
 struct ModelFlags {
   std::string model = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
   bool f16 = false;
-  uint32_t context = 0;
+  uint32_t context = 0;  // -c/--ctx-size; 0: min(the model's context, kDefaultContext)
 };
+constexpr uint32_t kDefaultContext = 4096;
+
+// The context (KV cache length) the flags ask for on this model; throws when above the model's.
+uint32_t context_length(const ModelFlags& flags, const loaders::LlamaConfig& config);
 
 void add_model_flags(CLI::App& cmd, ModelFlags& flags);
 

@@ -368,9 +368,15 @@ TEST(Cli, FifosAndImpossibleContextsAreRefused) {
   r = bcvk("generate -m " + std::string(BCVK_MODEL_DIR) +
            "/SmolLM2-135M-Instruct.Q4_1.gguf -p Hi --ctx 100000");
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("--ctx 100000 is above the model's context of 8192 tokens"),
+  EXPECT_NE(r.err.find("-c/--ctx-size 100000 is above the model's context of 8192 tokens"),
             std::string::npos)
       << r.err;
+  // The default context is min(the model's, 4096), and running out of it names the flag.
+  r = bcvk("generate -m " + std::string(BCVK_MODEL_DIR) +
+           "/SmolLM2-135M-Instruct.Q4_1.gguf -p Hi -n 5000");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("exceeds the context of 4096 tokens"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("raise -c/--ctx-size (the model allows 8192)"), std::string::npos) << r.err;
 }
 
 // Escape sequences in a file's metadata never reach the terminal raw.
