@@ -65,7 +65,8 @@ int run_generate(const GenerateOptions& o) {
                                 std::to_string(o.n) + " exceeds the context of " +
                                 std::to_string(m->context_length()) +
                                 " tokens; shorten the prompt, lower -n or raise -c/--ctx-size (the "
-                                "model allows " + std::to_string(file.config().n_ctx) + ")");
+                                "model allows " +
+                                std::to_string(file.config().n_ctx) + ")");
   model::Session session(*m, 64, o.dev.profile, patch.get());
 
   if (!o.chat) std::cout << o.prompt << std::flush;
