@@ -73,6 +73,11 @@ Axis make_axis(const std::vector<double>& values, bool allow_log) {
   const double step = nice_step(mx - mn, 5);
   a.lo = std::floor(mn / step) * step;
   a.hi = std::ceil(mx / step) * step;
+  // A point on the frame is hard to see: one more step beyond an extreme that touches it (not
+  // below a zero start, which is a natural origin).
+  const double touch = 0.02 * (a.hi - a.lo);
+  if (mx > a.hi - touch) a.hi += step;
+  if (mn < a.lo + touch && a.lo != 0) a.lo -= step;
   const int decimals = std::max(0, int(-std::floor(std::log10(step) + 1e-9)));
   for (double t = a.lo; t <= a.hi + step * 1e-6; t += step) {
     const double v = std::fabs(t) < step * 1e-9 ? 0.0 : t;

@@ -40,6 +40,16 @@ TEST(PlotAxis, ASingleValueGetsAPaddedRangeWithDistinctTicks) {
   expect_readable(make_axis({0.0}, false), {0.0});
 }
 
+TEST(PlotAxis, NoPointSitsOnTheFrame) {
+  const Axis a = make_axis({1.33, 8.0}, true);  // compression 1.33x and 8x: under a decade
+  EXPECT_FALSE(a.log);
+  EXPECT_LT(a.position(8.0), 0.98);
+  EXPECT_GT(a.position(1.33), 0.02);
+  const Axis layers = make_axis({0, 29}, false);  // a zero start stays the origin
+  EXPECT_DOUBLE_EQ(layers.lo, 0);
+  EXPECT_LT(layers.position(29), 0.98);
+}
+
 TEST(PlotAxis, CloseValuesGetEnoughDigits) {
   const Axis a = make_axis({1.1500, 1.1503}, true);
   EXPECT_FALSE(a.log);
