@@ -20,7 +20,8 @@ std::vector<std::vector<int32_t>> tokenize(const loaders::Tokenizer& tok,
           set.source.string() + ": line " + std::to_string(set.lines[i]) + ": " +
           std::to_string(ids.size()) + " tokens" +
           (extra ? " (+" + std::to_string(extra) + " continuation)" : std::string()) +
-          " exceed the context of " + std::to_string(context) + " tokens");
+          " exceed the context of " + std::to_string(context) +
+          " tokens (-c/--ctx-size sets it, up to the model's own)");
     out.push_back(std::move(ids));
   }
   return out;
