@@ -263,16 +263,21 @@ std::string svg_scatter(const std::string& title, const std::string& xlabel,
       if (p.series == series[si] && std::isfinite(p.y)) s.push_back(&p);
     std::sort(s.begin(), s.end(), [](const Point* a, const Point* b) { return a->x < b->x; });
     if (s.size() > 1) {
-      o << "<polyline fill='none' stroke='" << c << "' stroke-width='1.5' points='";
+      // Past ten series the colours repeat: the repeats are dashed, with hollow markers.
+      o << "<polyline fill='none' stroke='" << c << "' stroke-width='1.5'"
+        << (si >= 10 ? " stroke-dasharray='5,3'" : "") << " points='";
       for (const Point* p : s) o << px(p->x) << "," << py(p->y) << " ";
       o << "'/>\n";
     }
     for (const Point* p : s)
-      o << "<circle cx='" << px(p->x) << "' cy='" << py(p->y) << "' r='4' fill='" << c
-        << "'><title>" << html_escape(p->label) << "</title></circle>\n";
-    o << "<rect x='" << W - R + 12 << "' y='" << Tp + 10 + 18 * si
-      << "' width='10' height='10' fill='" << c << "'/><text x='" << W - R + 28 << "' y='"
-      << Tp + 19 + 18 * si << "' font-size='11'>"
+      o << "<circle cx='" << px(p->x) << "' cy='" << py(p->y) << "' r='4' "
+        << (si >= 10 ? std::string("fill='white' stroke='") + c + "'"
+                     : std::string("fill='") + c + "'")
+        << "><title>" << html_escape(p->label) << "</title></circle>\n";
+    o << "<rect x='" << W - R + 12 << "' y='" << Tp + 10 + 18 * si << "' width='10' height='10' "
+      << (si >= 10 ? std::string("fill='white' stroke='") + c + "'"
+                   : std::string("fill='") + c + "'")
+      << "/><text x='" << W - R + 28 << "' y='" << Tp + 19 + 18 * si << "' font-size='11'>"
       << html_escape(series[si].size() > 48 ? series[si].substr(0, 46) + "…" : series[si])
       << "<title>" << html_escape(series[si]) << "</title></text>\n";
   }
