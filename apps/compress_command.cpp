@@ -62,6 +62,8 @@ int run_compress(const CompressOptions& o) {
     throw std::invalid_argument(o.model.model +
                                 " is already compressed; compress the dense model instead");
   const auto auto_request = compress::parse_auto(o.patch);
+  if (auto_request && o.sensitivity_tokens == 0)
+    throw std::invalid_argument("--sensitivity-tokens must be at least 1");
   compress::PatchSpec spec;
   if (!auto_request) {
     spec = compress::PatchSpec::parse(o.patch, file.config().n_layers);

@@ -284,6 +284,17 @@ TEST_F(CliEval, RefusesUnknownFlagValues) {
   r = bcvk("eval --temperature inf");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("temperature must be a positive finite number"), std::string::npos) << r.err;
+  r = bcvk("eval --sensitivity 0");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--sensitivity: a block size must be at least 1"), std::string::npos)
+      << r.err;
+  r = bcvk("eval --sensitivity 64 --sensitivity-tokens 0");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--sensitivity-tokens must be at least 1"), std::string::npos) << r.err;
+  r = bcvk("compress -m " + kModel +
+           " --patch auto:0.9 --sensitivity-tokens 0 -o /tmp/bcvk-never.gguf");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--sensitivity-tokens must be at least 1"), std::string::npos) << r.err;
 }
 
 TEST_F(CliEval, RefusesLayersAndBlockSizesTheModelCannotHave) {
