@@ -16,5 +16,6 @@ Runner add_bench_command(CLI::App& app);
 Runner add_generate_command(CLI::App& app);
 Runner add_eval_command(CLI::App& app);
 Runner add_compress_command(CLI::App& app);
+Runner add_serve_command(CLI::App& app);
 
 }  // namespace bcvk::apps

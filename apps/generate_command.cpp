@@ -7,6 +7,7 @@
 #include "apps/device_flags.h"
 #include "apps/model_flags.h"
 #include "loaders/tokenizer/tokenizer.h"
+#include "runtime/engine/engine.h"
 #include "runtime/generate/chat_template.h"
 #include "runtime/generate/sampler.h"
 #include "runtime/model/session.h"
@@ -23,22 +24,6 @@ struct GenerateOptions {
   generate::SamplerOptions sampler;
   bool chat = false;
 };
-
-// Length of the longest prefix of `s` that ends on a UTF-8 character boundary, so a character
-// split across tokens is printed whole.
-size_t complete_utf8(const std::string& s) {
-  size_t i = s.size();
-  for (size_t back = 0; back < 4 && i > 0; ++back) {
-    const auto c = static_cast<unsigned char>(s[i - 1]);
-    if ((c & 0xC0) == 0x80) {
-      --i;
-      continue;
-    }
-    const size_t need = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : 4;
-    return (s.size() - (i - 1) >= need) ? s.size() : i - 1;
-  }
-  return s.size();
-}
 
 int run_generate(const GenerateOptions& o) {
   if (o.prompt.empty()) throw std::invalid_argument("the prompt is empty (-p)");
@@ -79,7 +64,7 @@ int run_generate(const GenerateOptions& o) {
     const int32_t next = sampler.sample(logits);
     if (next == stop || next == tok.eos()) break;
     pending += tok.token_text(next);
-    const size_t ready = complete_utf8(pending);
+    const size_t ready = engine::complete_utf8(pending);
     std::cout << pending.substr(0, ready) << std::flush;
     pending.erase(0, ready);
     if (generated + 1 < o.n) logits = session.decode(next);

@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   add(bcvk::apps::add_generate_command);
   add(bcvk::apps::add_eval_command);
   add(bcvk::apps::add_compress_command);
+  add(bcvk::apps::add_serve_command);
 
   try {
     app.parse(argc, argv);

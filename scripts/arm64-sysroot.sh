@@ -40,9 +40,11 @@ fi
 # scripts name absolute host paths), and what bcvk runs on under qemu (recursive, libraries only).
 build_pkgs=(glslang-dev:arm64 glslang-tools:arm64 spirv-tools:arm64 libpcre2-dev:arm64
   libpcre2-8-0:arm64 libpcre2-16-0:arm64 libpcre2-32-0:arm64 libpcre2-posix3:arm64
-  libvulkan-dev:arm64 libvulkan-volk-dev libvkfft-dev nlohmann-json3-dev libcli11-dev libeigen3-dev)
+  libvulkan-dev:arm64 libvulkan-volk-dev libvkfft-dev nlohmann-json3-dev libcli11-dev libeigen3-dev
+  libcpp-httplib-dev:arm64 libcpp-httplib0.11:arm64 libssl-dev:arm64 libssl3:arm64 zlib1g-dev:arm64
+  zlib1g:arm64 libbrotli-dev:arm64 libbrotli1:arm64)
 run_roots=(libc6:arm64 libstdc++6:arm64 libgcc-s1:arm64 libpcre2-8-0:arm64 libvulkan1:arm64
-  mesa-vulkan-drivers:arm64)
+  mesa-vulkan-drivers:arm64 libcpp-httplib0.11:arm64)
 mapfile -t run_pkgs < <(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts \
   --no-breaks --no-replaces --no-enhances "${run_roots[@]}" 2>/dev/null |
   grep -E '^(lib[^ ]*|zlib1g|mesa-vulkan-drivers|gcc-12-base):arm64$' | sort -u)

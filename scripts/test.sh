@@ -15,5 +15,8 @@ cmake --build build-sanitize -j2
 ctest --test-dir build-sanitize --output-on-failure -j2
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j2
+# The serve test's clients (the official openai package, from PyPI) in a virtual environment.
+[[ -x build/test-venv/bin/python ]] || python3 -m venv build/test-venv
+build/test-venv/bin/pip install -q --disable-pip-version-check -r tests/serve/requirements.txt
 bash scripts/cross-arm64.sh
 ctest --test-dir build --output-on-failure -j2

@@ -202,7 +202,8 @@ bool Tokenizer::is_control(int32_t id) const {
   return id >= 0 && static_cast<size_t>(id) < types_.size() && types_[id] == TokenType::kControl;
 }
 
-std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos) const {
+std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos,
+                                       bool parse_special) const {
   if (const size_t bad = first_invalid_utf8(text); bad != std::string_view::npos)
     throw std::invalid_argument("text is not valid UTF-8 at byte " + std::to_string(bad));
   std::vector<int32_t> out;
@@ -216,7 +217,7 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos) cons
       else encode_spm(chunk, out);
     }
   };
-  for (size_t i = 0; i < text.size();) {
+  for (size_t i = 0; parse_special && i < text.size();) {
     int32_t hit = -1;
     for (int32_t id : special_ids_) {
       if (text.compare(i, tokens_[id].size(), tokens_[id]) == 0) {
@@ -334,12 +335,16 @@ std::string Tokenizer::token_text(int32_t id) const {
   return s;
 }
 
-std::string Tokenizer::decode(std::span<const int32_t> ids) const {
+std::string Tokenizer::decode(std::span<const int32_t> ids, bool render_special) const {
   std::string out;
   bool chunk_start = true;  // encode_spm prefixes a space at the start of every text chunk
   for (const int32_t id : ids) {
     std::string piece = token_text(id);
     const bool special = types_[id] == TokenType::kControl || types_[id] == TokenType::kUserDefined;
+    if (!render_special && types_[id] == TokenType::kControl) {
+      chunk_start = true;
+      continue;
+    }
     if (model_ == "llama" && add_space_prefix_ && chunk_start && !special && !piece.empty() && piece[0] == ' ')
       piece.erase(0, 1);
     chunk_start = special;

@@ -26,11 +26,13 @@ class Tokenizer {
   static Tokenizer from_gguf(const gguf::GgufFile& file);
 
   // Throws std::invalid_argument (with the byte offset) for text that is not valid UTF-8.
-  std::vector<int32_t> encode(std::string_view text, bool add_bos) const;
+  // With parse_special false, special-token text ("<|im_end|>") is tokenized as plain text.
+  std::vector<int32_t> encode(std::string_view text, bool add_bos, bool parse_special = true) const;
   std::vector<int32_t> encode(std::string_view text) const { return encode(text, add_bos_); }
-  // Control tokens are rendered as their text, so decode(encode(s)) == s for valid UTF-8.
-  // Throws std::out_of_range for an id outside the vocabulary.
-  std::string decode(std::span<const int32_t> ids) const;
+  // Control tokens are rendered as their text (or dropped with render_special false), so
+  // decode(encode(s)) == s for valid UTF-8.  Throws std::out_of_range for an id outside the
+  // vocabulary.
+  std::string decode(std::span<const int32_t> ids, bool render_special = true) const;
   std::string token_text(int32_t id) const;  // one token, decoded
 
   size_t vocab_size() const { return tokens_.size(); }

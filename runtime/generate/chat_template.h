@@ -3,13 +3,25 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace bcvk::generate {
 
+struct ChatMessage {
+  std::string role;  // "system", "user" or "assistant"
+  std::string content;
+};
+
 struct ChatFormat {
-  std::string prefix;     // before the user's text
-  std::string suffix;     // after it: opens the assistant's turn
-  std::string stop;       // text of the turn-ending token
+  std::string prefix;          // before a single user's text (with the default system turn)
+  std::string suffix;          // after it: opens the assistant's turn
+  std::string stop;            // text of the turn-ending token
+  std::string default_system;  // the system turn the template adds when there is none, or ""
+
+  // The conversation as the template renders it; with add_assistant, the assistant's turn is
+  // opened at the end.  Throws std::invalid_argument naming an unknown role or an empty
+  // conversation.
+  std::string render(const std::vector<ChatMessage>& messages, bool add_assistant = true) const;
 };
 
 // Throws std::invalid_argument when the template is empty or not a known family.

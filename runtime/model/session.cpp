@@ -18,12 +18,18 @@ vk::Buffer activations(vk::Context& ctx, uint64_t floats, const char* name) {
 }
 }  // namespace
 
-Session::Session(Model& model, uint32_t max_batch, bool profile, const MlpPatch* patch)
+Session::Session(Model& model, uint32_t max_batch, bool profile, const MlpPatch* patch,
+                 uint32_t context)
     : model_(model),
       patch_(patch),
       ctx_(model.context()),
       max_batch_(max_batch),
+      n_ctx_(context ? context : model.context_length()),
       stream_(ctx_.device(), profile, 8192) {
+  if (n_ctx_ > model.context_length())
+    throw std::invalid_argument("a session context of " + std::to_string(n_ctx_) +
+                                " tokens exceeds the model's loaded context of " +
+                                std::to_string(model.context_length()));
   const auto& c = model.config();
   // Every MLP projection must run somehow: block-circulant from the patch, or dense.
   for (uint32_t l = 0; l < model.layers().size(); ++l) {
@@ -51,7 +57,7 @@ Session::Session(Model& model, uint32_t max_batch, bool profile, const MlpPatch*
   h_ = activations(ctx_, B * F, "MLP hidden");
   logits_ = activations(ctx_, B * c.n_vocab, "logits");
   argmax_ = activations(ctx_, B, "argmax");
-  const uint64_t kv = uint64_t(model.context_length()) * c.n_kv_heads * c.head_dim;
+  const uint64_t kv = uint64_t(n_ctx_) * c.n_kv_heads * c.head_dim;
   for (uint32_t l = 0; l < c.n_layers; ++l) {
     k_cache_.push_back(activations(ctx_, kv, "KV cache (K)"));
     v_cache_.push_back(activations(ctx_, kv, "KV cache (V)"));
@@ -64,10 +70,10 @@ void Session::check_tokens(std::span<const int32_t> tokens, size_t limit) const 
   if (tokens.size() > limit)
     throw std::invalid_argument(std::to_string(tokens.size()) + " tokens exceed the batch of " +
                                 std::to_string(limit));
-  if (position_ + tokens.size() > model_.context_length())
+  if (position_ + tokens.size() > n_ctx_)
     throw std::invalid_argument("context overflow: " + std::to_string(position_) + " + " +
                                 std::to_string(tokens.size()) + " tokens exceed the context of " +
-                                std::to_string(model_.context_length()));
+                                std::to_string(n_ctx_));
   for (int32_t t : tokens)
     if (t < 0 || static_cast<uint32_t>(t) >= c.n_vocab)
       throw std::invalid_argument("token id " + std::to_string(t) +
@@ -117,7 +123,7 @@ std::vector<std::vector<float>> Session::prefill_packed(
     if (p.empty()) throw std::invalid_argument("prefill_packed: an empty prompt");
     total += p.size();
   }
-  if (total == 0 || total > max_batch_ || total > model_.context_length())
+  if (total == 0 || total > max_batch_ || total > n_ctx_)
     throw std::invalid_argument("prefill_packed: " + std::to_string(total) +
                                 " tokens exceed the batch of " + std::to_string(max_batch_) +
                                 " (or the context)");
@@ -145,7 +151,7 @@ std::vector<std::vector<float>> Session::prefill_packed(
     at += p.size();
   }
   // The cache now holds several unrelated sequences: the next call must start afresh.
-  position_ = model_.context_length();
+  position_ = n_ctx_;
   return out;
 }
 
@@ -294,7 +300,7 @@ void Session::run_layer(uint32_t layer, std::vector<float>& residual, uint32_t T
   const uint32_t E = c.n_embd, F = c.n_ff;
   if (layer >= model_.layers().size())
     throw std::invalid_argument("run_layer: no layer " + std::to_string(layer));
-  if (T == 0 || T > max_batch_ || T > model_.context_length() || residual.size() != size_t(T) * E)
+  if (T == 0 || T > max_batch_ || T > n_ctx_ || residual.size() != size_t(T) * E)
     throw std::invalid_argument("run_layer: " + std::to_string(T) + " tokens (max " +
                                 std::to_string(max_batch_) + ") with a residual of " +
                                 std::to_string(residual.size()) + " values");

@@ -17,9 +17,10 @@ namespace bcvk::model {
 class Session {
  public:
   // With `patch`, the patched MLP projections run block-circulant (the student); without, the
-  // model is dense (the teacher).  The patch must outlive the session.
+  // model is dense (the teacher).  The patch must outlive the session.  `context` sizes the KV
+  // cache (0: the model's context length; above it is refused).
   explicit Session(Model& model, uint32_t max_batch = 64, bool profile = false,
-                   const MlpPatch* patch = nullptr);
+                   const MlpPatch* patch = nullptr, uint32_t context = 0);
 
   // Runs `tokens` from the current position (in chunks of max_batch).  Returns the logits of the
   // last token, or of every token ([tokens.size()][vocab]) with all_logits.  Throws
@@ -55,7 +56,7 @@ class Session {
   void run_layer(uint32_t layer, std::vector<float>& residual, uint32_t T,
                  MlpCapture* capture = nullptr);
   uint32_t position() const { return position_; }
-  uint32_t context_length() const { return model_.context_length(); }
+  uint32_t context_length() const { return n_ctx_; }
   const vk::ProfileTable& profile() const { return profile_; }
   void clear_profile() { profile_ = {}; }
 
@@ -77,6 +78,7 @@ class Session {
   const MlpPatch* patch_;
   vk::Context& ctx_;
   uint32_t max_batch_;
+  uint32_t n_ctx_;
   uint32_t position_ = 0;
   int32_t last_argmax_ = -1;
   vk::Stream stream_;

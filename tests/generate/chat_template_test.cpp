@@ -30,6 +30,30 @@ TEST(ChatTemplate, PlainChatMlHasNoSystemTurn) {
   EXPECT_EQ(f.prefix + "Hi" + f.suffix, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
 }
 
+TEST(ChatTemplate, ConversationsRenderTurnByTurn) {
+  const ChatFormat f = chat_format_from_template(
+      "{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging "
+      "Face<|im_end|>\n' }}");
+  // No system message: the default one comes first, and one user message is the prefix/suffix
+  // form bcvk generate --chat uses.
+  EXPECT_EQ(f.render({{"user", "Hi"}}), f.prefix + "Hi" + f.suffix);
+  // A system message replaces the default; earlier assistant turns are closed like the others.
+  EXPECT_EQ(
+      f.render(
+          {{"system", "Be brief."}, {"user", "Hi"}, {"assistant", "Hello."}, {"user", "2+2?"}}),
+      "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
+      "<|im_start|>assistant\nHello.<|im_end|>\n<|im_start|>user\n2+2?<|im_end|>\n"
+      "<|im_start|>assistant\n");
+  EXPECT_EQ(f.render({{"user", "Hi"}}, false).substr(f.prefix.size()), "Hi<|im_end|>\n");
+  EXPECT_THROW(f.render({}), std::invalid_argument);
+  try {
+    f.render({{"user", "a"}, {"tool", "b"}});
+    ADD_FAILURE() << "accepted the role 'tool'";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("message 1: unknown role 'tool'"), std::string::npos);
+  }
+}
+
 TEST(ChatTemplate, UnknownAndMissingTemplatesAreRefused) {
   EXPECT_THROW(chat_format_from_template(""), std::invalid_argument);
   try {

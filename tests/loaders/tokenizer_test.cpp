@@ -3,6 +3,7 @@
 // scripts/fixtures/make_tokenizer_fixture.py), and decode(encode(s)) == s for any valid UTF-8.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -74,6 +75,13 @@ TEST(Tokenizer, SpecialTokensAreMatchedWhole) {
   EXPECT_EQ(t.decode(std::vector<int32_t>{5, 0, 5}), "ab<|end|>ab");
   EXPECT_TRUE(t.is_control(0));
   EXPECT_FALSE(t.is_control(5));
+}
+
+TEST(Tokenizer, SpecialTextCanStayPlainAndControlTokensCanBeHidden) {
+  std::vector<std::byte> s;
+  const Tokenizer t = Tokenizer::from_gguf(tiny_bpe(s));
+  EXPECT_EQ(t.decode(std::vector<int32_t>{5, 0, 5}, false), "abab");
+  EXPECT_EQ(t.decode(std::vector<int32_t>{5, 0, 5}, true), "ab<|end|>ab");
 }
 
 TEST(Tokenizer, SentencePieceByScoreWithByteFallback) {
@@ -180,6 +188,11 @@ TEST_F(DefaultModelTokenizer, KnownFacts) {
   EXPECT_EQ(tok_->eos(), 2);
   EXPECT_FALSE(tok_->adds_bos());
   EXPECT_EQ(tok_->encode("<|im_start|>"), (std::vector<int32_t>{1}));
+  // Without special parsing the same text is ordinary characters, and decodes back to itself.
+  const auto plain = tok_->encode("<|im_start|>", false, false);
+  EXPECT_GT(plain.size(), 1u);
+  EXPECT_EQ(std::count(plain.begin(), plain.end(), 1), 0);
+  EXPECT_EQ(tok_->decode(plain), "<|im_start|>");
 }
 
 TEST_F(DefaultModelTokenizer, DecodeEncodeRoundTripsRandomUtf8) {
