@@ -31,8 +31,16 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
 
 # glslang's SPIRV target names SPIRV-Tools by plain library name: let the linker find them.
 set(_arm64_lib "${BCVK_ARM64_SYSROOT}/usr/lib/aarch64-linux-gnu")
-set(CMAKE_EXE_LINKER_FLAGS_INIT "-L${_arm64_lib} -Wl,-rpath-link,${_arm64_lib}")
-set(CMAKE_SHARED_LINKER_FLAGS_INIT "-L${_arm64_lib} -Wl,-rpath-link,${_arm64_lib}")
+# Multiarch headers (openssl's opensslconf.h, included by httplib.h), searched after the
+# compiler's own so no glibc header of the sysroot can shadow the cross toolchain's.
+set(CMAKE_C_FLAGS_INIT "-idirafter ${BCVK_ARM64_SYSROOT}/usr/include/aarch64-linux-gnu")
+set(CMAKE_CXX_FLAGS_INIT "-idirafter ${BCVK_ARM64_SYSROOT}/usr/include/aarch64-linux-gnu")
+# Debian 12 still puts some libraries (zlib, needed by cpp-httplib) under /lib.
+set(_arm64_rootlib "${BCVK_ARM64_SYSROOT}/lib/aarch64-linux-gnu")
+set(CMAKE_EXE_LINKER_FLAGS_INIT
+    "-L${_arm64_lib} -Wl,-rpath-link,${_arm64_lib} -Wl,-rpath-link,${_arm64_rootlib}")
+set(CMAKE_SHARED_LINKER_FLAGS_INIT
+    "-L${_arm64_lib} -Wl,-rpath-link,${_arm64_lib} -Wl,-rpath-link,${_arm64_rootlib}")
 
 # pkg-config (PCRE2) reads the sysroot's arm64 .pc files.
 set(ENV{PKG_CONFIG_LIBDIR} "${_arm64_lib}/pkgconfig:${BCVK_ARM64_SYSROOT}/usr/share/pkgconfig")

@@ -4,6 +4,7 @@
  * llama-cpp-python on an F32 copy of the default model), on one thread and on two at once.
  *
  *   capi_test MODEL CASE      CASE: errors | text | generate | threads
+ *   capi_test DIR unsupported DIR holds capi_make_fixtures' tiny models
  */
 #include <bcvk/bcvk.h>
 
@@ -323,9 +324,52 @@ static void test_threads(void) {
   bcvk_model_free(m);
 }
 
+/* What a model lacks is UNSUPPORTED, not a crash: a Hugging Face directory has no tokenizer, and
+ * a GGUF without a chat template cannot render a conversation; both still run token ids. */
+static void test_unsupported(const char* dir) {
+  char path[4096];
+  bcvk_model* m = NULL;
+  snprintf(path, sizeof path, "%s/tiny-hf", dir);
+  CHECK_STATUS(bcvk_model_load(path, NULL, &m), BCVK_OK);
+  if (m) {
+    bcvk_model_info info;
+    CHECK_STATUS(bcvk_model_get_info(m, &info), BCVK_OK);
+    CHECK(!info.has_tokenizer && !info.has_chat_template && info.vocab_size == 80, "hf info");
+    size_t n = 0;
+    CHECK_STATUS(bcvk_tokenize(m, "a", 1, -1, 1, NULL, 0, &n), BCVK_ERROR_UNSUPPORTED);
+    CHECK(strstr(bcvk_last_error(), "tokenizer") != NULL, "says why: %s", bcvk_last_error());
+    const int32_t ids[3] = {1, 2, 3};
+    char text[16];
+    CHECK_STATUS(bcvk_detokenize(m, ids, 3, 1, text, sizeof text, &n), BCVK_ERROR_UNSUPPORTED);
+    bcvk_session* s = NULL;
+    CHECK_STATUS(bcvk_session_create(m, 0, &s), BCVK_OK);
+    CHECK_STATUS(bcvk_session_prefill(s, ids, 3), BCVK_OK);
+    const float* logits = NULL;
+    size_t vocab = 0;
+    CHECK_STATUS(bcvk_session_logits(s, &logits, &vocab), BCVK_OK);
+    CHECK(vocab == 80, "vocab %zu", vocab);
+    bcvk_session_free(s);
+    bcvk_model_free(m);
+  }
+  snprintf(path, sizeof path, "%s/tiny.gguf", dir);
+  CHECK_STATUS(bcvk_model_load(path, NULL, &m), BCVK_OK);
+  if (m) {
+    bcvk_chat_message msg = {"user", "hi"};
+    char text[256];
+    size_t len = 0;
+    CHECK_STATUS(bcvk_apply_chat_template(m, &msg, 1, 1, text, sizeof text, &len),
+                 BCVK_ERROR_UNSUPPORTED);
+    CHECK(strstr(bcvk_last_error(), "chat_template") != NULL, "says why: %s", bcvk_last_error());
+    int32_t ids[16];
+    CHECK_STATUS(bcvk_tokenize(m, "ab", 2, -1, 1, ids, 16, &len), BCVK_OK);
+    bcvk_model_free(m);
+  }
+}
+
 int main(int argc, char** argv) {
   if (argc != 3) {
-    fprintf(stderr, "usage: capi_test MODEL errors|text|generate|threads\n");
+    fprintf(stderr,
+            "usage: capi_test MODEL errors|text|generate|threads, or capi_test DIR unsupported\n");
     return 2;
   }
   model_path = argv[1];
@@ -337,6 +381,8 @@ int main(int argc, char** argv) {
     test_generate();
   else if (strcmp(argv[2], "threads") == 0)
     test_threads();
+  else if (strcmp(argv[2], "unsupported") == 0)
+    test_unsupported(argv[1]);
   else {
     fprintf(stderr, "unknown case %s\n", argv[2]);
     return 2;
