@@ -1,8 +1,12 @@
 // The bcvk binary end to end: outputs, exit codes, and clear errors for a missing loader, a
 // missing driver, bad flags and bad files.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -112,6 +116,38 @@ TEST(Cli, UnknownSubcommandAndFlag) {
   const Outcome r = bcvk("devices --no-such-flag");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE((r.out + r.err).find("no-such-flag"), std::string::npos);
+}
+
+TEST(Cli, ServeRefusesBadFlagsFilesAndAddressesClearly) {
+  for (const char* bad : {"--port 70000", "--parallel 0", "--max-body 5", "--shutdown-grace -1"}) {
+    const Outcome r = bcvk(std::string("serve -m ") + kModel + " " + bad);
+    EXPECT_NE(r.exit_code, 0) << bad;
+    const std::string flag = std::string(bad).substr(0, std::string(bad).find(' '));
+    EXPECT_NE((r.out + r.err).find(flag), std::string::npos) << bad << ": " << r.out << r.err;
+  }
+  const Outcome missing = bcvk("serve -m /nonexistent/model.gguf --port 0");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("/nonexistent/model.gguf: cannot open"), std::string::npos)
+      << missing.err;
+  // A port another program holds: the error names host and port, and nothing hangs.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(fd, 1), 0);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  const std::string port = std::to_string(ntohs(a.sin_port));
+  const Outcome taken = bcvk("serve -m " + kModel + " -c 64 --port " + port);
+  ::close(fd);
+  EXPECT_EQ(taken.exit_code, 1);
+  EXPECT_NE(taken.err.find("cannot bind 127.0.0.1:" + port), std::string::npos) << taken.err;
+  // An address that is not this machine's.
+  const Outcome foreign = bcvk("serve -m " + kModel + " -c 64 --host 203.0.113.7 --port 8080");
+  EXPECT_EQ(foreign.exit_code, 1);
+  EXPECT_NE(foreign.err.find("cannot bind 203.0.113.7:8080"), std::string::npos) << foreign.err;
 }
 
 TEST(Cli, InfoOnMissingFile) {
