@@ -119,8 +119,9 @@ Variant bench_variant(vk::Context& ctx, const loaders::LlamaModelFile& file, con
 
 void print_variants(const std::vector<Variant>& vs, const bench::Roofline& roof,
                     const BenchOptions& o) {
-  std::printf("\nmodel %s, prompt %u tokens, %u decode steps, f%s weights\n", o.model.model.c_str(),
-              o.run.prompt_tokens, o.run.decode_tokens, o.model.f16 ? "16" : "32");
+  std::printf("\nmodel %s, prompt %u tokens, %u decode steps, %s weights\n", o.model.model.c_str(),
+              o.run.prompt_tokens, o.run.decode_tokens,
+              std::string(model::weight_mode_name(weight_mode(o.model))).c_str());
   // MLP time: every layer's MLP alone in one submit, wall clock (timestamps would add more
   // overhead to the FFT path, which has more dispatches).
   std::printf("%-44s %12s %12s %14s %14s %12s %12s\n", "variant", "prefill t/s", "decode t/s",
@@ -223,7 +224,7 @@ int run_bench(const BenchOptions& o) {
     };
     if (o.with_model) {
       j["model"] = {{"path", o.model.model},
-                    {"weights", o.model.f16 ? "f16" : "f32"},
+                    {"weights", model::weight_mode_name(weight_mode(o.model))},
                     {"prompt_tokens", o.run.prompt_tokens},
                     {"decode_tokens", o.run.decode_tokens},
                     {"reps", o.run.reps}};

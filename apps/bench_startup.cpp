@@ -67,7 +67,8 @@ nlohmann::json run_child(const StartupBenchOptions& o, const std::filesystem::pa
   std::vector<std::string> args = {"/proc/self/exe", "bench", "--startup-run",
                                    result.string(),  "-m",    o.model.model};
   if (!o.dev.device.empty()) args.insert(args.end(), {"--device", o.dev.device});
-  if (o.model.f16) args.push_back("--f16");
+  args.insert(args.end(),
+              {"--weights", std::string(model::weight_mode_name(weight_mode(o.model)))});
   if (o.model.context) args.insert(args.end(), {"--ctx", std::to_string(o.model.context)});
 
   std::map<std::string, std::string> env;
@@ -139,7 +140,7 @@ int run_startup_child(const StartupBenchOptions& o, const std::string& result_js
   bench::StartupOptions so;
   so.model = o.model.model;
   so.context = context_options(o.dev);
-  so.weights = o.model.f16 ? ops::WeightType::kF16 : ops::WeightType::kF32;
+  so.weights = weight_mode(o.model);
   so.context_length = o.model.context;
   if (const char* ns = std::getenv(kOriginVar))
     so.origin = Clock::time_point(std::chrono::nanoseconds(std::strtoll(ns, nullptr, 10)));
@@ -237,7 +238,7 @@ int run_startup_bench(const StartupBenchOptions& o) {
   if (!o.json_out.empty()) {
     nlohmann::json j = {{"bcvk_version", BCVK_VERSION},
                         {"model", o.model.model},
-                        {"weights", o.model.f16 ? "f16" : "f32"},
+                        {"weights", model::weight_mode_name(weight_mode(o.model))},
                         {"reps", o.reps},
                         {"cold", cold},
                         {"warm", warm},

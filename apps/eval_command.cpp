@@ -143,7 +143,7 @@ void describe_run(eval::SweepRun& run, const EvalOptions& o, const vk::Context& 
                  {"calibration_tokens", calib_tokens},
                  {"calib_generate", o.kd.calib_generate},
                  {"sensitivity_tokens", o.sensitivity_tokens},
-                 {"weights", o.model.f16 ? "f16" : "f32"},
+                 {"weights", model::weight_mode_name(weight_mode(o.model))},
                  {"seed", so.seed},
                  {"host_threads", distill::host_threads()},
                  {"host_blas", distill::blas_name()},

@@ -14,12 +14,23 @@ namespace bcvk::apps {
 void add_model_flags(CLI::App& cmd, ModelFlags& flags) {
   cmd.add_option("-m,--model", flags.model, "GGUF file or Hugging Face directory")
       ->capture_default_str();
-  cmd.add_flag("--f16", flags.f16,
-               "Keep weights in f16 on the device (needs 16-bit storage); default f32");
+  cmd.add_option("--weights", flags.weights,
+                 "Weights on the device: native (the file's own types, decoded in the shaders), "
+                 "f16 (needs 16-bit storage) or f32")
+      ->check(CLI::IsMember({"native", "f16", "f32"}))
+      ->capture_default_str();
+  cmd.add_flag("--f16", flags.f16, "The same as --weights f16");
   cmd.add_option("-c,--ctx-size,--ctx", flags.context,
                  "Context length in tokens (the KV cache's size); default: the model's, at most " +
                      std::to_string(kDefaultContext))
       ->check(CLI::Range(1u, 1u << 20));
+}
+
+model::WeightMode weight_mode(const ModelFlags& flags) {
+  if (flags.f16) return model::WeightMode::kF16;
+  const auto m = model::parse_weight_mode(flags.weights);
+  if (!m) throw std::invalid_argument("--weights: unknown value '" + flags.weights + "'");
+  return *m;
 }
 
 uint32_t context_length(const ModelFlags& flags, const loaders::LlamaConfig& c) {
@@ -35,7 +46,7 @@ std::unique_ptr<model::Model> load_model(
     std::function<bool(uint32_t, compress::Projection)> skip_mlp) {
   model::ModelOptions o;
   o.skip_mlp = std::move(skip_mlp);
-  o.weights = flags.f16 ? ops::WeightType::kF16 : ops::WeightType::kF32;
+  o.weights = weight_mode(flags);
   o.context = context_length(flags, file.config());
   const auto t0 = std::chrono::steady_clock::now();
   auto m = std::make_unique<model::Model>(ctx, file, o, [](size_t done, size_t total) {
@@ -45,7 +56,7 @@ std::unique_ptr<model::Model> load_model(
   end_progress();
   std::fprintf(stderr, "loaded %s: %.1f M parameters, %s of %s weights on %s in %.1f s\n",
                file.source().c_str(), m->parameter_count() / 1e6,
-               vk::format_bytes(m->weight_bytes()).c_str(), flags.f16 ? "f16" : "f32",
+               vk::format_bytes(m->weight_bytes()).c_str(), m->weight_types().c_str(),
                ctx.info().name.c_str(), s);
   return m;
 }

@@ -14,8 +14,9 @@ namespace bcvk::apps {
 
 struct ModelFlags {
   std::string model = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
-  bool f16 = false;
-  uint32_t context = 0;  // -c/--ctx-size; 0: min(the model's context, kDefaultContext)
+  std::string weights = "f32";  // --weights native|f16|f32
+  bool f16 = false;             // --f16: the same as --weights f16
+  uint32_t context = 0;         // -c/--ctx-size; 0: min(the model's context, kDefaultContext)
 };
 constexpr uint32_t kDefaultContext = 4096;
 
@@ -23,6 +24,9 @@ constexpr uint32_t kDefaultContext = 4096;
 uint32_t context_length(const ModelFlags& flags, const loaders::LlamaConfig& config);
 
 void add_model_flags(CLI::App& cmd, ModelFlags& flags);
+
+// The weight mode the flags ask for (--f16 wins over --weights).
+model::WeightMode weight_mode(const ModelFlags& flags);
 
 // Opens the file and uploads the model, with progress on stderr.
 // `skip_mlp` (may be empty) names MLP projections not to upload (a patched-only student).

@@ -46,7 +46,7 @@ int run_serve(ServeOptions& o) {
   const auto file = loaders::LlamaModelFile::open(o.model.model);
   engine::EngineOptions eo;
   eo.device = o.dev.device;
-  eo.weights = o.model.f16 ? ops::WeightType::kF16 : ops::WeightType::kF32;
+  eo.weights = weight_mode(o.model);
   eo.context = context_length(o.model, file.config());
   eo.progress = [](size_t done, size_t total) {
     if (done == total || done % 27 == 0) progress("loading weights: %zu/%zu tensors", done, total);

@@ -79,8 +79,9 @@ BCVK_API bcvk_status bcvk_device_get(uint32_t index, bcvk_device_info* info);
 /* ---- Models ------------------------------------------------------------------------------ */
 
 typedef enum bcvk_weight_type {
-  BCVK_WEIGHTS_F32 = 0, /* weights dequantized to f32 on the device */
-  BCVK_WEIGHTS_F16 = 1  /* f16 on the device (needs 16-bit storage) */
+  BCVK_WEIGHTS_F32 = 0,   /* weights dequantized to f32 on the device */
+  BCVK_WEIGHTS_F16 = 1,   /* f16 on the device (needs 16-bit storage) */
+  BCVK_WEIGHTS_NATIVE = 2 /* the file's own types (Q4_1, Q8_0, ...), decoded in the shaders */
 } bcvk_weight_type;
 
 typedef struct bcvk_model_options {

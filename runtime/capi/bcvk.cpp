@@ -226,7 +226,8 @@ bcvk_status bcvk_model_load(const char* path, const bcvk_model_options* options,
     bcvk_model_options o;
     bcvk_model_options_init(&o);
     if (options) o = *options;
-    if (o.weights != BCVK_WEIGHTS_F32 && o.weights != BCVK_WEIGHTS_F16)
+    if (o.weights != BCVK_WEIGHTS_F32 && o.weights != BCVK_WEIGHTS_F16 &&
+        o.weights != BCVK_WEIGHTS_NATIVE)
       throw Failure(BCVK_ERROR_INVALID_ARGUMENT,
                     "weights: unknown value " + std::to_string(static_cast<int>(o.weights)));
     std::error_code ec;
@@ -234,8 +235,9 @@ bcvk_status bcvk_model_load(const char* path, const bcvk_model_options* options,
       throw Failure(BCVK_ERROR_IO, std::string(path) + ": cannot open: " + std::strerror(errno));
     bcvk::engine::EngineOptions eo;
     eo.device = o.device ? o.device : "";
-    eo.weights =
-        o.weights == BCVK_WEIGHTS_F16 ? bcvk::ops::WeightType::kF16 : bcvk::ops::WeightType::kF32;
+    eo.weights = o.weights == BCVK_WEIGHTS_F16   ? bcvk::model::WeightMode::kF16
+                 : o.weights == BCVK_WEIGHTS_F32 ? bcvk::model::WeightMode::kF32
+                                                 : bcvk::model::WeightMode::kNative;
     eo.context = o.context;
     eo.validation = o.validation != 0;
     auto m = std::make_unique<bcvk_model>();

@@ -27,7 +27,7 @@ constexpr uint32_t kDefaultContext = 4096;
 
 struct EngineOptions {
   std::string device;  // index or name substring; "" = BCVK_DEVICE or the best
-  ops::WeightType weights = ops::WeightType::kF32;
+  model::WeightMode weights = model::WeightMode::kF32;
   uint32_t context = 0;     // longest session context; 0 = min(model's, kDefaultContext)
   bool validation = false;  // the Khronos validation layer (also BCVK_VALIDATION=1)
   // (tensors done, total) while uploading; may be empty.

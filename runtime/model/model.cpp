@@ -1,5 +1,6 @@
 #include "runtime/model/model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -12,7 +13,7 @@ namespace bcvk::model {
 Model::Model(vk::Context& ctx, const loaders::LlamaModelFile& file, ModelOptions options,
              const std::function<void(size_t, size_t)>& progress)
     : ctx_(ctx), config_(file.config()), rope_(file.rope_layout()), options_(options) {
-  if (options.weights == ops::WeightType::kF16 && !ctx.info().storage_buffer_16bit)
+  if (options.weights == WeightMode::kF16 && !ctx.info().storage_buffer_16bit)
     throw vk::Error(ctx.info().name +
                     " has no 16-bit storage: f16 weights are not possible, use f32");
   n_ctx_ = options.context ? std::min(options.context, config_.n_ctx) : config_.n_ctx;
@@ -70,21 +71,77 @@ DeviceWeight Model::upload(const loaders::WeightTensor& w, bool vector_f32, bool
   DeviceWeight d;
   d.rows = static_cast<uint32_t>(w.rows);
   d.cols = static_cast<uint32_t>(w.cols);
-  d.type = vector_f32 ? ops::WeightType::kF32 : options_.weights;
-  if (skip) return d;  // no buffer: Session refuses to run it dense
-  const std::vector<float> values = w.to_f32();
-  parameters_ += values.size();
-  if (d.type == ops::WeightType::kF32) {
-    d.buffer = vk::Buffer(ctx_.allocator(), values.size() * 4, vk::MemoryUse::kDevice, w.name);
-    vk::upload(ctx_.allocator(), d.buffer, std::span<const float>(values));
-  } else {
-    std::vector<uint16_t> half(values.size());
-    for (size_t i = 0; i < values.size(); ++i) half[i] = loaders::float_to_half(values[i]);
-    d.buffer = vk::Buffer(ctx_.allocator(), half.size() * 2, vk::MemoryUse::kDevice, w.name);
-    vk::upload(ctx_.allocator(), d.buffer, std::span<const uint16_t>(half));
+  d.type = ops::WeightType::kF32;
+  if (!vector_f32) {
+    if (options_.weights == WeightMode::kF16) {
+      d.type = ops::WeightType::kF16;
+    } else if (options_.weights == WeightMode::kNative) {
+      const auto native = ops::native_weight_type(w.type);
+      if (native && ops::holds_row(*native, w.cols) &&
+          (*native != ops::WeightType::kF16 || ctx_.info().storage_buffer_16bit))
+        d.type = *native;
+    }
   }
+  if (skip) return d;  // no buffer: Session refuses to run it dense
+  parameters_ += w.elements();
+  file_weight_bytes_ += w.data.size();
+  std::vector<std::byte> bytes;
+  if (d.type == ops::WeightType::kF32) {
+    const std::vector<float> values = w.to_f32();
+    bytes.resize(values.size() * 4);
+    std::memcpy(bytes.data(), values.data(), bytes.size());
+  } else if (d.type == ops::WeightType::kF16 && w.type != gguf::GgmlType::F16) {
+    const std::vector<float> values = w.to_f32();
+    bytes.resize(values.size() * 2);
+    for (size_t i = 0; i < values.size(); ++i) {
+      const uint16_t h = loaders::float_to_half(values[i]);
+      std::memcpy(bytes.data() + 2 * i, &h, 2);
+    }
+  } else {
+    bytes = ops::pack_rows(d.type, w.data, w.rows, w.cols);
+  }
+  d.buffer = vk::Buffer(ctx_.allocator(), bytes.size(), vk::MemoryUse::kDevice, w.name);
+  vk::upload(ctx_.allocator(), d.buffer, std::span<const std::byte>(bytes));
   weight_bytes_ += d.buffer.size();
+  if (!vector_f32) {
+    auto it = std::find_if(type_bytes_.begin(), type_bytes_.end(),
+                           [&](const auto& p) { return p.first == d.type; });
+    if (it == type_bytes_.end())
+      type_bytes_.emplace_back(d.type, d.buffer.size());
+    else
+      it->second += d.buffer.size();
+  }
   return d;
+}
+
+std::string Model::weight_types() const {
+  auto sorted = type_bytes_;
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::string s;
+  for (const auto& [t, bytes] : sorted) {
+    if (!s.empty()) s += "+";
+    s += ops::weight_type_name(t);
+  }
+  return s.empty() ? "none" : s;
+}
+
+std::string_view weight_mode_name(WeightMode m) {
+  switch (m) {
+    case WeightMode::kNative:
+      return "native";
+    case WeightMode::kF16:
+      return "f16";
+    case WeightMode::kF32:
+      return "f32";
+  }
+  return "?";
+}
+
+std::optional<WeightMode> parse_weight_mode(std::string_view s) {
+  for (WeightMode m : {WeightMode::kNative, WeightMode::kF16, WeightMode::kF32})
+    if (s == weight_mode_name(m)) return m;
+  return std::nullopt;
 }
 
 }  // namespace bcvk::model

@@ -1,8 +1,13 @@
-// A llama-family model on the device: its config and every weight uploaded once, as f32 or f16.
+// A llama-family model on the device: its config and every weight uploaded once, in the file's own
+// type (native) or inflated to f16 or f32.
 #pragma once
 
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "loaders/llama_model.h"
@@ -12,10 +17,17 @@
 
 namespace bcvk::model {
 
+// How weight matrices are held on the device.  kNative keeps each tensor in its GGUF type (decoded
+// in the shaders); a tensor whose type or row length has no native kernel, or an F16 tensor on a
+// device without 16-bit storage, is inflated to f32.  kF16 / kF32 inflate every matrix.
+enum class WeightMode { kNative, kF16, kF32 };
+std::string_view weight_mode_name(WeightMode m);  // "native", "f16", "f32"
+std::optional<WeightMode> parse_weight_mode(std::string_view s);
+
 struct ModelOptions {
   // f16 weights halve memory and bandwidth; refused on devices without 16-bit storage.
-  ops::WeightType weights = ops::WeightType::kF32;
-  uint32_t context = 0;  // 0: the model's context length
+  WeightMode weights = WeightMode::kF32;  // native becomes the default once its tests land
+  uint32_t context = 0;                   // 0: the model's context length
   // MLP projections not to upload (a patched student that never runs them dense), or empty.
   std::function<bool(uint32_t layer, compress::Projection)> skip_mlp;
 };
@@ -43,7 +55,9 @@ class Model {
   const loaders::LlamaConfig& config() const { return config_; }
   loaders::RopeLayout rope_layout() const { return rope_; }
   uint32_t context_length() const { return n_ctx_; }
-  ops::WeightType weight_type() const { return options_.weights; }
+  WeightMode weight_mode() const { return options_.weights; }
+  // "q4_1+q8_0" style summary of the matrix types on the device, most bytes first.
+  std::string weight_types() const;
 
   const DeviceWeight& token_embd() const { return token_embd_; }
   const DeviceWeight& output_norm() const { return output_norm_; }
@@ -53,6 +67,8 @@ class Model {
   const vk::Buffer& rope_table() const { return rope_table_; }
 
   uint64_t weight_bytes() const { return weight_bytes_; }
+  // Bytes of the uploaded tensors as the file stores them (the device holds weight_bytes()).
+  uint64_t file_weight_bytes() const { return file_weight_bytes_; }
   uint64_t parameter_count() const { return parameters_; }
 
  private:
@@ -66,7 +82,8 @@ class Model {
   DeviceWeight token_embd_, output_norm_, output_;
   std::vector<DeviceLayer> layers_;
   vk::Buffer rope_table_;
-  uint64_t weight_bytes_ = 0, parameters_ = 0;
+  uint64_t weight_bytes_ = 0, file_weight_bytes_ = 0, parameters_ = 0;
+  std::vector<std::pair<ops::WeightType, uint64_t>> type_bytes_;
 };
 
 }  // namespace bcvk::model

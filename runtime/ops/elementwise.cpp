@@ -20,6 +20,17 @@ constexpr uint32_t kRowWorkgroup = 64;
 void embed(vk::Context& ctx, vk::Stream& s, vk::BufferView table, WeightType type, uint32_t V,
            uint32_t D, vk::BufferView ids, uint32_t T, vk::BufferView y) {
   const uint32_t wg = ctx.tuning().elementwise_workgroup;
+  if (is_block_type(type)) {  // one invocation per unit of 32 values of a quantized row
+    if (D % 32 || !holds_row(type, D))
+      throw vk::Error("internal error: embed: " + std::string(weight_type_name(type)) +
+                      " cannot hold rows of " + std::to_string(D));
+    const uint32_t row_words = static_cast<uint32_t>(device_row_bytes(type, D) / 4);
+    vk::Kernel& k =
+        ctx.kernel("embed_q_" + std::string(weight_type_name(type)), {{0, wg}}, sizeof(EmbedQPush));
+    s.dispatch(k, {table, ids, y}, EmbedQPush{D, T, V, row_words},
+               {groups_for(uint64_t(D / 32) * T, wg, ctx), 1, 1}, "embed");
+    return;
+  }
   vk::Kernel& k = ctx.kernel(type == WeightType::kF16 ? "embed_f16" : "embed_f32", {{0, wg}},
                              sizeof(EmbedPush));
   s.dispatch(k, {table, ids, y}, EmbedPush{D, T, V}, {groups_for(uint64_t(D) * T, wg, ctx), 1, 1},

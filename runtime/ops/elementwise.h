@@ -19,7 +19,12 @@ struct EmbedPush {
   uint32_t D, T, V;
 };
 static_assert(sizeof(EmbedPush) == 12);
-// y[t, :] = table[ids[t], :]; ids are uint32, table is [V, D].
+// Mirrors `Push` in shaders/embed_q.comp (block types).
+struct EmbedQPush {
+  uint32_t D, T, V, row_words;
+};
+static_assert(sizeof(EmbedQPush) == 16);
+// y[t, :] = table[ids[t], :]; ids are uint32, table is [V, D] in the device layout of `type`.
 void embed(vk::Context& ctx, vk::Stream& s, vk::BufferView table, WeightType type, uint32_t V,
            uint32_t D, vk::BufferView ids, uint32_t T, vk::BufferView y);
 

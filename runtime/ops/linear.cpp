@@ -36,14 +36,34 @@ LinearShape default_linear_shape(const vk::PhysicalDeviceInfo& info, uint32_t T)
   return s;
 }
 
+// Block types: the same register-blocked form.  Each decoded unit of 32 values feeds `tokens`
+// dot products and each loaded slice of X feeds `rows` rows; fewer tokens than the f32 form
+// because a lane holds 8 vec4 of X per token (lavapipe spills beyond that).  Measured with
+// benchmarks/linear_benchmark (docs/PERFORMANCE.md).
+LinearShape default_block_linear_shape(const vk::PhysicalDeviceInfo& info, uint32_t T) {
+  LinearShape s = default_linear_shape(info, T);
+  const bool cpu = info.type == VK_PHYSICAL_DEVICE_TYPE_CPU;
+  s.form = cpu ? LinearForm::kRowPerLane : LinearForm::kMatVec;
+  s.rows = cpu ? 8 : 4;
+  const uint32_t max_tokens = cpu ? 4 : 4;
+  s.tokens = 1;
+  while (s.tokens * 2 <= std::min(T, max_tokens)) s.tokens *= 2;
+  return s;
+}
+
 void linear(vk::Context& ctx, vk::Stream& stream, const LinearArgs& a, std::string_view label) {
   if (a.K % 4 || a.x_stride % 4 || a.N == 0 || a.T == 0)
     throw vk::Error("internal error: linear needs K and x_stride to be multiples of 4");
-  const uint64_t elem = a.type == WeightType::kF16 ? 2 : 4;
-  if (a.w.size < uint64_t(a.N) * a.K * elem)
+  if (!holds_row(a.type, a.K))
+    throw vk::Error("internal error: linear: " + std::string(weight_type_name(a.type)) +
+                    " cannot hold rows of " + std::to_string(a.K));
+  const uint64_t row_bytes = device_row_bytes(a.type, a.K);
+  if (a.w.size < uint64_t(a.N) * row_bytes)
     throw vk::Error("internal error: linear weight view too small");
   const auto& info = ctx.info();
   LinearShape s = default_linear_shape(info, a.T);
+  const bool block = is_block_type(a.type);
+  if (block) s = default_block_linear_shape(info, a.T);
   const LinearShape& o = a.shape;
   if (o.workgroup) s.workgroup = o.workgroup;
   if (o.rows) s.rows = o.rows;
@@ -53,8 +73,11 @@ void linear(vk::Context& ctx, vk::Stream& stream, const LinearArgs& a, std::stri
   if (o.tile_t) s.tile_t = o.tile_t;
   if (o.micro_n) s.micro_n = o.micro_n;
   if (o.micro_t) s.micro_t = o.micro_t;
-  const bool tiled = s.form == LinearForm::kTiled;
+  // Block types have the matrix-vector and row-per-lane forms (register-blocked over tokens).
+  const bool tiled = s.form == LinearForm::kTiled && !block;
+  const bool row_lane = block && s.form == LinearForm::kRowPerLane;
   const bool half = a.type == WeightType::kF16;
+  const bool sub = info.subgroup_arithmetic;
 
   vk::Kernel* k = nullptr;
   uint32_t block_rows = s.rows, block_tokens = s.tokens;
@@ -68,8 +91,15 @@ void linear(vk::Context& ctx, vk::Stream& stream, const LinearArgs& a, std::stri
         sizeof(LinearPush));
     block_rows = s.tile_n;
     block_tokens = s.tile_t;
+  } else if (row_lane) {
+    k = &ctx.kernel("linear_q_" + std::string(weight_type_name(a.type)) + "_rows",
+                    {{0, s.workgroup}, {2, s.tokens}}, sizeof(LinearQPush));
+    block_rows = s.workgroup;
+  } else if (block) {
+    const std::string shader =
+        "linear_q_" + std::string(weight_type_name(a.type)) + (sub ? "" : "_shared");
+    k = &ctx.kernel(shader, {{0, s.workgroup}, {1, s.rows}, {2, s.tokens}}, sizeof(LinearQPush));
   } else {
-    const bool sub = info.subgroup_arithmetic;
     const std::string shader =
         std::string(half ? "linear_f16" : "linear_f32") + (sub ? "" : "_shared");
     k = &ctx.kernel(shader, {{0, s.workgroup}, {1, s.rows}, {2, s.tokens}}, sizeof(LinearPush));
@@ -77,7 +107,6 @@ void linear(vk::Context& ctx, vk::Stream& stream, const LinearArgs& a, std::stri
 
   // Rows per dispatch: as many as one binding holds, a multiple of the row block, and starting at
   // offsets that satisfy the device's storage-buffer alignment.
-  const uint64_t row_bytes = uint64_t(a.K) * elem;
   const uint64_t align_rows = ctx.tuning().binding_alignment /
                               std::gcd<uint64_t>(row_bytes, ctx.tuning().binding_alignment);
   const uint64_t step = std::lcm<uint64_t>(align_rows, block_rows);
@@ -96,11 +125,16 @@ void linear(vk::Context& ctx, vk::Stream& stream, const LinearArgs& a, std::stri
                           a.y_stride,
                           static_cast<uint32_t>(a.y_offset + r0),
                           a.accumulate ? 1u : 0u};
-    const vk::BufferView wv =
-        a.w.buffer->view(a.w.offset + r0 * row_bytes, (n * row_bytes + 15) / 16 * 16);
+    const uint64_t begin = a.w.offset + r0 * row_bytes;
+    const uint64_t bytes = std::min((n * row_bytes + 15) / 16 * 16, a.w.buffer->size() - begin);
+    const vk::BufferView wv = a.w.buffer->view(begin, bytes);
     const uint32_t gx = (n + block_rows - 1) / block_rows,
                    gy = (a.T + block_tokens - 1) / block_tokens;
-    stream.dispatch(*k, {wv, xv, yv}, push, {gx, gy, 1}, label);
+    if (block)
+      stream.dispatch(*k, {wv, xv, yv}, LinearQPush{push, static_cast<uint32_t>(row_bytes / 4)},
+                      {gx, gy, 1}, label);
+    else
+      stream.dispatch(*k, {wv, xv, yv}, push, {gx, gy, 1}, label);
   }
 }
 

@@ -4,34 +4,42 @@
 
 #include <cstdint>
 
+#include "runtime/ops/weight_layout.h"
 #include "runtime/vk/context.h"
 #include "runtime/vk/stream.h"
 
 namespace bcvk::ops {
-
-enum class WeightType { kF32, kF16 };
 
 // Mirrors `Push` in shaders/linear.comp.
 struct LinearPush {
   uint32_t K, N, T, x_stride, y_stride, y_offset, accumulate;
 };
 static_assert(sizeof(LinearPush) == 28);
+// Mirrors `Push` in shaders/linear_q.comp: LinearPush plus the words per weight row.
+struct LinearQPush {
+  LinearPush base;
+  uint32_t row_words;
+};
+static_assert(sizeof(LinearQPush) == 32);
 
 // Launch shape; zeros pick the device's default.  Matrix-vector form (linear.comp): workgroup,
 // rows, tokens.  Tiled form for many tokens (linear_tiled.comp): tile_n x tile_t outputs per
 // workgroup, micro_n x micro_t per invocation.
-enum class LinearForm { kAuto, kMatVec, kTiled };
+// Row-per-lane form (block types, linear_q.comp ROW_PER_LANE): each invocation computes `tokens`
+// outputs of one row; workgroup = rows per workgroup.
+enum class LinearForm { kAuto, kMatVec, kTiled, kRowPerLane };
 struct LinearShape {
   uint32_t workgroup = 0, rows = 0, tokens = 0;
   LinearForm form = LinearForm::kAuto;
   uint32_t tile_n = 0, tile_t = 0, micro_n = 0, micro_t = 0;
 };
 LinearShape default_linear_shape(const vk::PhysicalDeviceInfo& info, uint32_t T);
+LinearShape default_block_linear_shape(const vk::PhysicalDeviceInfo& info, uint32_t T);
 
 struct LinearArgs {
-  vk::BufferView w;  // [N, K] row-major, WeightType elements
+  vk::BufferView w;  // [N, K] row-major in the device layout of `type` (weight_layout.h)
   WeightType type = WeightType::kF32;
-  uint32_t N = 0, K = 0;  // K must be a multiple of 4
+  uint32_t N = 0, K = 0;  // K must be a multiple of 4 and of the type's row granule
   vk::BufferView x;       // [T, x_stride] f32
   uint32_t x_stride = 0;
   vk::BufferView y;  // [T, y_stride] f32, written from column y_offset

@@ -36,7 +36,7 @@ std::vector<int32_t> prompt(uint32_t n, uint32_t vocab) {
   return t;
 }
 
-void check_model(vk::Context& ctx, const loaders::LlamaModelFile& file, ops::WeightType wt,
+void check_model(vk::Context& ctx, const loaders::LlamaModelFile& file, model::WeightMode wt,
                  double tol, uint32_t max_batch) {
   model::ModelOptions mo;
   mo.weights = wt;
@@ -68,7 +68,7 @@ TEST_F(SessionTest, GgufF32MatchesCpuReference) {
     cfg.seed = kv_heads;
     test::TinyModel::random(cfg).write_gguf(dir / "m.gguf");
     const auto file = loaders::LlamaModelFile::open(dir / "m.gguf");
-    check_model(ctx(), file, ops::WeightType::kF32, 1e-5, 64);
+    check_model(ctx(), file, model::WeightMode::kF32, 1e-5, 64);
   }
 }
 
@@ -81,7 +81,7 @@ TEST_F(SessionTest, GqaRatio3AndOddShapes) {
   cfg.n_vocab = 77;
   cfg.tied = false;
   test::TinyModel::random(cfg).write_gguf(dir / "m.gguf");
-  check_model(ctx(), loaders::LlamaModelFile::open(dir / "m.gguf"), ops::WeightType::kF32, 1e-5, 5);
+  check_model(ctx(), loaders::LlamaModelFile::open(dir / "m.gguf"), model::WeightMode::kF32, 1e-5, 5);
 }
 
 TEST_F(SessionTest, HuggingFaceSafetensorsMatchCpuReferenceAndGguf) {
@@ -90,7 +90,7 @@ TEST_F(SessionTest, HuggingFaceSafetensorsMatchCpuReferenceAndGguf) {
   tm.write_hf(dir / "hf");
   const auto g = loaders::LlamaModelFile::open(dir / "m.gguf");
   const auto h = loaders::LlamaModelFile::open(dir / "hf");
-  check_model(ctx(), h, ops::WeightType::kF32, 1e-5, 64);
+  check_model(ctx(), h, model::WeightMode::kF32, 1e-5, 64);
   // Same logits from both formats, each with its own RoPE pairing.
   model::Model mg(ctx(), g), mh(ctx(), h);
   model::Session sg(mg), sh(mh);
@@ -102,7 +102,7 @@ TEST_F(SessionTest, HuggingFaceSafetensorsMatchCpuReferenceAndGguf) {
 
 TEST_F(SessionTest, F16WeightsStayClose) {
   test::TinyModel::random({}).write_gguf(dir / "m.gguf");
-  check_model(ctx(), loaders::LlamaModelFile::open(dir / "m.gguf"), ops::WeightType::kF16, 2e-3,
+  check_model(ctx(), loaders::LlamaModelFile::open(dir / "m.gguf"), model::WeightMode::kF16, 2e-3,
               64);
 }
 

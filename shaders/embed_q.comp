@@ -1,0 +1,36 @@
+#version 450
+// embed_q: Y[t, :] = E[ids[t], :] with E in a GGUF type (one WTYPE_* macro per variant; row
+// layout in quant.glsl): the token-embedding gather reading quantized rows.  One invocation per
+// unit of 32 output values.  Dispatch: runtime/ops/elementwise.cpp (embed).
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+
+layout(local_size_x_id = 0) in;
+
+layout(std430, binding = 0) readonly buffer E { uint wq[]; };
+layout(std430, binding = 1) readonly buffer Ids { uint ids[]; };
+layout(std430, binding = 2) writeonly buffer Y { vec4 y4[]; };
+
+layout(push_constant) uniform Push {
+  uint D;          // embedding width (a multiple of 32)
+  uint T;          // tokens
+  uint V;          // vocabulary size: ids past it write zeros instead of reading out of bounds
+  uint row_words;  // 32-bit words per row of E
+} pc;
+
+#include "quant.glsl"
+
+void main() {
+  const uint units = pc.D / 32;
+  const uint i = gl_GlobalInvocationID.x;
+  if (i >= units * pc.T) return;
+  const uint t = i / units, u = i % units;
+  const uint id = ids[t];
+  vec4 w[8];
+  if (id < pc.V) {
+    decode_unit(id * pc.row_words, u, units / kUnitsPerBlock, w);
+  } else {
+    for (uint k = 0; k < 8; ++k) w[k] = vec4(0.0);
+  }
+  for (uint k = 0; k < 8; ++k) y4[(t * pc.D) / 4 + u * 8 + k] = w[k];
+}
