@@ -118,6 +118,13 @@ TEST(Cli, UnknownSubcommandAndFlag) {
   EXPECT_NE((r.out + r.err).find("no-such-flag"), std::string::npos);
 }
 
+TEST(Cli, UnknownWeightModeIsRefusedBeforeLoading) {
+  const Outcome r = bcvk("generate -p hi -n 1 --weights q4");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("--weights"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("loading weights"), std::string::npos) << r.err;
+}
+
 TEST(Cli, ServeRefusesBadFlagsFilesAndAddressesClearly) {
   for (const char* bad : {"--port 70000", "--parallel 0", "--max-body 5", "--shutdown-grace -1"}) {
     const Outcome r = bcvk(std::string("serve -m ") + kModel + " " + bad);
