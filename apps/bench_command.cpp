@@ -3,6 +3,7 @@
 // JSON for cross-vendor comparison.
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -13,6 +14,9 @@
 #include "apps/model_flags.h"
 #include "apps/progress.h"
 #include "loaders/atomic_write.h"
+#include "loaders/mapped_file.h"
+#include "loaders/prompt_file.h"
+#include "runtime/bench/bench_record.h"
 #include "runtime/bench/model_bench.h"
 #include "runtime/bench/roofline.h"
 #include "runtime/compress/compressed_gguf.h"
@@ -37,12 +41,36 @@ struct BenchOptions {
 // One benchmarked variant: its speeds and what it holds on the device.
 struct Variant {
   std::string name;
+  std::string kind;          // dense, patched, compressed
+  std::string weight_types;  // "q4_1+q8_0+f32": the matrix types on the device
   bench::ModelBenchResult r;
   uint64_t weight_bytes = 0;       // dense weights on the device
   uint64_t patch_bytes = 0;        // circulant parameters/spectra and FFT workspaces
   uint64_t peak_device_bytes = 0;  // allocator peak while loaded and running
   uint64_t mlp_parameters = 0;
+  uint64_t parameters = 0;
+  uint64_t decode_bytes_per_token = 0;  // weight bytes one decode step streams
+  double decode_roofline_fraction = 0;  // decode_bytes_per_token * decode tok/s / bandwidth
+  std::vector<bench::KernelStream> decode_kernels;
 };
+
+// The sha256 of a model file, or of a directory's files in name order (config and safetensors).
+std::string model_sha256(const std::string& path) {
+  namespace fs = std::filesystem;
+  if (!fs::is_directory(path)) {
+    const loaders::MappedFile f(path);
+    return loaders::sha256_hex(
+        std::string_view(reinterpret_cast<const char*>(f.bytes().data()), f.size()));
+  }
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(path))
+    if (e.is_regular_file()) files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  std::string hashes;
+  for (const auto& f : files)
+    hashes += model_sha256(f.string()) + " " + f.filename().string() + "\n";
+  return loaders::sha256_hex(hashes);
+}
 
 nlohmann::json profile_json(const vk::ProfileTable& p) {
   nlohmann::json j = nlohmann::json::object();
@@ -52,7 +80,11 @@ nlohmann::json profile_json(const vk::ProfileTable& p) {
 }
 
 nlohmann::json variant_json(const Variant& v) {
+  nlohmann::json kernels = nlohmann::json::array();
+  for (const auto& k : v.decode_kernels) kernels.push_back(bench::to_json(k));
   return {{"name", v.name},
+          {"kind", v.kind},
+          {"weight_types", v.weight_types},
           {"prefill_tokens_per_s", v.r.prefill_tps},
           {"prefill_tokens_per_s_samples", v.r.prefill_tokens_per_s},
           {"decode_tokens_per_s", v.r.decode_tps},
@@ -66,14 +98,18 @@ nlohmann::json variant_json(const Variant& v) {
           {"patch_bytes", v.patch_bytes},
           {"peak_device_bytes", v.peak_device_bytes},
           {"mlp_parameters", v.mlp_parameters},
+          {"decode_bytes_per_token", v.decode_bytes_per_token},
+          {"decode_roofline_fraction", v.decode_roofline_fraction},
+          {"decode_kernels", kernels},
           {"prefill_profile_ms", profile_json(v.r.prefill_profile)},
           {"decode_profile_ms", profile_json(v.r.decode_profile)}};
 }
 
 Variant bench_variant(vk::Context& ctx, const loaders::LlamaModelFile& file, const BenchOptions& o,
-                      const compress::PatchSpec* spec) {
+                      const compress::PatchSpec* spec, const bench::Roofline& roof) {
   Variant v;
   v.name = spec ? "patched (" + spec->describe() + ")" : "dense";
+  v.kind = file.compressed() ? "compressed" : spec ? "patched" : "dense";
   ctx.allocator().reset_peak();
   const auto& c = file.config();
   std::unique_ptr<model::Model> m;
@@ -108,20 +144,31 @@ Variant bench_variant(vk::Context& ctx, const loaders::LlamaModelFile& file, con
     v.mlp_parameters = 3ull * c.n_embd * c.n_ff * c.n_layers;
   }
   v.weight_bytes = m->weight_bytes();
+  v.weight_types = m->weight_types();
+  v.parameters = m->parameter_count();
   v.patch_bytes = patch ? patch->device_bytes() : 0;
   v.r = bench::bench_model(*m, patch.get(), o.run, [&](const std::string& phase) {
     progress("bench %s: %-24s", v.name.c_str(), phase.c_str());
   });
   end_progress();
   v.peak_device_bytes = ctx.allocator().stats().peak_bytes_reserved;
+  // Streaming: the dense matrices each decode step reads, plus the patch's parameters.
+  auto bytes = m->decode_weight_bytes();
+  for (const auto& [label, b] : bytes) v.decode_bytes_per_token += b;
+  v.decode_bytes_per_token += v.patch_bytes;
+  v.decode_roofline_fraction =
+      double(v.decode_bytes_per_token) * v.r.decode_tps / 1e9 / roof.bandwidth_gbs;
+  v.decode_kernels = bench::decode_streaming(v.r.decode_profile, v.r.profiled_decode_steps, bytes,
+                                             roof.bandwidth_gbs);
   return v;
 }
 
 void print_variants(const std::vector<Variant>& vs, const bench::Roofline& roof,
                     const BenchOptions& o) {
-  std::printf("\nmodel %s, prompt %u tokens, %u decode steps, %s weights\n", o.model.model.c_str(),
-              o.run.prompt_tokens, o.run.decode_tokens,
-              std::string(model::weight_mode_name(weight_mode(o.model))).c_str());
+  std::printf("\nmodel %s, prompt %u tokens, %u decode steps, %s weights, %s KV cache\n",
+              o.model.model.c_str(), o.run.prompt_tokens, o.run.decode_tokens,
+              std::string(model::weight_mode_name(weight_mode(o.model))).c_str(),
+              std::string(ops::kv_type_name(kv_type(o.model))).c_str());
   // MLP time: every layer's MLP alone in one submit, wall clock (timestamps would add more
   // overhead to the FFT path, which has more dispatches).
   std::printf("%-44s %12s %12s %14s %14s %12s %12s\n", "variant", "prefill t/s", "decode t/s",
@@ -142,28 +189,28 @@ void print_variants(const std::vector<Variant>& vs, const bench::Roofline& roof,
                 double(d.weight_bytes + d.patch_bytes) / double(p.weight_bytes + p.patch_bytes),
                 double(d.peak_device_bytes) / double(p.peak_device_bytes));
   }
-  // Decode streams every weight once per token: how close the dense decode comes to the roofline.
-  const Variant& d = vs[0];
-  const double gbs = d.weight_bytes * d.r.decode_tps / 1e9;
-  std::printf("%s decode streams %.2f GB/s of weights: %.0f%% of the measured %.2f GB/s roofline\n",
-              d.name.substr(0, d.name.find(' ')).c_str(), gbs, 100 * gbs / roof.bandwidth_gbs,
-              roof.bandwidth_gbs);
+  // Decode streams every matrix once per token: how close each variant comes to the roofline.
+  for (const Variant& v : vs)
+    std::printf(
+        "%s decode streams %.1f MiB a token at %.2f GB/s: %.0f%% of the measured %.2f GB/s "
+        "roofline\n",
+        v.name.substr(0, v.name.find(' ')).c_str(), v.decode_bytes_per_token / 1048576.0,
+        v.decode_bytes_per_token * v.r.decode_tps / 1e9, 100 * v.decode_roofline_fraction,
+        roof.bandwidth_gbs);
   if (o.dev.profile)
     for (const Variant& v : vs) {
-      std::printf("\nper-op device time, %s, one decode step x%zu:\n", v.name.c_str(), size_t(1));
+      std::printf("\nper-op device time, %s, %u decode steps:\n", v.name.c_str(),
+                  v.r.profiled_decode_steps);
       v.r.decode_profile.print(std::cout);
+      std::printf("\nweight streaming per decode kernel (device time, timestamps on), %s:\n",
+                  v.name.c_str());
+      std::printf("%-12s %14s %14s %10s %10s\n", "kernel", "MiB/token", "us/token", "GB/s",
+                  "roofline");
+      for (const auto& k : v.decode_kernels)
+        std::printf("%-12s %14.2f %14.1f %10.2f %9.0f%%\n", k.label.c_str(),
+                    k.bytes_per_token / 1048576.0, k.ms_per_token * 1e3, k.gbs,
+                    100 * k.roofline_fraction);
     }
-}
-
-nlohmann::json device_json(const vk::PhysicalDeviceInfo& d) {
-  return {{"name", d.name},
-          {"vendor", vk::vendor_name(d.vendor)},
-          {"vendor_id", d.vendor_id},
-          {"type", d.type_name()},
-          {"driver_name", d.driver_name},
-          {"driver_info", d.driver_info},
-          {"driver_version", d.driver_version},
-          {"api_version", d.api_version_string()}};
 }
 
 int run_bench(const BenchOptions& o) {
@@ -203,15 +250,17 @@ int run_bench(const BenchOptions& o) {
 
   std::vector<Variant> variants;
   if (o.with_model) {
-    variants.push_back(bench_variant(ctx, *file, o, nullptr));
-    if (spec) variants.push_back(bench_variant(ctx, *file, o, &*spec));
+    variants.push_back(bench_variant(ctx, *file, o, nullptr, r));
+    if (spec) variants.push_back(bench_variant(ctx, *file, o, &*spec, r));
     print_variants(variants, r, o);
   }
 
   if (!o.json_out.empty()) {
     nlohmann::json j = {
-        {"bcvk_version", BCVK_VERSION},
-        {"device", device_json(ctx.info())},
+        {"schema", bench::kBenchSchema},
+        {"bcvk", bench::build_json()},
+        {"host", bench::host_json(bench::host_info())},
+        {"device", bench::device_json(ctx.info())},
         {"reps", o.reps},
         {"roofline",
          {{"bandwidth_gbs", r.bandwidth_gbs},
@@ -224,7 +273,14 @@ int run_bench(const BenchOptions& o) {
     };
     if (o.with_model) {
       j["model"] = {{"path", o.model.model},
+                    {"file", std::filesystem::path(o.model.model).filename().string()},
+                    {"sha256", model_sha256(o.model.model)},
+                    {"architecture", file->config().architecture},
+                    {"parameters", variants.front().parameters},
                     {"weights", model::weight_mode_name(weight_mode(o.model))},
+                    {"weight_types", variants.front().weight_types},
+                    {"kv", ops::kv_type_name(kv_type(o.model))},
+                    {"context", context_length(o.model, file->config())},
                     {"prompt_tokens", o.run.prompt_tokens},
                     {"decode_tokens", o.run.decode_tokens},
                     {"reps", o.run.reps}};

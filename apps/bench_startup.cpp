@@ -68,7 +68,8 @@ nlohmann::json run_child(const StartupBenchOptions& o, const std::filesystem::pa
                                    result.string(),  "-m",    o.model.model};
   if (!o.dev.device.empty()) args.insert(args.end(), {"--device", o.dev.device});
   args.insert(args.end(),
-              {"--weights", std::string(model::weight_mode_name(weight_mode(o.model)))});
+              {"--weights", std::string(model::weight_mode_name(weight_mode(o.model))), "--kv",
+               std::string(ops::kv_type_name(kv_type(o.model)))});
   if (o.model.context) args.insert(args.end(), {"--ctx", std::to_string(o.model.context)});
 
   std::map<std::string, std::string> env;
@@ -141,6 +142,7 @@ int run_startup_child(const StartupBenchOptions& o, const std::string& result_js
   so.model = o.model.model;
   so.context = context_options(o.dev);
   so.weights = weight_mode(o.model);
+  so.kv = kv_type(o.model);
   so.context_length = o.model.context;
   if (const char* ns = std::getenv(kOriginVar))
     so.origin = Clock::time_point(std::chrono::nanoseconds(std::strtoll(ns, nullptr, 10)));
@@ -239,6 +241,7 @@ int run_startup_bench(const StartupBenchOptions& o) {
     nlohmann::json j = {{"bcvk_version", BCVK_VERSION},
                         {"model", o.model.model},
                         {"weights", model::weight_mode_name(weight_mode(o.model))},
+                        {"kv", ops::kv_type_name(kv_type(o.model))},
                         {"reps", o.reps},
                         {"cold", cold},
                         {"warm", warm},

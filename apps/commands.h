@@ -17,5 +17,6 @@ Runner add_generate_command(CLI::App& app);
 Runner add_eval_command(CLI::App& app);
 Runner add_compress_command(CLI::App& app);
 Runner add_serve_command(CLI::App& app);
+Runner add_report_command(CLI::App& app);
 
 }  // namespace bcvk::apps

@@ -144,6 +144,7 @@ void describe_run(eval::SweepRun& run, const EvalOptions& o, const vk::Context& 
                  {"calib_generate", o.kd.calib_generate},
                  {"sensitivity_tokens", o.sensitivity_tokens},
                  {"weights", model::weight_mode_name(weight_mode(o.model))},
+                 {"kv", ops::kv_type_name(kv_type(o.model))},
                  {"seed", so.seed},
                  {"host_threads", distill::host_threads()},
                  {"host_blas", distill::blas_name()},

@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   add(bcvk::apps::add_eval_command);
   add(bcvk::apps::add_compress_command);
   add(bcvk::apps::add_serve_command);
+  add(bcvk::apps::add_report_command);
 
   try {
     app.parse(argc, argv);

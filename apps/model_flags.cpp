@@ -20,6 +20,10 @@ void add_model_flags(CLI::App& cmd, ModelFlags& flags) {
       ->check(CLI::IsMember({"native", "f16", "f32"}))
       ->capture_default_str();
   cmd.add_flag("--f16", flags.f16, "The same as --weights f16");
+  cmd.add_option("--kv", flags.kv,
+                 "What the KV cache holds: f16 (half the memory) or f32 (the values exactly)")
+      ->check(CLI::IsMember({"f16", "f32"}))
+      ->capture_default_str();
   cmd.add_option("-c,--ctx-size,--ctx", flags.context,
                  "Context length in tokens (the KV cache's size); default: the model's, at most " +
                      std::to_string(kDefaultContext))
@@ -31,6 +35,12 @@ model::WeightMode weight_mode(const ModelFlags& flags) {
   const auto m = model::parse_weight_mode(flags.weights);
   if (!m) throw std::invalid_argument("--weights: unknown value '" + flags.weights + "'");
   return *m;
+}
+
+ops::KvType kv_type(const ModelFlags& flags) {
+  const auto t = ops::parse_kv_type(flags.kv);
+  if (!t) throw std::invalid_argument("--kv: unknown value '" + flags.kv + "'");
+  return *t;
 }
 
 uint32_t context_length(const ModelFlags& flags, const loaders::LlamaConfig& c) {
@@ -47,6 +57,7 @@ std::unique_ptr<model::Model> load_model(
   model::ModelOptions o;
   o.skip_mlp = std::move(skip_mlp);
   o.weights = weight_mode(flags);
+  o.kv = kv_type(flags);
   o.context = context_length(flags, file.config());
   const auto t0 = std::chrono::steady_clock::now();
   auto m = std::make_unique<model::Model>(ctx, file, o, [](size_t done, size_t total) {

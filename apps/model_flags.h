@@ -14,9 +14,10 @@ namespace bcvk::apps {
 
 struct ModelFlags {
   std::string model = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
-  std::string weights = "f32";  // --weights native|f16|f32
-  bool f16 = false;             // --f16: the same as --weights f16
-  uint32_t context = 0;         // -c/--ctx-size; 0: min(the model's context, kDefaultContext)
+  std::string weights = "native";  // --weights native|f16|f32
+  bool f16 = false;                // --f16: the same as --weights f16
+  std::string kv = "f16";          // --kv f16|f32: what the KV cache holds
+  uint32_t context = 0;            // -c/--ctx-size; 0: min(the model's context, kDefaultContext)
 };
 constexpr uint32_t kDefaultContext = 4096;
 
@@ -27,6 +28,9 @@ void add_model_flags(CLI::App& cmd, ModelFlags& flags);
 
 // The weight mode the flags ask for (--f16 wins over --weights).
 model::WeightMode weight_mode(const ModelFlags& flags);
+
+// The KV cache type the flags ask for.
+ops::KvType kv_type(const ModelFlags& flags);
 
 // Opens the file and uploads the model, with progress on stderr.
 // `skip_mlp` (may be empty) names MLP projections not to upload (a patched-only student).

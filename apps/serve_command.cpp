@@ -47,6 +47,7 @@ int run_serve(ServeOptions& o) {
   engine::EngineOptions eo;
   eo.device = o.dev.device;
   eo.weights = weight_mode(o.model);
+  eo.kv = kv_type(o.model);
   eo.context = context_length(o.model, file.config());
   eo.progress = [](size_t done, size_t total) {
     if (done == total || done % 27 == 0) progress("loading weights: %zu/%zu tensors", done, total);

@@ -4,7 +4,8 @@
 // up to the token's own position with an online softmax (running max m, sum l, weighted V sum),
 // then the workgroup merges the partial states; so memory use does not grow with the context.
 // Q [T, n_heads * hd] (already rotated), K/V cache [n_ctx, n_kv * hd], Out [T, n_heads * hd].
-// Dispatch: runtime/ops/attention.cpp.
+// KV_F16: the cache holds f16 pairs packed in 32-bit words (written by kv_store.comp).
+// Dispatch: runtime/ops/elementwise.cpp (attention).
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 
@@ -12,8 +13,18 @@ layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint kHeadDim = 64;
 
 layout(std430, binding = 0) readonly buffer Q { float q[]; };
+#ifdef KV_F16
+layout(std430, binding = 1) readonly buffer Kc { uint kc[]; };
+layout(std430, binding = 2) readonly buffer Vc { uint vc[]; };
+// Values i and i + 1 (i even) of the cache.
+vec2 k_pair(uint i) { return unpackHalf2x16(kc[i / 2]); }
+vec2 v_pair(uint i) { return unpackHalf2x16(vc[i / 2]); }
+#else
 layout(std430, binding = 1) readonly buffer Kc { float kc[]; };
 layout(std430, binding = 2) readonly buffer Vc { float vc[]; };
+vec2 k_pair(uint i) { return vec2(kc[i], kc[i + 1]); }
+vec2 v_pair(uint i) { return vec2(vc[i], vc[i + 1]); }
+#endif
 layout(std430, binding = 3) writeonly buffer O { float o[]; };
 // Per query token: (position, first key row).  One prompt: first row 0.  Several prompts packed
 // into one batch: each token sees only its own prompt's rows, first .. pos0 + t.
@@ -48,12 +59,19 @@ void main() {
   for (uint j = info[t].y + lid; j <= last; j += WG) {
     const uint kb = j * kv_dim + kvh * kHeadDim;
     float s = 0.0;
-    for (uint d = 0; d < kHeadDim; ++d) s += qv[d] * kc[kb + d];
+    for (uint d = 0; d < kHeadDim; d += 2) {  // head_dim is even
+      const vec2 kv = k_pair(kb + d);
+      s += qv[d] * kv.x + qv[d + 1] * kv.y;
+    }
     const float m_new = max(m, s);
     const float corr = exp(m - m_new);  // exp(-inf) = 0 on the first key
     const float p = exp(s - m_new);
     l = l * corr + p;
-    for (uint d = 0; d < kHeadDim; ++d) acc[d] = acc[d] * corr + p * vc[kb + d];
+    for (uint d = 0; d < kHeadDim; d += 2) {
+      const vec2 vv = v_pair(kb + d);
+      acc[d] = acc[d] * corr + p * vv.x;
+      acc[d + 1] = acc[d + 1] * corr + p * vv.y;
+    }
     m = m_new;
   }
   s_m[lid] = m;

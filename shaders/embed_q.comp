@@ -16,6 +16,8 @@ layout(push_constant) uniform Push {
   uint T;          // tokens
   uint V;          // vocabulary size: ids past it write zeros instead of reading out of bounds
   uint row_words;  // 32-bit words per row of E
+  uint row0;       // E holds rows row0 .. row0 + rows - 1 (tables larger than one binding are
+  uint rows;       // gathered in row chunks, one dispatch each)
 } pc;
 
 #include "quant.glsl"
@@ -28,8 +30,10 @@ void main() {
   const uint id = ids[t];
   vec4 w[8];
   if (id < pc.V) {
-    decode_unit(id * pc.row_words, u, units / kUnitsPerBlock, w);
+    if (id < pc.row0 || id - pc.row0 >= pc.rows) return;  // another chunk's row
+    decode_unit((id - pc.row0) * pc.row_words, u, units / kUnitsPerBlock, w);
   } else {
+    if (pc.row0 != 0) return;  // the first chunk writes the zeros
     for (uint k = 0; k < 8; ++k) w[k] = vec4(0.0);
   }
   for (uint k = 0; k < 8; ++k) y4[(t * pc.D) / 4 + u * 8 + k] = w[k];

@@ -84,11 +84,17 @@ typedef enum bcvk_weight_type {
   BCVK_WEIGHTS_NATIVE = 2 /* the file's own types (Q4_1, Q8_0, ...), decoded in the shaders */
 } bcvk_weight_type;
 
+typedef enum bcvk_kv_type {
+  BCVK_KV_F16 = 0, /* half the memory; values rounded to f16 */
+  BCVK_KV_F32 = 1  /* the projections' values exactly */
+} bcvk_kv_type;
+
 typedef struct bcvk_model_options {
   const char* device;       /* index or name substring; NULL or "" = BCVK_DEVICE, else the best */
-  bcvk_weight_type weights; /* default BCVK_WEIGHTS_F32 */
+  bcvk_weight_type weights; /* default BCVK_WEIGHTS_NATIVE */
   uint32_t context;         /* longest session context in tokens; 0 = the model's, at most 4096 */
   int validation;           /* 1: the Khronos validation layer; validation messages fail the call */
+  bcvk_kv_type kv;          /* what sessions' KV caches hold; default BCVK_KV_F16 */
 } bcvk_model_options;
 
 /* Fills the defaults.  Always do this first: fields added later get their defaults. */

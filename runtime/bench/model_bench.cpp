@@ -87,6 +87,7 @@ ModelBenchResult bench_model(model::Model& model, const model::MlpPatch* patch,
     next = s.last_argmax();
   }
   r.decode_profile = s.profile();
+  r.profiled_decode_steps = steps;
   r.mlp_ms_per_token_prefill = mlp_ms(r.prefill_profile) / o.prompt_tokens;
   r.mlp_ms_per_token_decode = mlp_ms(r.decode_profile) / steps;
   r.device_ms_per_token_decode = r.decode_profile.total_ms() / steps;

@@ -31,6 +31,7 @@ struct ModelBenchResult {
   // them).
   double mlp_ms_per_token_decode_wall = 0, mlp_ms_per_token_prefill_wall = 0;
   double device_ms_per_token_decode = 0;  // every timed dispatch of a decode step
+  uint32_t profiled_decode_steps = 0;     // decode steps in decode_profile
 };
 
 // Synthetic prompt ids (speed does not depend on which tokens run): n deterministic ids < vocab.

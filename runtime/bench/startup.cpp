@@ -60,6 +60,7 @@ StartupResult measure_startup(const StartupOptions& o) {
 
   model::ModelOptions mo;
   mo.weights = o.weights;
+  mo.kv = o.kv;
   mo.context = o.context_length;
   model::Model m(ctx, file, mo);
   clock.end("dense weights (dequantize, upload)", &ctx);

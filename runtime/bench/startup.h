@@ -35,7 +35,8 @@ struct StartupResult {
 struct StartupOptions {
   std::string model;
   vk::ContextOptions context;
-  model::WeightMode weights = model::WeightMode::kF32;
+  model::WeightMode weights = model::WeightMode::kNative;
+  ops::KvType kv = ops::KvType::kF16;
   uint32_t context_length = 0;  // KV cache; 0: the model's, as bcvk generate uses by default
   std::string prompt = "The quick brown fox jumps over the lazy dog";
   // When the clock started (the parent's spawn): the first phase, "process start", runs from

@@ -214,7 +214,7 @@ bcvk_status bcvk_device_get(uint32_t index, bcvk_device_info* info) {
 }
 
 void bcvk_model_options_init(bcvk_model_options* o) {
-  if (o) *o = bcvk_model_options{nullptr, BCVK_WEIGHTS_F32, 0, 0};
+  if (o) *o = bcvk_model_options{nullptr, BCVK_WEIGHTS_NATIVE, 0, 0, BCVK_KV_F16};
 }
 
 bcvk_status bcvk_model_load(const char* path, const bcvk_model_options* options,
@@ -230,6 +230,9 @@ bcvk_status bcvk_model_load(const char* path, const bcvk_model_options* options,
         o.weights != BCVK_WEIGHTS_NATIVE)
       throw Failure(BCVK_ERROR_INVALID_ARGUMENT,
                     "weights: unknown value " + std::to_string(static_cast<int>(o.weights)));
+    if (o.kv != BCVK_KV_F16 && o.kv != BCVK_KV_F32)
+      throw Failure(BCVK_ERROR_INVALID_ARGUMENT,
+                    "kv: unknown value " + std::to_string(static_cast<int>(o.kv)));
     std::error_code ec;
     if (!std::filesystem::exists(path, ec) || access(path, R_OK) != 0)
       throw Failure(BCVK_ERROR_IO, std::string(path) + ": cannot open: " + std::strerror(errno));
@@ -239,6 +242,7 @@ bcvk_status bcvk_model_load(const char* path, const bcvk_model_options* options,
                  : o.weights == BCVK_WEIGHTS_F32 ? bcvk::model::WeightMode::kF32
                                                  : bcvk::model::WeightMode::kNative;
     eo.context = o.context;
+    eo.kv = o.kv == BCVK_KV_F32 ? bcvk::ops::KvType::kF32 : bcvk::ops::KvType::kF16;
     eo.validation = o.validation != 0;
     auto m = std::make_unique<bcvk_model>();
     m->engine = std::make_unique<bcvk::engine::Engine>(path, eo);

@@ -39,6 +39,7 @@ Engine::Engine(const std::string& path, EngineOptions options)
   ctx_ = std::make_unique<vk::Context>(co);
   model::ModelOptions mo;
   mo.weights = options.weights;
+  mo.kv = options.kv;
   mo.context = choose_context(options.context, file_.config());
   model_ = std::make_unique<model::Model>(*ctx_, file_, mo, options.progress);
   if (file_.compressed())

@@ -26,6 +26,8 @@ double mean(const ConfigResult& r, const char* metric) {
   return it == r.aggregate.end() ? NAN : it->second.mean;
 }
 
+}  // namespace
+
 std::string html_escape(const std::string& s) {
   std::string o;
   for (char c : s) {
@@ -37,13 +39,13 @@ std::string html_escape(const std::string& s) {
       o += "&amp;";
     else if (c == '"')
       o += "&quot;";
+    else if (c == '\'')
+      o += "&#39;";  // the SVG attributes are single-quoted
     else
       o += c;
   }
   return o;
 }
-
-}  // namespace
 
 std::string markdown_table(const SweepRun& run) {
   std::ostringstream o;

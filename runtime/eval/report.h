@@ -31,4 +31,7 @@ std::string sensitivity_table(const std::vector<distill::Sensitivity>& tables);
 nlohmann::json to_json(const SweepRun& run);
 std::string html_report(const SweepRun& run);
 
+// Text for HTML bodies and attributes (& < > " ').
+std::string html_escape(const std::string& s);
+
 }  // namespace bcvk::eval

@@ -126,6 +126,20 @@ std::string Model::weight_types() const {
   return s.empty() ? "none" : s;
 }
 
+std::vector<std::pair<std::string, uint64_t>> Model::decode_weight_bytes() const {
+  // The matrices a decode step streams, by the labels Session gives their dispatches.  The
+  // embedding gather reads one row; a tied LM head reads the whole table as "lm_head".
+  std::vector<std::pair<std::string, uint64_t>> out = {
+      {"linear_q", 0}, {"linear_k", 0}, {"linear_v", 0}, {"linear_o", 0},
+      {"mlp_gate", 0}, {"mlp_up", 0},   {"mlp_down", 0}};
+  for (const DeviceLayer& L : layers_) {
+    const DeviceWeight* w[] = {&L.wq, &L.wk, &L.wv, &L.wo, &L.gate, &L.up, &L.down};
+    for (size_t i = 0; i < out.size(); ++i) out[i].second += w[i]->buffer.size();
+  }
+  out.emplace_back("lm_head", output().buffer.size());
+  return out;
+}
+
 std::string_view weight_mode_name(WeightMode m) {
   switch (m) {
     case WeightMode::kNative:

@@ -12,6 +12,7 @@
 
 #include "loaders/llama_model.h"
 #include "runtime/compress/patch_spec.h"
+#include "runtime/ops/kv_store.h"
 #include "runtime/ops/linear.h"
 #include "runtime/vk/context.h"
 
@@ -26,8 +27,9 @@ std::optional<WeightMode> parse_weight_mode(std::string_view s);
 
 struct ModelOptions {
   // f16 weights halve memory and bandwidth; refused on devices without 16-bit storage.
-  WeightMode weights = WeightMode::kF32;  // native becomes the default once its tests land
-  uint32_t context = 0;                   // 0: the model's context length
+  WeightMode weights = WeightMode::kNative;  // the file's own types, decoded in the shaders
+  uint32_t context = 0;                      // 0: the model's context length
+  ops::KvType kv = ops::KvType::kF16;        // what every Session's KV cache holds
   // MLP projections not to upload (a patched student that never runs them dense), or empty.
   std::function<bool(uint32_t layer, compress::Projection)> skip_mlp;
 };
@@ -56,6 +58,7 @@ class Model {
   loaders::RopeLayout rope_layout() const { return rope_; }
   uint32_t context_length() const { return n_ctx_; }
   WeightMode weight_mode() const { return options_.weights; }
+  ops::KvType kv_type() const { return options_.kv; }
   // "q4_1+q8_0" style summary of the matrix types on the device, most bytes first.
   std::string weight_types() const;
 
@@ -67,6 +70,9 @@ class Model {
   const vk::Buffer& rope_table() const { return rope_table_; }
 
   uint64_t weight_bytes() const { return weight_bytes_; }
+  // Device bytes of the weight matrices one decode step reads, per dispatch label of Session
+  // (linear_q .. mlp_down summed over layers, lm_head); a projection not uploaded counts 0.
+  std::vector<std::pair<std::string, uint64_t>> decode_weight_bytes() const;
   // Bytes of the uploaded tensors as the file stores them (the device holds weight_bytes()).
   uint64_t file_weight_bytes() const { return file_weight_bytes_; }
   uint64_t parameter_count() const { return parameters_; }

@@ -57,10 +57,15 @@ Session::Session(Model& model, uint32_t max_batch, bool profile, const MlpPatch*
   h_ = activations(ctx_, B * F, "MLP hidden");
   logits_ = activations(ctx_, B * c.n_vocab, "logits");
   argmax_ = activations(ctx_, B, "argmax");
-  const uint64_t kv = uint64_t(n_ctx_) * c.n_kv_heads * c.head_dim;
+  const uint64_t KV = uint64_t(c.n_kv_heads) * c.head_dim;
+  const uint64_t kv_bytes = uint64_t(n_ctx_) * KV * ops::kv_value_bytes(model.kv_type());
   for (uint32_t l = 0; l < c.n_layers; ++l) {
-    k_cache_.push_back(activations(ctx_, kv, "KV cache (K)"));
-    v_cache_.push_back(activations(ctx_, kv, "KV cache (V)"));
+    k_cache_.emplace_back(ctx_.allocator(), kv_bytes, vk::MemoryUse::kDevice, "KV cache (K)");
+    v_cache_.emplace_back(ctx_.allocator(), kv_bytes, vk::MemoryUse::kDevice, "KV cache (V)");
+  }
+  if (model.kv_type() == ops::KvType::kF16) {  // K and V of a batch, before they are stored
+    k_new_ = activations(ctx_, B * KV, "new keys");
+    v_new_ = activations(ctx_, B * KV, "new values");
   }
 }
 
@@ -195,18 +200,34 @@ void Session::record_layer(uint32_t l, uint32_t T, uint32_t pos0, const LayerCap
   const vk::Buffer& vc = v_cache_[l];
   ops::rms_norm(ctx_, s, x_.view(), L.attn_norm.view(), xn_.view(), E, T, c.rms_eps);
   s.barrier();
-  // Q into scratch; K and V straight into the cache rows of positions pos0 .. pos0 + T - 1.
-  linear(L.wq, xn_, E, q_, QD, 0, false, T, "linear_q");
-  linear(L.wk, xn_, E, kc, KV, pos0 * KV, false, T, "linear_k");
-  linear(L.wv, xn_, E, vc, KV, pos0 * KV, false, T, "linear_v");
-  s.barrier();
-  ops::rope(ctx_, s, q_.view(), model_.rope_table().view(), token_info_.view(),
-            {T, c.n_heads, hd, c.rope_dims, QD, 0, adjacent});
-  ops::rope(ctx_, s, kc.view(), model_.rope_table().view(), token_info_.view(),
-            {T, c.n_kv_heads, hd, c.rope_dims, KV, pos0 * KV, adjacent});
+  const ops::KvType kv = model_.kv_type();
+  if (kv == ops::KvType::kF32) {
+    // Q into scratch; K and V straight into the cache rows of positions pos0 .. pos0 + T - 1.
+    linear(L.wq, xn_, E, q_, QD, 0, false, T, "linear_q");
+    linear(L.wk, xn_, E, kc, KV, pos0 * KV, false, T, "linear_k");
+    linear(L.wv, xn_, E, vc, KV, pos0 * KV, false, T, "linear_v");
+    s.barrier();
+    ops::rope(ctx_, s, q_.view(), model_.rope_table().view(), token_info_.view(),
+              {T, c.n_heads, hd, c.rope_dims, QD, 0, adjacent});
+    ops::rope(ctx_, s, kc.view(), model_.rope_table().view(), token_info_.view(),
+              {T, c.n_kv_heads, hd, c.rope_dims, KV, pos0 * KV, adjacent});
+  } else {
+    // f16 cache: K and V in f32 scratch, K rotated there, then both rounded into the cache.
+    linear(L.wq, xn_, E, q_, QD, 0, false, T, "linear_q");
+    linear(L.wk, xn_, E, k_new_, KV, 0, false, T, "linear_k");
+    linear(L.wv, xn_, E, v_new_, KV, 0, false, T, "linear_v");
+    s.barrier();
+    ops::rope(ctx_, s, q_.view(), model_.rope_table().view(), token_info_.view(),
+              {T, c.n_heads, hd, c.rope_dims, QD, 0, adjacent});
+    ops::rope(ctx_, s, k_new_.view(), model_.rope_table().view(), token_info_.view(),
+              {T, c.n_kv_heads, hd, c.rope_dims, KV, 0, adjacent});
+    s.barrier();
+    ops::kv_store(ctx_, s, {k_new_.view(), kc.view(), T * KV, uint64_t(pos0) * KV}, "kv_store_k");
+    ops::kv_store(ctx_, s, {v_new_.view(), vc.view(), T * KV, uint64_t(pos0) * KV}, "kv_store_v");
+  }
   s.barrier();
   ops::attention(ctx_, s, q_.view(), kc.view(), vc.view(), att_.view(), token_info_.view(), T, hd,
-                 {c.n_heads, c.n_kv_heads, pos0, scale});
+                 {c.n_heads, c.n_kv_heads, pos0, scale}, kv);
   s.barrier();
   linear(L.wo, att_, QD, x_, E, 0, true, T, "linear_o");  // x += Wo att
   s.barrier();

@@ -85,7 +85,8 @@ class Session {
   vk::ProfileTable profile_;
   // [max_batch, ...] activations.
   vk::Buffer ids_, token_info_, x_, xn_, q_, att_, g_, u_, h_, logits_, argmax_;
-  std::vector<vk::Buffer> k_cache_, v_cache_;  // per layer [n_ctx, kv_dim]
+  std::vector<vk::Buffer> k_cache_, v_cache_;  // per layer [n_ctx, kv_dim] f32 or f16
+  vk::Buffer k_new_, v_new_;                   // f16 cache: [max_batch, kv_dim] f32 staging
 };
 
 }  // namespace bcvk::model

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 
+#include "runtime/ops/kv_store.h"
 #include "runtime/ops/linear.h"
 #include "runtime/vk/context.h"
 #include "runtime/vk/stream.h"
@@ -16,15 +17,17 @@
 namespace bcvk::ops {
 
 struct EmbedPush {
-  uint32_t D, T, V;
+  uint32_t D, T, V, row0, rows;
 };
-static_assert(sizeof(EmbedPush) == 12);
+static_assert(sizeof(EmbedPush) == 20);
 // Mirrors `Push` in shaders/embed_q.comp (block types).
 struct EmbedQPush {
-  uint32_t D, T, V, row_words;
+  uint32_t D, T, V, row_words, row0, rows;
 };
-static_assert(sizeof(EmbedQPush) == 16);
+static_assert(sizeof(EmbedQPush) == 24);
 // y[t, :] = table[ids[t], :]; ids are uint32, table is [V, D] in the device layout of `type`.
+// Ids >= V give zero rows.  A table larger than one storage-buffer binding is gathered in row
+// chunks, one dispatch each.
 void embed(vk::Context& ctx, vk::Stream& s, vk::BufferView table, WeightType type, uint32_t V,
            uint32_t D, vk::BufferView ids, uint32_t T, vk::BufferView y);
 
@@ -53,9 +56,10 @@ struct AttentionPush {
 };
 static_assert(sizeof(AttentionPush) == 16);
 // out[t] = softmax(q[t] K[f..pos0+t]^T * scale) V[f..pos0+t] per head, f = token_info[t].first.
+// The cache holds f32 values or (kv = kF16) f16 pairs as ops::kv_store writes them.
 void attention(vk::Context& ctx, vk::Stream& s, vk::BufferView q, vk::BufferView k_cache,
                vk::BufferView v_cache, vk::BufferView out, vk::BufferView token_info, uint32_t T,
-               uint32_t head_dim, const AttentionPush& p);
+               uint32_t head_dim, const AttentionPush& p, KvType kv = KvType::kF32);
 
 struct SiluMulPush {
   uint32_t count;

@@ -245,6 +245,56 @@ TEST(Cli, BenchWritesJsonAtomicallyAndProfiles) {
     EXPECT_NE(e.path().string().rfind(out.string() + ".tmp", 0), 0u) << "left behind: " << e.path();
 }
 
+// A real lavapipe bench row and the hand-written row of another vendor (tests/data) merge into
+// one group of the report: same model file, same settings.
+TEST(Cli, BenchRowsFromTwoMachinesMergeIntoOneReport) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("bcvk-report-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string a = (dir / "lavapipe.json").string(), md = (dir / "r.md").string(),
+                    html = (dir / "r.html").string();
+  const Outcome b = bcvk("bench -m " + kModel +
+                         " --prompt-tokens 16 --decode-tokens 4 --reps 1 --profile --json " + a);
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  EXPECT_NE(b.out.find("weight streaming per decode kernel"), std::string::npos) << b.out;
+  const auto j = nlohmann::json::parse(std::ifstream(a));
+  EXPECT_EQ(j["schema"], "bcvk.bench/1");
+  EXPECT_FALSE(j["bcvk"]["git_commit"].get<std::string>().empty());
+  EXPECT_FALSE(j["host"]["cpu"].get<std::string>().empty());
+  EXPECT_EQ(j["model"]["sha256"],
+            "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53");
+  EXPECT_EQ(j["model"]["weights"], "native");
+  EXPECT_EQ(j["model"]["kv"], "f16");
+  EXPECT_EQ(j["model"]["context"], 4096);
+  const auto& kernels = j["variants"][0]["decode_kernels"];
+  ASSERT_FALSE(kernels.empty());
+  for (const auto& k : kernels) EXPECT_GT(k["roofline_fraction"].get<double>(), 0.0) << k;
+
+  const std::string other = std::string(BCVK_TEST_DATA_DIR) + "/bench_other_vendor.json";
+  const Outcome r = bcvk("report " + a + " " + other + " --md " + md + " --html " + html);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("2 rows from 2 files in 1 group"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("llvmpipe"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("NVIDIA GeForce RTX 4060"), std::string::npos) << r.out;
+  std::ifstream h(html);
+  const std::string page((std::istreambuf_iterator<char>(h)), {});
+  EXPECT_NE(page.find("<svg"), std::string::npos);
+  EXPECT_NE(page.find("NVIDIA GeForce RTX 4060"), std::string::npos);
+
+  // An output over an input, and a file of another schema, are refused naming them.
+  const Outcome over = bcvk("report " + a + " --md " + a);
+  EXPECT_EQ(over.exit_code, 1);
+  EXPECT_NE(over.err.find(a), std::string::npos) << over.err;
+  auto v2 = j;
+  v2["schema"] = "bcvk.bench/2";
+  const std::string v2_path = (dir / "v2.json").string();
+  std::ofstream(v2_path) << v2.dump();
+  const Outcome foreign = bcvk("report " + a + " " + v2_path);
+  EXPECT_EQ(foreign.exit_code, 1);
+  EXPECT_NE(foreign.err.find(v2_path + ": schema bcvk.bench/2"), std::string::npos) << foreign.err;
+  std::filesystem::remove_all(dir);
+}
+
 TEST(Cli, BenchToAMissingDirectoryFailsCleanly) {
   const Outcome r = bcvk("bench --reps 1 --json /nonexistent-dir/out.json");
   EXPECT_EQ(r.exit_code, 1);

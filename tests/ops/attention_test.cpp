@@ -1,10 +1,12 @@
 // attention against the CPU reference: GQA ratios 1, 3 and 4, several query tokens continuing a
 // cache (pos0 > 0), long key ranges (more keys than the workgroup), and a first key row > 0 (a
-// prompt packed after another).
+// prompt packed after another); each with an f32 cache and with an f16 cache (the reference then
+// uses the f16-rounded keys and values: what the cache holds, not an approximation of it).
 #include <gtest/gtest.h>
 
 #include <cmath>
 
+#include "loaders/half.h"
 #include "runtime/ops/elementwise.h"
 #include "tests/support/cpu_reference.h"
 #include "tests/support/device_vectors.h"
@@ -14,12 +16,24 @@
 namespace bcvk {
 namespace {
 
-class AttentionTest
-    : public test::GpuTest,
-      public ::testing::WithParamInterface<std::tuple<uint32_t, uint32_t, uint32_t>> {};
+class AttentionTest : public test::GpuTest,
+                      public ::testing::WithParamInterface<
+                          std::tuple<std::tuple<uint32_t, uint32_t, uint32_t>, ops::KvType>> {};
+
+// The cache as attention reads it: f32 values, or f16 pairs packed into words.
+vk::Buffer cache_buffer(vk::Context& ctx, std::vector<float>& values, ops::KvType kv) {
+  if (kv == ops::KvType::kF32) return test::to_device(ctx, values);
+  std::vector<uint16_t> h(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    h[i] = loaders::float_to_half(values[i]);
+    values[i] = loaders::half_to_float(h[i]);
+  }
+  return test::to_device(ctx, h);
+}
 
 TEST_P(AttentionTest, MatchesCpuReference) {
-  const auto [heads, kv_heads, first] = GetParam();
+  const auto [shape, kv] = GetParam();
+  const auto [heads, kv_heads, first] = shape;
   const uint32_t hd = 64, T = 3, pos0 = 70, rows = pos0 + T;
   const uint32_t qd = heads * hd, kvd = kv_heads * hd;
   test::Rng rng(heads * 10 + kv_heads + first);
@@ -29,12 +43,12 @@ TEST_P(AttentionTest, MatchesCpuReference) {
   for (float& x : v) x = rng.uniform(-1.f, 1.f);
   std::vector<uint32_t> info;
   for (uint32_t t = 0; t < T; ++t) info.insert(info.end(), {pos0 + t - first, first});
-  auto qb = test::to_device(ctx(), q), kb = test::to_device(ctx(), k),
-       vb = test::to_device(ctx(), v), ib = test::to_device(ctx(), info);
+  auto qb = test::to_device(ctx(), q), kb = cache_buffer(ctx(), k, kv),
+       vb = cache_buffer(ctx(), v, kv), ib = test::to_device(ctx(), info);
   vk::Buffer ob(ctx().allocator(), size_t(T) * qd * 4);
   vk::Stream s(ctx().device());
   ops::attention(ctx(), s, qb.view(), kb.view(), vb.view(), ob.view(), ib.view(), T, hd,
-                 {heads, kv_heads, pos0, float(1.0 / std::sqrt(double(hd)))});
+                 {heads, kv_heads, pos0, float(1.0 / std::sqrt(double(hd)))}, kv);
   s.submit_and_wait();
   const auto o = test::from_device<float>(ctx(), ob, size_t(T) * qd);
   for (uint32_t t = 0; t < T; ++t) {
@@ -51,10 +65,24 @@ TEST_P(AttentionTest, MatchesCpuReference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Gqa, AttentionTest,
-                         ::testing::Values(std::make_tuple(4u, 4u, 0u), std::make_tuple(9u, 3u, 0u),
-                                           std::make_tuple(8u, 2u, 0u),
-                                           std::make_tuple(9u, 3u, 50u)));
+INSTANTIATE_TEST_SUITE_P(
+    Gqa, AttentionTest,
+    ::testing::Combine(::testing::Values(std::make_tuple(4u, 4u, 0u), std::make_tuple(9u, 3u, 0u),
+                                         std::make_tuple(8u, 2u, 0u), std::make_tuple(9u, 3u, 50u)),
+                       ::testing::Values(ops::KvType::kF32, ops::KvType::kF16)),
+    [](const auto& p) {
+      const auto& shape = std::get<0>(p.param);
+      const ops::KvType kv = std::get<1>(p.param);
+      std::string name = "h";  // appended piecewise: GCC 12 warns falsely on "lit" + string&&
+      name += std::to_string(std::get<0>(shape));
+      name += "_kv";
+      name += std::to_string(std::get<1>(shape));
+      name += "_first";
+      name += std::to_string(std::get<2>(shape));
+      name += "_";
+      name += ops::kv_type_name(kv);
+      return name;
+    });
 
 }  // namespace
 }  // namespace bcvk

@@ -1,0 +1,124 @@
+// bcvk report's reading and grouping: the hand-written row of another vendor
+// (tests/data/bench_other_vendor.json) and variations of it; the dense-vs-patched ratios against
+// hand-computed values; files of another schema, broken JSON and missing fields refused naming
+// the file and the field.  The end-to-end run on a real lavapipe bench file is in
+// tests/apps/cli_test.cpp (Cli.BenchRowsFromTwoMachinesMergeIntoOneReport).
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "runtime/bench/bench_report.h"
+#include "tests/support/temp_dir.h"
+
+namespace bcvk {
+namespace {
+
+const std::string kFixture = std::string(BCVK_TEST_DATA_DIR) + "/bench_other_vendor.json";
+
+nlohmann::json fixture() {
+  return nlohmann::json::parse(std::ifstream(kFixture));
+}
+
+std::string write(const test::TempDir& dir, const std::string& name, const std::string& text) {
+  const auto p = (dir / name).string();
+  std::ofstream(p) << text;
+  return p;
+}
+
+std::string error_of(const std::string& path) {
+  try {
+    bench::read_bench_file(path);
+  } catch (const bench::ReportError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(BenchReport, ReadsTheHandWrittenRow) {
+  const auto rows = bench::read_bench_file(kFixture);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].device, "NVIDIA GeForce RTX 4060");
+  EXPECT_EQ(rows[0].vendor, "NVIDIA");
+  EXPECT_EQ(rows[0].kv, "f16");
+  EXPECT_EQ(rows[0].context, 4096u);
+  EXPECT_DOUBLE_EQ(rows[0].decode_tps, 410.0);
+  EXPECT_DOUBLE_EQ(rows[0].decode_vs_dense, 1.0);
+}
+
+TEST(BenchReport, PatchedRowsAreComparedWithTheirOwnFilesDenseRow) {
+  test::TempDir dir;
+  auto j = fixture();
+  auto patched = j["variants"][0];
+  patched["name"] = "patched (all layers, gate/up/down, B=64)";
+  patched["kind"] = "patched";
+  patched["prefill_tokens_per_s"] = 3000.0;  // 1.25x the dense 2400
+  patched["decode_tokens_per_s"] = 205.0;    // 0.5x the dense 410
+  j["variants"].push_back(patched);
+  const auto rows = bench::read_bench_file(write(dir, "p.json", j.dump()));
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_DOUBLE_EQ(rows[1].prefill_vs_dense, 1.25);
+  EXPECT_DOUBLE_EQ(rows[1].decode_vs_dense, 0.5);
+  const std::string md = bench::report_markdown(bench::group_rows(rows));
+  EXPECT_NE(md.find("| 1.25x | 0.50x |"), std::string::npos) << md;
+}
+
+TEST(BenchReport, RowsOfOtherSettingsOrModelsAreGroupedApart) {
+  test::TempDir dir;
+  auto a = fixture(), kv32 = fixture(), other = fixture(), amd = fixture();
+  kv32["model"]["kv"] = "f32";
+  other["model"]["sha256"] = std::string(64, 'a');
+  other["model"]["file"] = "other.gguf";
+  amd["device"]["name"] = "AMD Radeon RX 7600";
+  amd["device"]["vendor"] = "AMD";
+  std::vector<bench::BenchRow> rows;
+  for (const auto& [name, j] :
+       {std::pair{"a", a}, {"kv32", kv32}, {"other", other}, {"amd", amd}}) {
+    const auto r = bench::read_bench_file(write(dir, std::string(name) + ".json", j.dump()));
+    rows.insert(rows.end(), r.begin(), r.end());
+  }
+  const auto groups = bench::group_rows(rows);
+  ASSERT_EQ(groups.size(), 3u);
+  ASSERT_EQ(groups[0].rows.size(), 2u);  // the NVIDIA and AMD rows: same file, same settings
+  EXPECT_EQ(groups[0].rows[1].device, "AMD Radeon RX 7600");
+  EXPECT_NE(groups[1].title.find("f32 KV cache"), std::string::npos) << groups[1].title;
+  EXPECT_NE(groups[2].title.find("other.gguf"), std::string::npos) << groups[2].title;
+  const std::string html = bench::report_html(groups);
+  size_t h2 = 0;
+  for (size_t at = html.find("<h2>"); at != std::string::npos; at = html.find("<h2>", at + 1)) ++h2;
+  EXPECT_EQ(h2, 3u);
+  EXPECT_NE(html.find("<svg"), std::string::npos);
+}
+
+TEST(BenchReport, ForeignAndBrokenFilesAreNamedWithWhatIsWrong) {
+  test::TempDir dir;
+  auto v2 = fixture();
+  v2["schema"] = "bcvk.bench/2";
+  auto none = fixture();
+  none.erase("schema");
+  auto no_decode = fixture();
+  no_decode["variants"][0].erase("decode_tokens_per_s");
+  auto negative = fixture();
+  negative["variants"][0]["prefill_tokens_per_s"] = -1.0;
+  auto roofline_only = fixture();
+  roofline_only.erase("model");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {write(dir, "v2.json", v2.dump()), "schema bcvk.bench/2; this bcvk reads bcvk.bench/1"},
+      {write(dir, "none.json", none.dump()), "no \"schema\" field"},
+      {write(dir, "cut.json", fixture().dump().substr(0, 300)), "not a JSON file"},
+      {write(dir, "array.json", "[1, 2]"), "not a bench record"},
+      {write(dir, "nodecode.json", no_decode.dump()),
+       "variants[0].decode_tokens_per_s: missing or not a number"},
+      {write(dir, "negative.json", negative.dump()),
+       "variants[0].prefill_tokens_per_s: not a finite, non-negative number"},
+      {write(dir, "roofline.json", roofline_only.dump()), "holds no model measurements"},
+      {(dir / "missing.json").string(), "cannot read the file"}};
+  for (const auto& [path, want] : cases) {
+    const std::string e = error_of(path);
+    EXPECT_EQ(e.rfind(path + ": ", 0), 0u) << "does not start with the file: " << e;
+    EXPECT_NE(e.find(want), std::string::npos) << path << ": " << e;
+  }
+}
+
+}  // namespace
+}  // namespace bcvk

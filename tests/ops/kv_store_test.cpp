@@ -1,0 +1,67 @@
+// kv_store: f32 rows into an f16 cache at a row offset.  Every stored value is a nearest f16 of
+// its input (checked against the CPU's conversion), and no word outside the written range changes.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "loaders/half.h"
+#include "runtime/ops/kv_store.h"
+#include "runtime/vk/error.h"
+#include "tests/support/device_vectors.h"
+#include "tests/support/gpu_test.h"
+#include "tests/support/random.h"
+
+namespace bcvk {
+namespace {
+
+class KvStoreTest : public test::GpuTest,
+                    public ::testing::WithParamInterface<std::pair<uint32_t, uint32_t>> {};
+
+TEST_P(KvStoreTest, StoresNearestHalvesInPlace) {
+  const auto [values, offset] = GetParam();
+  const uint32_t cache_values = offset + values + 64;
+  test::Rng rng(values * 7 + offset);
+  std::vector<float> x(values);
+  for (float& v : x) v = rng.uniform(-300.f, 300.f) * std::pow(2.f, rng.uniform(-12.f, 0.f));
+  std::vector<uint32_t> guard(cache_values / 2);
+  for (uint32_t& w : guard) w = static_cast<uint32_t>(rng.next());
+  auto xb = test::to_device(ctx(), x), cb = test::to_device(ctx(), guard);
+  vk::Stream s(ctx().device());
+  ops::kv_store(ctx(), s, {xb.view(), cb.view(), values, offset});
+  s.submit_and_wait();
+  const auto out = test::from_device<uint32_t>(ctx(), cb, guard.size());
+  for (uint32_t w = 0; w < guard.size(); ++w) {
+    if (w < offset / 2 || w >= (offset + values) / 2) {
+      ASSERT_EQ(out[w], guard[w]) << "word " << w << " outside the stored range changed";
+      continue;
+    }
+    for (uint32_t half = 0; half < 2; ++half) {
+      const uint32_t i = (w - offset / 2) * 2 + half;
+      const auto got = static_cast<uint16_t>(out[w] >> (16 * half));
+      const float want = loaders::half_to_float(loaders::float_to_half(x[i]));
+      // Nearest: no farther from the input than the CPU's round-to-nearest result (ties may go
+      // either way).
+      ASSERT_LE(std::abs(loaders::half_to_float(got) - x[i]), std::abs(want - x[i]))
+          << "value " << i << ": " << x[i] << " stored as " << loaders::half_to_float(got);
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Ranges, KvStoreTest,
+                         ::testing::Values(std::pair{2u, 0u}, std::pair{192u, 0u},
+                                           std::pair{576u, 192u * 70}, std::pair{6000u, 384u}),
+                         [](const auto& p) {
+                           return std::to_string(p.param.first) + "_values_at_" +
+                                  std::to_string(p.param.second);
+                         });
+
+TEST_F(KvStoreTest, OddCountsAreRefused) {
+  vk::Buffer x(ctx().allocator(), 64), c(ctx().allocator(), 64);
+  vk::Stream s(ctx().device());
+  EXPECT_THROW(ops::kv_store(ctx(), s, {x.view(), c.view(), 3, 0}), vk::Error);
+  EXPECT_THROW(ops::kv_store(ctx(), s, {x.view(), c.view(), 2, 1}), vk::Error);
+  EXPECT_THROW(ops::kv_store(ctx(), s, {x.view(), c.view(), 16, 30}), vk::Error);  // past the end
+}
+
+}  // namespace
+}  // namespace bcvk
