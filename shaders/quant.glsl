@@ -173,3 +173,50 @@ void decode_unit(uint rb, uint u, uint blocks_per_row, out vec4 w[8]) {
   }
 #endif
 }
+
+#ifdef FUSED_DOT
+// dot_unit(rb, u, blocks, xb): sum over the unit's 32 values of W * X, with X at x4[xb .. xb+7]
+// (with FUSED_DOT; the includer declares `vec4 x4[]`).  Types whose blocks are q * d (+ m) factor the scale out
+// of the sum -- d * sum(q x) + m * sum(x) -- which saves a multiply-add per weight; the others
+// decode the unit and take the dot product.
+#if defined(WTYPE_Q4_1) || defined(WTYPE_Q4_0) || defined(WTYPE_Q8_0)
+float dot_unit(uint rb, uint u, uint blocks_per_row, uint xb) {
+  const uint b = u;
+#ifdef SPLIT_D
+  const vec2 dd = unpackHalf2x16(wq[rb + b / 2]);
+  const float d = (b & 1u) != 0 ? dd.y : dd.x;
+  const uint p = rb + (blocks_per_row + 1) / 2 + b * kBodyWords;
+#else
+  const uint p = rb + b * kBodyWords;
+#endif
+  float s = 0.0;
+#if defined(WTYPE_Q8_0)
+  for (uint i = 0; i < 8; ++i) s += dot(s8x4(wq[p + i]), x4[xb + i]);
+  return d * s;
+#else
+  vec4 xs = vec4(0.0);
+  for (uint i = 0; i < 4; ++i) {
+    const uint q = wq[p + (kBodyWords - 4) + i];
+    const vec4 xlo = x4[xb + i], xhi = x4[xb + i + 4];
+    s += dot(nib_lo(q), xlo) + dot(nib_hi(q), xhi);
+    xs += xlo + xhi;
+  }
+  const float sx = xs.x + xs.y + xs.z + xs.w;
+#if defined(WTYPE_Q4_1)
+  const vec2 dm = unpackHalf2x16(wq[p]);
+  return dm.x * s + dm.y * sx;
+#else
+  return d * (s - 8.0 * sx);
+#endif
+#endif
+}
+#else
+float dot_unit(uint rb, uint u, uint blocks_per_row, uint xb) {
+  vec4 w[8];
+  decode_unit(rb, u, blocks_per_row, w);
+  float s = 0.0;
+  for (uint i = 0; i < 8; ++i) s += dot(w[i], x4[xb + i]);
+  return s;
+}
+#endif
+#endif  // FUSED_DOT

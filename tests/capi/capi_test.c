@@ -96,6 +96,11 @@ static void test_errors(void) {
   o.weights = (bcvk_weight_type)7;
   CHECK_STATUS(bcvk_model_load(model_path, &o, &m), BCVK_ERROR_INVALID_ARGUMENT);
   bcvk_model_options_init(&o);
+  CHECK(o.weights == BCVK_WEIGHTS_NATIVE && o.kv == BCVK_KV_F16, "defaults: native weights, f16 KV");
+  o.kv = (bcvk_kv_type)5;
+  CHECK_STATUS(bcvk_model_load(model_path, &o, &m), BCVK_ERROR_INVALID_ARGUMENT);
+  CHECK(strstr(bcvk_last_error(), "kv") != NULL, "names the field");
+  bcvk_model_options_init(&o);
   o.context = 1u << 30; /* above the model's context */
   CHECK_STATUS(bcvk_model_load(model_path, &o, &m), BCVK_ERROR_INVALID_ARGUMENT);
   CHECK_STATUS(bcvk_model_load(NULL, NULL, &m), BCVK_ERROR_INVALID_ARGUMENT);

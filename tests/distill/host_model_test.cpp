@@ -239,7 +239,8 @@ TEST_F(HostModelOnDevice, RealModelLogitsMatchTheVulkanForward) {
   const auto file = loaders::LlamaModelFile::open(path);
   const auto& c = file.config();
   const HostModel<float> host(file);
-  model::Model dev(ctx(), file, {.context = 64});
+  // An f32 KV cache: the host forward keeps K and V in f32 as well.
+  model::Model dev(ctx(), file, {.context = 64, .kv = ops::KvType::kF32});
   model::Session s(dev, 32);
   const std::vector<int32_t> ids = {504, 3458, 282, 4649, 314, 1545, 30, 378, 2365, 1126, 4471};
   const auto gpu = s.prefill(ids, true);

@@ -148,7 +148,7 @@ TEST_F(CompressedModelTest, CompressedLogitsMatchTheCpuReference) {
   const auto dense_path = tiny(16, "circulant.gguf");
   const auto dense = loaders::LlamaModelFile::open(dense_path);
   const auto tokens = test::synthetic_prompt(10, dense.config().n_vocab);
-  const auto ref = test::cpu_forward(dense, tokens);
+  const auto ref = test::cpu_forward(dense, tokens, true);  // the default f16 KV cache
   const auto projections = model::MlpPatch::project(dense, PatchSpec::parse("all:all:16", 3));
   const auto out = dir / "compressed.gguf";
   compress::write_compressed_gguf(*dense.gguf(), to_stored(projections), record("all:all:16"), out);

@@ -49,7 +49,7 @@ TEST_F(PatchTest, PatchingBlockCirculantWeightsLeavesTheLogitsUnchanged) {
   const auto file = tiny(16, "circulant.gguf");
   model::Model m(ctx(), file);
   const auto tokens = test::synthetic_prompt(9, file.config().n_vocab);
-  const auto ref = test::cpu_forward(file, tokens);
+  const auto ref = test::cpu_forward(file, tokens, true);  // the default f16 KV cache
   for (const char* text : {"all:all:16", "0,2:gate=16,down=16", "first1:up:16"}) {
     const auto spec = PatchSpec::parse(text, file.config().n_layers);
     model::MlpPatch patch(ctx(), file.config(), model::MlpPatch::project(file, spec),

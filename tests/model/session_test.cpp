@@ -36,14 +36,16 @@ std::vector<int32_t> prompt(uint32_t n, uint32_t vocab) {
   return t;
 }
 
+// Against the CPU reference, whose K and V are rounded as the cache holds them.
 void check_model(vk::Context& ctx, const loaders::LlamaModelFile& file, model::WeightMode wt,
-                 double tol, uint32_t max_batch) {
+                 double tol, uint32_t max_batch, ops::KvType kv = ops::KvType::kF32) {
   model::ModelOptions mo;
   mo.weights = wt;
+  mo.kv = kv;
   model::Model m(ctx, file, mo);
   model::Session s(m, max_batch);
   const auto tokens = prompt(13, file.config().n_vocab);
-  const auto ref = test::cpu_forward(file, tokens);
+  const auto ref = test::cpu_forward(file, tokens, kv == ops::KvType::kF16);
   const auto all = s.prefill(tokens, true);
   const uint32_t V = file.config().n_vocab;
   for (size_t t = 0; t < tokens.size(); ++t) {
@@ -68,7 +70,8 @@ TEST_F(SessionTest, GgufF32MatchesCpuReference) {
     cfg.seed = kv_heads;
     test::TinyModel::random(cfg).write_gguf(dir / "m.gguf");
     const auto file = loaders::LlamaModelFile::open(dir / "m.gguf");
-    check_model(ctx(), file, model::WeightMode::kF32, 1e-5, 64);
+    for (auto kv : {ops::KvType::kF32, ops::KvType::kF16})
+      check_model(ctx(), file, model::WeightMode::kF32, 1e-5, 64, kv);
   }
 }
 
@@ -81,7 +84,9 @@ TEST_F(SessionTest, GqaRatio3AndOddShapes) {
   cfg.n_vocab = 77;
   cfg.tied = false;
   test::TinyModel::random(cfg).write_gguf(dir / "m.gguf");
-  check_model(ctx(), loaders::LlamaModelFile::open(dir / "m.gguf"), model::WeightMode::kF32, 1e-5, 5);
+  for (auto kv : {ops::KvType::kF32, ops::KvType::kF16})
+    check_model(ctx(), loaders::LlamaModelFile::open(dir / "m.gguf"), model::WeightMode::kF32, 1e-5,
+                5, kv);
 }
 
 TEST_F(SessionTest, HuggingFaceSafetensorsMatchCpuReferenceAndGguf) {
@@ -92,7 +97,9 @@ TEST_F(SessionTest, HuggingFaceSafetensorsMatchCpuReferenceAndGguf) {
   const auto h = loaders::LlamaModelFile::open(dir / "hf");
   check_model(ctx(), h, model::WeightMode::kF32, 1e-5, 64);
   // Same logits from both formats, each with its own RoPE pairing.
-  model::Model mg(ctx(), g), mh(ctx(), h);
+  model::ModelOptions f32_kv;
+  f32_kv.kv = ops::KvType::kF32;
+  model::Model mg(ctx(), g, f32_kv), mh(ctx(), h, f32_kv);
   model::Session sg(mg), sh(mh);
   const auto tokens = prompt(9, tm.config.n_vocab);
   const auto lg = sg.prefill(tokens), lh = sh.prefill(tokens);
@@ -111,10 +118,10 @@ TEST_F(SessionTest, ContextBoundary) {
   cfg.n_ctx = 16;
   test::TinyModel::random(cfg).write_gguf(dir / "m.gguf");
   const auto file = loaders::LlamaModelFile::open(dir / "m.gguf");
-  model::Model m(ctx(), file);
+  model::Model m(ctx(), file);  // the default f16 KV cache: the reference rounds K and V too
   model::Session s(m, 8);
   const auto tokens = prompt(16, cfg.n_vocab);
-  const auto ref = test::cpu_forward(file, tokens);
+  const auto ref = test::cpu_forward(file, tokens, true);
   s.prefill(std::span<const int32_t>(tokens.data(), 15));
   const auto last = s.decode(tokens[15]);  // fills the context exactly
   EXPECT_LT(nmse(last, ref[15]), 1e-5);
@@ -137,7 +144,7 @@ TEST_F(SessionTest, PackedPromptsMatchTheCpuReferenceOneByOne) {
   cfg.n_layers = 2;
   test::TinyModel::random(cfg).write_gguf(dir / "m.gguf");
   const auto file = loaders::LlamaModelFile::open(dir / "m.gguf");
-  model::Model m(ctx(), file);
+  model::Model m(ctx(), file);  // the default f16 KV cache: the reference rounds K and V too
   model::Session s(m, 32);
   std::vector<std::vector<int32_t>> prompts = {
       prompt(5, cfg.n_vocab), prompt(9, cfg.n_vocab), {3}, prompt(7, cfg.n_vocab)};
@@ -146,7 +153,7 @@ TEST_F(SessionTest, PackedPromptsMatchTheCpuReferenceOneByOne) {
   ASSERT_EQ(packed.size(), prompts.size());
   EXPECT_THROW(s.prefill(std::vector<int32_t>{1}), std::invalid_argument);  // must reset first
   for (size_t i = 0; i < prompts.size(); ++i) {
-    const auto ref = test::cpu_forward(file, prompts[i]);
+    const auto ref = test::cpu_forward(file, prompts[i], true);
     ASSERT_EQ(packed[i].size(), prompts[i].size() * cfg.n_vocab);
     for (size_t t = 0; t < prompts[i].size(); ++t) {
       std::vector<float> row(packed[i].begin() + t * cfg.n_vocab,

@@ -1,5 +1,7 @@
 #include "tests/support/cpu_reference.h"
 
+#include "loaders/half.h"
+
 #include <cmath>
 
 namespace bcvk::test {
@@ -32,11 +34,13 @@ std::vector<double> norm(const std::vector<double>& x, const std::vector<float>&
 
 }  // namespace
 
-std::vector<double> cpu_rms_norm(const std::vector<float>& x, const std::vector<float>& g, double eps) {
+std::vector<double> cpu_rms_norm(const std::vector<float>& x, const std::vector<float>& g,
+                                 double eps) {
   return norm(std::vector<double>(x.begin(), x.end()), g, eps);
 }
 
-void cpu_rope(double* head, uint32_t hd, uint32_t rope_dims, uint32_t pos, double base, bool adjacent) {
+void cpu_rope(double* head, uint32_t hd, uint32_t rope_dims, uint32_t pos, double base,
+              bool adjacent) {
   for (uint32_t i = 0; i < rope_dims / 2; ++i) {
     const double theta = pos * std::pow(base, -2.0 * i / rope_dims);
     const uint32_t a = adjacent ? 2 * i : i, b = adjacent ? 2 * i + 1 : i + hd / 2;
@@ -46,9 +50,10 @@ void cpu_rope(double* head, uint32_t hd, uint32_t rope_dims, uint32_t pos, doubl
   }
 }
 
-std::vector<double> cpu_attention(const std::vector<double>& q, const std::vector<std::vector<double>>& k,
-                                  const std::vector<std::vector<double>>& v, uint32_t n_heads, uint32_t n_kv,
-                                  uint32_t hd) {
+std::vector<double> cpu_attention(const std::vector<double>& q,
+                                  const std::vector<std::vector<double>>& k,
+                                  const std::vector<std::vector<double>>& v, uint32_t n_heads,
+                                  uint32_t n_kv, uint32_t hd) {
   std::vector<double> out(size_t(n_heads) * hd, 0.0);
   for (uint32_t h = 0; h < n_heads; ++h) {
     const uint32_t kvh = h / (n_heads / n_kv);
@@ -68,7 +73,8 @@ std::vector<double> cpu_attention(const std::vector<double>& q, const std::vecto
   return out;
 }
 
-std::vector<std::vector<double>> cpu_forward(const loaders::LlamaModelFile& m, const std::vector<int32_t>& tokens) {
+std::vector<std::vector<double>> cpu_forward(const loaders::LlamaModelFile& m,
+                                             const std::vector<int32_t>& tokens, bool f16_kv) {
   const auto& c = m.config();
   const bool adjacent = m.rope_layout() == loaders::RopeLayout::kAdjacentPairs;
   const auto embd = m.token_embd().to_f32();
@@ -80,8 +86,8 @@ std::vector<std::vector<double>> cpu_forward(const loaders::LlamaModelFile& m, c
   };
   std::vector<Layer> layers;
   for (const auto& L : m.layers())
-    layers.push_back({L.attn_norm.to_f32(), L.ffn_norm.to_f32(), Mat(L.wq), Mat(L.wk), Mat(L.wv), Mat(L.wo),
-                      Mat(L.gate), Mat(L.up), Mat(L.down)});
+    layers.push_back({L.attn_norm.to_f32(), L.ffn_norm.to_f32(), Mat(L.wq), Mat(L.wk), Mat(L.wv),
+                      Mat(L.wo), Mat(L.gate), Mat(L.up), Mat(L.down)});
   const uint32_t hd = c.head_dim;
   std::vector<std::vector<std::vector<double>>> kc(c.n_layers), vc(c.n_layers);
   std::vector<std::vector<double>> logits;
@@ -92,8 +98,13 @@ std::vector<std::vector<double>> cpu_forward(const loaders::LlamaModelFile& m, c
       const Layer& L = layers[l];
       const auto xn = norm(x, L.an, c.rms_eps);
       auto q = L.q.apply(xn), k = L.k.apply(xn), v = L.v.apply(xn);
-      for (uint32_t h = 0; h < c.n_heads; ++h) cpu_rope(&q[h * hd], hd, c.rope_dims, pos, c.rope_base, adjacent);
-      for (uint32_t h = 0; h < c.n_kv_heads; ++h) cpu_rope(&k[h * hd], hd, c.rope_dims, pos, c.rope_base, adjacent);
+      for (uint32_t h = 0; h < c.n_heads; ++h)
+        cpu_rope(&q[h * hd], hd, c.rope_dims, pos, c.rope_base, adjacent);
+      for (uint32_t h = 0; h < c.n_kv_heads; ++h)
+        cpu_rope(&k[h * hd], hd, c.rope_dims, pos, c.rope_base, adjacent);
+      if (f16_kv)
+        for (auto* vec : {&k, &v})
+          for (double& e : *vec) e = loaders::half_to_float(loaders::float_to_half(float(e)));
       kc[l].push_back(k);
       vc[l].push_back(v);
       const auto att = cpu_attention(q, kc[l], vc[l], c.n_heads, c.n_kv_heads, hd);

@@ -25,7 +25,7 @@ TEST_F(MemoryTest, SmallBuffersShareBlocksWithoutOverlap) {
     vk::upload(alloc, buffers.back(), 0, data.back());
   }
   const auto during = alloc.stats();
-  // 100 buffers of ~3 KiB fit in one 64 MiB block: at most one new memory object.
+  // 100 buffers of ~3 KiB fit in one 16 MiB block: at most one new memory object.
   EXPECT_LE(during.device_memory_objects, before.device_memory_objects + 1);
   EXPECT_GE(during.bytes_in_use - before.bytes_in_use, 100u * 1000u);
   EXPECT_GE(during.peak_bytes_in_use, during.bytes_in_use);
