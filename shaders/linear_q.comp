@@ -45,9 +45,13 @@ void main() {
   for (uint t = 0; t < kTokens; ++t) acc[t] = 0.0;
   for (uint u = 0; u < units; ++u) {
 #ifdef FUSED_DOT
-    for (uint t = 0; t < kTokens; ++t)
-      acc[t] += dot_unit(rb, u, blocks, min(tok0 + t, pc.T - 1) * (pc.x_stride / 4) + u * 8);
-#else
+    // One token (decode): the scale factored out of the dot product.  Several tokens decode the
+    // unit once and reuse it for each.
+    if (kTokens == 1) {
+      acc[0] += dot_unit(rb, u, blocks, min(tok0, pc.T - 1) * (pc.x_stride / 4) + u * 8);
+      continue;
+    }
+#endif
     vec4 w[8];
     decode_unit(rb, u, blocks, w);
     for (uint t = 0; t < kTokens; ++t) {
@@ -56,7 +60,6 @@ void main() {
       for (uint i = 0; i < 8; ++i) s += dot(w[i], x4[xb + i]);
       acc[t] += s;
     }
-#endif
   }
   if (gl_GlobalInvocationID.x >= pc.N) return;
   for (uint t = 0; t < kTokens; ++t) {

@@ -222,8 +222,8 @@ void Session::record_layer(uint32_t l, uint32_t T, uint32_t pos0, const LayerCap
     ops::rope(ctx_, s, k_new_.view(), model_.rope_table().view(), token_info_.view(),
               {T, c.n_kv_heads, hd, c.rope_dims, KV, 0, adjacent});
     s.barrier();
-    ops::kv_store(ctx_, s, {k_new_.view(), kc.view(), T * KV, uint64_t(pos0) * KV}, "kv_store_k");
-    ops::kv_store(ctx_, s, {v_new_.view(), vc.view(), T * KV, uint64_t(pos0) * KV}, "kv_store_v");
+    ops::kv_store(
+        ctx_, s, {k_new_.view(), v_new_.view(), kc.view(), vc.view(), T * KV, uint64_t(pos0) * KV});
   }
   s.barrier();
   ops::attention(ctx_, s, q_.view(), kc.view(), vc.view(), att_.view(), token_info_.view(), T, hd,

@@ -1,4 +1,4 @@
-// kv_store: f32 rows of K or V into an f16 KV cache.  Shader: shaders/kv_store.comp.  Test:
+// kv_store: f32 rows of K and V into an f16 KV cache.  Shader: shaders/kv_store.comp.  Test:
 // tests/ops/kv_store_test.cpp.
 #pragma once
 
@@ -25,10 +25,10 @@ struct KvStorePush {
 static_assert(sizeof(KvStorePush) == 8);
 
 struct KvStoreArgs {
-  vk::BufferView x;           // `values` f32, contiguous
-  vk::BufferView cache;       // f16 cache, two values per 32-bit word
-  uint32_t values = 0;        // even
-  uint64_t value_offset = 0;  // first cache value written (even)
+  vk::BufferView k, v;              // `values` f32 each, contiguous
+  vk::BufferView k_cache, v_cache;  // f16 caches, two values per 32-bit word
+  uint32_t values = 0;              // even
+  uint64_t value_offset = 0;        // first cache value written (even)
 };
 void kv_store(vk::Context& ctx, vk::Stream& stream, const KvStoreArgs& a,
               std::string_view label = "kv_store");

@@ -1,5 +1,6 @@
-// kv_store: f32 rows into an f16 cache at a row offset.  Every stored value is a nearest f16 of
-// its input (checked against the CPU's conversion), and no word outside the written range changes.
+// kv_store: f32 rows of K and V into f16 caches at a row offset.  Every stored value is a nearest
+// f16 of its input (checked against the CPU's conversion), and no word outside the written range
+// changes.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -23,26 +24,33 @@ TEST_P(KvStoreTest, StoresNearestHalvesInPlace) {
   test::Rng rng(values * 7 + offset);
   std::vector<float> x(values);
   for (float& v : x) v = rng.uniform(-300.f, 300.f) * std::pow(2.f, rng.uniform(-12.f, 0.f));
+  std::vector<float> xv(values);  // V: other values than K, so a swapped binding shows
+  for (uint32_t i = 0; i < values; ++i) xv[i] = -0.5f * x[values - 1 - i];
   std::vector<uint32_t> guard(cache_values / 2);
   for (uint32_t& w : guard) w = static_cast<uint32_t>(rng.next());
-  auto xb = test::to_device(ctx(), x), cb = test::to_device(ctx(), guard);
+  auto kb = test::to_device(ctx(), x), vb = test::to_device(ctx(), xv),
+       kc = test::to_device(ctx(), guard), vc = test::to_device(ctx(), guard);
   vk::Stream s(ctx().device());
-  ops::kv_store(ctx(), s, {xb.view(), cb.view(), values, offset});
+  ops::kv_store(ctx(), s, {kb.view(), vb.view(), kc.view(), vc.view(), values, offset});
   s.submit_and_wait();
-  const auto out = test::from_device<uint32_t>(ctx(), cb, guard.size());
-  for (uint32_t w = 0; w < guard.size(); ++w) {
-    if (w < offset / 2 || w >= (offset + values) / 2) {
-      ASSERT_EQ(out[w], guard[w]) << "word " << w << " outside the stored range changed";
-      continue;
-    }
-    for (uint32_t half = 0; half < 2; ++half) {
-      const uint32_t i = (w - offset / 2) * 2 + half;
-      const auto got = static_cast<uint16_t>(out[w] >> (16 * half));
-      const float want = loaders::half_to_float(loaders::float_to_half(x[i]));
-      // Nearest: no farther from the input than the CPU's round-to-nearest result (ties may go
-      // either way).
-      ASSERT_LE(std::abs(loaders::half_to_float(got) - x[i]), std::abs(want - x[i]))
-          << "value " << i << ": " << x[i] << " stored as " << loaders::half_to_float(got);
+  for (const auto& [cache, in] : {std::pair{&kc, &x}, std::pair{&vc, &xv}}) {
+    const auto out = test::from_device<uint32_t>(ctx(), *cache, guard.size());
+    for (uint32_t w = 0; w < guard.size(); ++w) {
+      if (w < offset / 2 || w >= (offset + values) / 2) {
+        ASSERT_EQ(out[w], guard[w]) << "word " << w << " outside the stored range changed";
+        continue;
+      }
+      for (uint32_t half = 0; half < 2; ++half) {
+        const uint32_t i = (w - offset / 2) * 2 + half;
+        const float v = (*in)[i];
+        const auto got = static_cast<uint16_t>(out[w] >> (16 * half));
+        const float want = loaders::half_to_float(loaders::float_to_half(v));
+        // Nearest: no farther from the input than the CPU's round-to-nearest result (ties may
+        // go either way).
+        ASSERT_LE(std::abs(loaders::half_to_float(got) - v), std::abs(want - v))
+            << (cache == &kc ? "K" : "V") << " value " << i << ": " << v << " stored as "
+            << loaders::half_to_float(got);
+      }
     }
   }
 }
@@ -58,9 +66,12 @@ INSTANTIATE_TEST_SUITE_P(Ranges, KvStoreTest,
 TEST_F(KvStoreTest, OddCountsAreRefused) {
   vk::Buffer x(ctx().allocator(), 64), c(ctx().allocator(), 64);
   vk::Stream s(ctx().device());
-  EXPECT_THROW(ops::kv_store(ctx(), s, {x.view(), c.view(), 3, 0}), vk::Error);
-  EXPECT_THROW(ops::kv_store(ctx(), s, {x.view(), c.view(), 2, 1}), vk::Error);
-  EXPECT_THROW(ops::kv_store(ctx(), s, {x.view(), c.view(), 16, 30}), vk::Error);  // past the end
+  const auto a = [&](uint32_t n, uint64_t at) {
+    return ops::KvStoreArgs{x.view(), x.view(), c.view(), c.view(), n, at};
+  };
+  EXPECT_THROW(ops::kv_store(ctx(), s, a(3, 0)), vk::Error);
+  EXPECT_THROW(ops::kv_store(ctx(), s, a(2, 1)), vk::Error);
+  EXPECT_THROW(ops::kv_store(ctx(), s, a(16, 30)), vk::Error);  // past the end
 }
 
 }  // namespace
