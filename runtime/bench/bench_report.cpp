@@ -119,7 +119,7 @@ std::string svg_bars(const std::string& title, const std::string& unit,
       << "' width='" << std::max(w, 1.0) << "' height='" << bar_h - 6 << "' fill='"
       << (i % 2 ? "#e07b39" : "#3b75af") << "'/>\n<text x='"
       << label_w + plot_w * ax.position(0) + std::max(w, 1.0) + 4 << "' y='" << y + 15 << "'>"
-      << fmt("%.3g", bars[i].second) << "</text>\n";
+      << fmt("%.4g", bars[i].second) << "</text>\n";
   }
   return o.str() + "</svg>\n";
 }

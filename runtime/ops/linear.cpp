@@ -36,16 +36,18 @@ LinearShape default_linear_shape(const vk::PhysicalDeviceInfo& info, uint32_t T)
   return s;
 }
 
-// Block types: the same register-blocked form.  Each decoded unit of 32 values feeds `tokens`
-// dot products and each loaded slice of X feeds `rows` rows; fewer tokens than the f32 form
-// because a lane holds 8 vec4 of X per token (lavapipe spills beyond that).  Measured with
-// benchmarks/linear_benchmark (docs/PERFORMANCE.md).
+// Block types.  Decode (T = 1) on CPU devices: the row-per-lane form, whose factored dot
+// product needs no decoded copy of the weights.  Several tokens: the register-blocked
+// matrix-vector form, each decoded unit feeding `tokens` dot products and each loaded slice of X
+// feeding `rows` rows; on lavapipe 16 rows x 8 tokens ran 2.3x faster than row-per-lane for a
+// 64-token prefill (benchmarks/linear_benchmark, docs/PERFORMANCE.md).  GPUs: fewer
+// accumulators per invocation (register pressure); unmeasured here.
 LinearShape default_block_linear_shape(const vk::PhysicalDeviceInfo& info, uint32_t T) {
   LinearShape s = default_linear_shape(info, T);
   const bool cpu = info.type == VK_PHYSICAL_DEVICE_TYPE_CPU;
-  s.form = cpu ? LinearForm::kRowPerLane : LinearForm::kMatVec;
-  s.rows = cpu ? 8 : 4;
-  const uint32_t max_tokens = cpu ? 4 : 4;
+  s.form = cpu && T == 1 ? LinearForm::kRowPerLane : LinearForm::kMatVec;
+  s.rows = cpu ? (T == 1 ? 8 : 16) : 4;
+  const uint32_t max_tokens = cpu ? 8 : 4;
   s.tokens = 1;
   while (s.tokens * 2 <= std::min(T, max_tokens)) s.tokens *= 2;
   return s;
