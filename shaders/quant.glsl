@@ -66,14 +66,27 @@ void scale_min_k4(uint s, uint j, out float sc, out float mn) {
   }
 }
 
+// Block b of the row at word rb: the first word of its body, and (split-scale types) its d
+// from the row head.
+uint block_body(uint rb, uint b, uint blocks_per_row) {
+#ifdef SPLIT_D
+  return rb + (blocks_per_row + 1) / 2 + b * kBodyWords;
+#else
+  return rb + b * kBodyWords;
+#endif
+}
+#ifdef SPLIT_D
+float block_d(uint rb, uint b) {
+  const vec2 dd = unpackHalf2x16(wq[rb + b / 2]);
+  return (b & 1u) != 0 ? dd.y : dd.x;
+}
+#endif
+
 void decode_unit(uint rb, uint u, uint blocks_per_row, out vec4 w[8]) {
   const uint b = u / kUnitsPerBlock, j = u % kUnitsPerBlock;
+  const uint p = block_body(rb, b, blocks_per_row);
 #ifdef SPLIT_D
-  const vec2 dd = unpackHalf2x16(wq[rb + b / 2]);
-  const float d = (b & 1u) != 0 ? dd.y : dd.x;
-  const uint p = rb + (blocks_per_row + 1) / 2 + b * kBodyWords;
-#else
-  const uint p = rb + b * kBodyWords;
+  const float d = block_d(rb, b);
 #endif
 
 #if defined(WTYPE_Q4_0)
@@ -181,13 +194,9 @@ void decode_unit(uint rb, uint u, uint blocks_per_row, out vec4 w[8]) {
 // decode the unit and take the dot product.
 #if defined(WTYPE_Q4_1) || defined(WTYPE_Q4_0) || defined(WTYPE_Q8_0)
 float dot_unit(uint rb, uint u, uint blocks_per_row, uint xb) {
-  const uint b = u;
+  const uint p = block_body(rb, u, blocks_per_row);  // one unit per block for these types
 #ifdef SPLIT_D
-  const vec2 dd = unpackHalf2x16(wq[rb + b / 2]);
-  const float d = (b & 1u) != 0 ? dd.y : dd.x;
-  const uint p = rb + (blocks_per_row + 1) / 2 + b * kBodyWords;
-#else
-  const uint p = rb + b * kBodyWords;
+  const float d = block_d(rb, u);
 #endif
   float s = 0.0;
 #if defined(WTYPE_Q8_0)
