@@ -19,8 +19,8 @@
 
 #include "apps/progress.h"
 #include "loaders/atomic_write.h"
-#include "runtime/bench/roofline.h"
 #include "runtime/bench/startup.h"
+#include "runtime/util/statistics.h"
 #include "runtime/vk/memory.h"
 
 extern char** environ;
@@ -67,9 +67,8 @@ nlohmann::json run_child(const StartupBenchOptions& o, const std::filesystem::pa
   std::vector<std::string> args = {"/proc/self/exe", "bench", "--startup-run",
                                    result.string(),  "-m",    o.model.model};
   if (!o.dev.device.empty()) args.insert(args.end(), {"--device", o.dev.device});
-  args.insert(args.end(),
-              {"--weights", std::string(model::weight_mode_name(weight_mode(o.model))), "--kv",
-               std::string(ops::kv_type_name(kv_type(o.model)))});
+  args.insert(args.end(), {"--weights", std::string(model::weight_mode_name(weight_mode(o.model))),
+                           "--kv", std::string(ops::kv_type_name(kv_type(o.model)))});
   if (o.model.context) args.insert(args.end(), {"--ctx", std::to_string(o.model.context)});
 
   std::map<std::string, std::string> env;
@@ -132,7 +131,7 @@ double median_of(const std::vector<nlohmann::json>& runs,
                  const std::function<double(const nlohmann::json&)>& f) {
   std::vector<double> v;
   for (const auto& r : runs) v.push_back(f(r));
-  return bench::median(v);
+  return util::median(v);
 }
 
 }  // namespace

@@ -3,7 +3,7 @@
 #include <chrono>
 #include <stdexcept>
 
-#include "runtime/bench/roofline.h"
+#include "runtime/util/statistics.h"
 
 namespace bcvk::bench {
 
@@ -69,8 +69,8 @@ ModelBenchResult bench_model(model::Model& model, const model::MlpPatch* patch,
     r.mlp_ms_per_token_prefill_wall =
         s.time_mlps(std::min(o.prompt_tokens, 64u), o.reps) / std::min(o.prompt_tokens, 64u);
   }
-  r.prefill_tps = median(r.prefill_tokens_per_s);
-  const double dec_ms = median(r.decode_ms_per_token);
+  r.prefill_tps = util::median(r.prefill_tokens_per_s);
+  const double dec_ms = util::median(r.decode_ms_per_token);
   r.decode_tps = dec_ms > 0 ? 1e3 / dec_ms : 0;
 
   // Device-timed pass: timestamps around every dispatch slow lavapipe down, so the speeds above

@@ -4,16 +4,10 @@
 
 #include "runtime/ops/copy.h"
 #include "runtime/ops/fma_peak.h"
+#include "runtime/util/statistics.h"
 #include "runtime/vk/stream.h"
 
 namespace bcvk::bench {
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 double Roofline::bound_gflops(double flop_per_byte) const {
   return std::min(fma_gflops, bandwidth_gbs * flop_per_byte);
@@ -44,8 +38,8 @@ Roofline measure_roofline(vk::Context& ctx, int reps, vk::ProfileTable* profile)
     r.fma_samples_gflops.push_back(flops / (t[1].ms() * 1e6));
     if (profile) profile->add(t);
   }
-  r.bandwidth_gbs = median(r.bandwidth_samples_gbs);
-  r.fma_gflops = median(r.fma_samples_gflops);
+  r.bandwidth_gbs = util::median(r.bandwidth_samples_gbs);
+  r.fma_gflops = util::median(r.fma_samples_gflops);
   return r;
 }
 

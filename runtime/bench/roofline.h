@@ -24,6 +24,4 @@ struct Roofline {
 // `profile`, when given, collects every timed dispatch.
 Roofline measure_roofline(vk::Context& ctx, int reps, vk::ProfileTable* profile = nullptr);
 
-double median(std::vector<double> v);
-
 }  // namespace bcvk::bench

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "runtime/bench/roofline.h"
+#include "runtime/util/statistics.h"
 
 namespace bcvk::eval {
 
@@ -35,7 +35,7 @@ double decode_ms(model::Session& s, uint32_t steps) {
     ms.push_back(since(t0) * 1e3);
     next = s.last_argmax();
   }
-  return bench::median(ms);
+  return util::median(ms);
 }
 
 // Consecutive groups of sequences of at most `budget` tokens in total (one forward each).
@@ -244,7 +244,7 @@ TeacherReference run_teacher(model::Model& model, const std::vector<std::vector<
       next = s.last_argmax();
     }
     t.continuation.push_back(std::move(cont));
-    if (!ms.empty() && t.decode_tps == 0) t.decode_tps = 1e3 / bench::median(ms);
+    if (!ms.empty() && t.decode_tps == 0) t.decode_tps = 1e3 / util::median(ms);
   }
   if (t.decode_tps == 0) {
     s.reset();

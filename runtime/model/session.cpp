@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "runtime/ops/elementwise.h"
+#include "runtime/util/statistics.h"
 #include "runtime/vk/transfer.h"
 
 namespace bcvk::model {
@@ -297,8 +298,7 @@ double Session::time_mlps(uint32_t T, int reps) {
       samples.push_back(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() * 1e3);
   }
-  std::sort(samples.begin(), samples.end());
-  return samples[samples.size() / 2];
+  return util::median(samples);
 }
 
 std::vector<float> Session::embed(std::span<const int32_t> tokens) {

@@ -2,13 +2,14 @@
 // (tests/data/bench_other_vendor.json) and variations of it; the dense-vs-patched ratios against
 // hand-computed values; files of another schema, broken JSON and missing fields refused naming
 // the file and the field.  The end-to-end run on a real lavapipe bench file is in
-// tests/apps/cli_test.cpp (Cli.BenchRowsFromTwoMachinesMergeIntoOneReport).
+// tests/apps/cli_test.cpp (Cli.BenchRowsFromTwoMachinesMergeIntoOneReport).  And the median.
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "runtime/bench/bench_report.h"
+#include "runtime/util/statistics.h"
 #include "tests/support/temp_dir.h"
 
 namespace bcvk {
@@ -118,6 +119,15 @@ TEST(BenchReport, ForeignAndBrokenFilesAreNamedWithWhatIsWrong) {
     EXPECT_EQ(e.rfind(path + ": ", 0), 0u) << "does not start with the file: " << e;
     EXPECT_NE(e.find(want), std::string::npos) << path << ": " << e;
   }
+}
+
+// The one median every benchmark and the sweep report, on hand-computed cases.
+TEST(Statistics, MedianOfOddEvenAndEmptySets) {
+  EXPECT_EQ(util::median({}), 0.0);
+  EXPECT_EQ(util::median({7.0}), 7.0);
+  EXPECT_EQ(util::median({3.0, 1.0, 2.0}), 2.0);
+  EXPECT_EQ(util::median({4.0, 1.0, 3.0, 2.0}), 2.5);
+  EXPECT_EQ(util::median({5.0, 5.0, 1.0, 100.0, 5.0}), 5.0);
 }
 
 }  // namespace
