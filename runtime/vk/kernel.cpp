@@ -1,6 +1,8 @@
 #include "runtime/vk/kernel.h"
 
 #include <algorithm>
+#include <map>
+#include <vector>
 
 #include "runtime/vk/error.h"
 #include "shaders/registry.h"
@@ -13,23 +15,71 @@ constexpr uint32_t kSpirvMagic = 0x07230203;
 constexpr uint32_t kOpDecorate = 71;
 constexpr uint32_t kDecorationBinding = 33;
 constexpr uint32_t kDecorationDescriptorSet = 34;
-}  // namespace
+constexpr uint32_t kDecorationOffset = 35;
+constexpr uint32_t kOpTypeInt = 21, kOpTypeFloat = 22, kOpTypeVector = 23, kOpTypeStruct = 30,
+                   kOpTypePointer = 32, kOpVariable = 59, kOpMemberDecorate = 72;
+constexpr uint32_t kStorageClassPushConstant = 9;
 
-uint32_t spirv_binding_count(std::span<const uint32_t> spirv) {
+// Calls f(op, operands, operand count) for every instruction after the header.
+template <class F>
+void for_each_instruction(std::span<const uint32_t> spirv, F f) {
   if (spirv.size() < 5 || spirv[0] != kSpirvMagic)
     throw Error("internal error: not a SPIR-V module");
-  uint32_t count = 0;
   for (size_t i = 5; i < spirv.size();) {
     const uint32_t op = spirv[i] & 0xffff, len = spirv[i] >> 16;
     if (len == 0 || i + len > spirv.size()) throw Error("internal error: malformed SPIR-V");
-    if (op == kOpDecorate && len >= 4) {
-      if (spirv[i + 2] == kDecorationBinding) count = std::max(count, spirv[i + 3] + 1);
-      if (spirv[i + 2] == kDecorationDescriptorSet && spirv[i + 3] != 0)
-        throw Error("internal error: bcvk shaders use descriptor set 0 only");
-    }
+    f(op, spirv.data() + i + 1, len - 1);
     i += len;
   }
+}
+}  // namespace
+
+uint32_t spirv_binding_count(std::span<const uint32_t> spirv) {
+  uint32_t count = 0;
+  for_each_instruction(spirv, [&](uint32_t op, const uint32_t* a, uint32_t n) {
+    if (op == kOpDecorate && n >= 3) {
+      if (a[1] == kDecorationBinding) count = std::max(count, a[2] + 1);
+      if (a[1] == kDecorationDescriptorSet && a[2] != 0)
+        throw Error("internal error: bcvk shaders use descriptor set 0 only");
+    }
+  });
   return count;
+}
+
+uint32_t spirv_push_constant_bytes(std::span<const uint32_t> spirv) {
+  std::map<uint32_t, uint32_t> scalar_or_vector_bytes;        // type id -> bytes
+  std::map<uint32_t, std::vector<uint32_t>> struct_members;   // type id -> member type ids
+  std::map<std::pair<uint32_t, uint32_t>, uint32_t> offsets;  // (struct, member) -> offset
+  std::map<uint32_t, uint32_t> pointee;                       // push-constant pointer -> type
+  uint32_t push_pointer = 0;
+  for_each_instruction(spirv, [&](uint32_t op, const uint32_t* a, uint32_t n) {
+    if ((op == kOpTypeInt || op == kOpTypeFloat) && n >= 2)
+      scalar_or_vector_bytes[a[0]] = a[1] / 8;
+    else if (op == kOpTypeVector && n >= 3)
+      scalar_or_vector_bytes[a[0]] = scalar_or_vector_bytes[a[1]] * a[2];
+    else if (op == kOpTypeStruct && n >= 1)
+      struct_members[a[0]] = std::vector<uint32_t>(a + 1, a + n);
+    else if (op == kOpTypePointer && n >= 3 && a[1] == kStorageClassPushConstant)
+      pointee[a[0]] = a[2];
+    else if (op == kOpMemberDecorate && n >= 4 && a[2] == kDecorationOffset)
+      offsets[{a[0], a[1]}] = a[3];
+    else if (op == kOpVariable && n >= 3 && a[2] == kStorageClassPushConstant)
+      push_pointer = a[0];
+  });
+  if (!push_pointer) return 0;
+  const uint32_t block = pointee.at(push_pointer);
+  const auto members = struct_members.find(block);
+  if (members == struct_members.end())
+    throw Error("internal error: the push-constant block is not a struct");
+  uint32_t end = 0;
+  for (uint32_t m = 0; m < members->second.size(); ++m) {
+    const auto size = scalar_or_vector_bytes.find(members->second[m]);
+    const auto offset = offsets.find({block, m});
+    if (size == scalar_or_vector_bytes.end() || offset == offsets.end())
+      throw Error("internal error: a push-constant member that is not a scalar or vector");
+    end = std::max(end, offset->second + size->second);
+  }
+  return end;
 }
 
 Kernel::Kernel(const Device& device, const PipelineCache& cache, const std::string& shader,
@@ -42,6 +92,10 @@ Kernel::Kernel(const Device& device, const PipelineCache& cache, const std::stri
                 " bytes of push constants; " + device.info().name + " allows " +
                 std::to_string(device.info().max_push_constants_size));
   binding_count_ = spirv_binding_count(bin->words);
+  if (const uint32_t declared = spirv_push_constant_bytes(bin->words);
+      declared != push_constant_size)
+    throw Error("internal error: shader " + shader + " declares " + std::to_string(declared) +
+                " bytes of push constants; its op passes " + std::to_string(push_constant_size));
   const VkDevice dev = device.handle();
 
   try {

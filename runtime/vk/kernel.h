@@ -22,6 +22,10 @@ struct SpecConstant {
 // Storage-buffer binding indices of descriptor set 0 that `spirv` declares, highest + 1.
 // Throws if the module uses a descriptor set other than 0.
 uint32_t spirv_binding_count(std::span<const uint32_t> spirv);
+// Bytes of the push-constant block `spirv` declares (the end of its last member), 0 for none.
+// Kernel checks it against the size the dispatching op passes, so a push struct on the host
+// that drifts from the shader's fails at pipeline creation instead of reading garbage.
+uint32_t spirv_push_constant_bytes(std::span<const uint32_t> spirv);
 
 class Kernel {
  public:

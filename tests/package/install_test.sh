@@ -40,6 +40,10 @@ for exe in "$work/examples/chat" "$work/examples/chat_static" "$work/chat_pc"; d
   echo "$(basename "$exe"): $out"
 done
 # The shared build must find libbcvk.so through its own rpath or LD_LIBRARY_PATH only.
-ldd "$work/examples/chat" | grep -q "libbcvk.so.0" || { echo "chat does not link libbcvk.so" >&2; exit 1; }
-ldd "$work/examples/chat_static" | grep -q "libbcvk.so" && { echo "chat_static links the shared library" >&2; exit 1; }
+# (ldd's output captured first: with pipefail, `ldd | grep -q` fails whenever grep exits before
+# ldd has written everything and ldd dies of SIGPIPE.)
+libs="$(ldd "$work/examples/chat")"
+grep -q "libbcvk.so.0" <<<"$libs" || { echo "chat does not link libbcvk.so:" >&2; echo "$libs" >&2; exit 1; }
+static_libs="$(ldd "$work/examples/chat_static")"
+if grep -q "libbcvk.so" <<<"$static_libs"; then echo "chat_static links the shared library" >&2; exit 1; fi
 echo "package: install, find_package (shared, static) and pkg-config all work"

@@ -6,6 +6,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include "runtime/ops/copy.h"
+#include "runtime/ops/elementwise.h"
+#include "runtime/ops/kv_store.h"
+#include "runtime/ops/linear.h"
 #include "runtime/vk/error.h"
 #include "runtime/vk/kernel.h"
 #include "shaders/registry.h"
@@ -23,6 +27,34 @@ TEST(SpirvReflection, CountsBindingsOfEmbeddedShaders) {
   EXPECT_EQ(shaders::find("no_such_shader"), nullptr);
 }
 
+// Push-constant blocks as the shaders declare them, against the host structs the ops pass.
+TEST(SpirvReflection, PushConstantBlocksMatchTheOpsStructs) {
+  const std::vector<std::pair<const char*, size_t>> want = {
+      {"copy", sizeof(ops::CopyPush)},
+      {"linear_f32", sizeof(ops::LinearPush)},
+      {"linear_q_q4_1", sizeof(ops::LinearQPush)},
+      {"linear_q_q6_k_rows", sizeof(ops::LinearQPush)},
+      {"embed_f32", sizeof(ops::EmbedPush)},
+      {"embed_q_q8_0", sizeof(ops::EmbedQPush)},
+      {"kv_store", sizeof(ops::KvStorePush)},
+      {"attention_kv_f16", sizeof(ops::AttentionPush)},
+      {"rms_norm", sizeof(ops::RmsNormPush)}};
+  for (const auto& [name, bytes] : want) {
+    ASSERT_NE(shaders::find(name), nullptr) << name;
+    EXPECT_EQ(vk::spirv_push_constant_bytes(shaders::find(name)->words), bytes) << name;
+  }
+}
+
+TEST_F(KernelTest, APushSizeThatDiffersFromTheShaderIsRefused) {
+  try {
+    vk::Kernel k(ctx().device(), ctx().pipeline_cache(), "embed_q_q4_1", {}, 16);
+    FAIL() << "a 16-byte push block was accepted for a 24-byte one";
+  } catch (const vk::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("embed_q_q4_1 declares 24 bytes"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(SpirvReflection, RejectsGarbage) {
   const std::vector<uint32_t> garbage = {0xdeadbeef, 1, 2, 3, 4, 5};
   EXPECT_THROW(vk::spirv_binding_count(garbage), vk::Error);
@@ -35,8 +67,8 @@ TEST(SpirvReflection, RejectsGarbage) {
 
 TEST_F(KernelTest, EveryEmbeddedShaderBuildsAPipeline) {
   for (const auto& s : shaders::all()) {
-    // 128 bytes is the minimum maxPushConstantsSize and covers every shader's block.
-    vk::Kernel k(ctx().device(), ctx().pipeline_cache(), std::string(s.name), {}, 128);
+    vk::Kernel k(ctx().device(), ctx().pipeline_cache(), std::string(s.name), {},
+                 vk::spirv_push_constant_bytes(s.words));
     EXPECT_NE(k.pipeline(), VK_NULL_HANDLE) << s.name;
   }
 }
