@@ -123,6 +123,16 @@ TEST(Cli, UnknownWeightModeIsRefusedBeforeLoading) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("--weights"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("loading weights"), std::string::npos) << r.err;
+  for (const char* cmd : {"generate -p hi -n 1",
+                          "bench -m " BCVK_MODEL_DIR "/SmolLM2-135M-Instruct.Q4_1.gguf --reps 1"}) {
+    const Outcome kv = bcvk(std::string(cmd) + " --kv f8");
+    EXPECT_NE(kv.exit_code, 0) << cmd;
+    EXPECT_NE(kv.err.find("--kv"), std::string::npos) << cmd << ": " << kv.err;
+    EXPECT_EQ(kv.err.find("loading weights"), std::string::npos) << kv.err;
+  }
+  const Outcome none = bcvk("report");
+  EXPECT_NE(none.exit_code, 0);
+  EXPECT_NE(none.err.find("files"), std::string::npos) << none.err;
 }
 
 TEST(Cli, ServeRefusesBadFlagsFilesAndAddressesClearly) {
