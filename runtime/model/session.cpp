@@ -201,27 +201,23 @@ void Session::record_layer(uint32_t l, uint32_t T, uint32_t pos0, const LayerCap
   const vk::Buffer& vc = v_cache_[l];
   ops::rms_norm(ctx_, s, x_.view(), L.attn_norm.view(), xn_.view(), E, T, c.rms_eps);
   s.barrier();
+  // Q into scratch.  K and V straight into the cache rows of positions pos0 .. pos0 + T - 1 when
+  // it holds f32; with an f16 cache into f32 staging rows first, K rotated there, then both
+  // rounded into the cache.
   const ops::KvType kv = model_.kv_type();
-  if (kv == ops::KvType::kF32) {
-    // Q into scratch; K and V straight into the cache rows of positions pos0 .. pos0 + T - 1.
-    linear(L.wq, xn_, E, q_, QD, 0, false, T, "linear_q");
-    linear(L.wk, xn_, E, kc, KV, pos0 * KV, false, T, "linear_k");
-    linear(L.wv, xn_, E, vc, KV, pos0 * KV, false, T, "linear_v");
-    s.barrier();
-    ops::rope(ctx_, s, q_.view(), model_.rope_table().view(), token_info_.view(),
-              {T, c.n_heads, hd, c.rope_dims, QD, 0, adjacent});
-    ops::rope(ctx_, s, kc.view(), model_.rope_table().view(), token_info_.view(),
-              {T, c.n_kv_heads, hd, c.rope_dims, KV, pos0 * KV, adjacent});
-  } else {
-    // f16 cache: K and V in f32 scratch, K rotated there, then both rounded into the cache.
-    linear(L.wq, xn_, E, q_, QD, 0, false, T, "linear_q");
-    linear(L.wk, xn_, E, k_new_, KV, 0, false, T, "linear_k");
-    linear(L.wv, xn_, E, v_new_, KV, 0, false, T, "linear_v");
-    s.barrier();
-    ops::rope(ctx_, s, q_.view(), model_.rope_table().view(), token_info_.view(),
-              {T, c.n_heads, hd, c.rope_dims, QD, 0, adjacent});
-    ops::rope(ctx_, s, k_new_.view(), model_.rope_table().view(), token_info_.view(),
-              {T, c.n_kv_heads, hd, c.rope_dims, KV, 0, adjacent});
+  const bool staged = kv == ops::KvType::kF16;
+  const vk::Buffer& k_dst = staged ? k_new_ : kc;
+  const vk::Buffer& v_dst = staged ? v_new_ : vc;
+  const uint32_t kv_offset = staged ? 0 : pos0 * KV;
+  linear(L.wq, xn_, E, q_, QD, 0, false, T, "linear_q");
+  linear(L.wk, xn_, E, k_dst, KV, kv_offset, false, T, "linear_k");
+  linear(L.wv, xn_, E, v_dst, KV, kv_offset, false, T, "linear_v");
+  s.barrier();
+  ops::rope(ctx_, s, q_.view(), model_.rope_table().view(), token_info_.view(),
+            {T, c.n_heads, hd, c.rope_dims, QD, 0, adjacent});
+  ops::rope(ctx_, s, k_dst.view(), model_.rope_table().view(), token_info_.view(),
+            {T, c.n_kv_heads, hd, c.rope_dims, KV, kv_offset, adjacent});
+  if (staged) {
     s.barrier();
     ops::kv_store(
         ctx_, s, {k_new_.view(), v_new_.view(), kc.view(), vc.view(), T * KV, uint64_t(pos0) * KV});
