@@ -117,7 +117,7 @@ Variant bench_variant(vk::Context& ctx, const loaders::LlamaModelFile& file, con
   if (file.compressed()) {
     // A compressed file (bcvk compress): its stored circulant MLPs, no dense weight for them.
     m = load_model(ctx, file, o.model);
-    patch = load_stored_patch(ctx, file);
+    patch = load_stored_patch(ctx, file, o.model);
     const auto rec = compress::read_compression_record(*file.gguf());
     v.name = "compressed (" +
              (rec ? rec->patch_description : std::string("stored circulant MLPs")) + ")";

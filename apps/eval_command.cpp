@@ -293,7 +293,7 @@ int run_eval(const EvalOptions& o) {
   std::unique_ptr<model::MlpPatch> stored_patch;
   if (stored_student) {
     student = load_model(ctx, student_file, o.model);
-    stored_patch = load_stored_patch(ctx, student_file);
+    stored_patch = load_stored_patch(ctx, student_file, o.model);
   }
   const auto eval_ids =
       tokenize(tok, eval_set, o.limit, m->context_length(), o.sweep.continuation_tokens);

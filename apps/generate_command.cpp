@@ -44,7 +44,7 @@ int run_generate(const GenerateOptions& o) {
   const auto ids = tok.encode(text);
   vk::Context ctx(context_options(o.dev));
   auto m = load_model(ctx, file, o.model);
-  const auto patch = load_stored_patch(ctx, file);  // a compressed model's circulant MLPs
+  const auto patch = load_stored_patch(ctx, file, o.model);  // a compressed model's circulant MLPs
   if (ids.size() + o.n > m->context_length())
     throw std::invalid_argument("the prompt (" + std::to_string(ids.size()) + " tokens) plus -n " +
                                 std::to_string(o.n) + " exceeds the context of " +

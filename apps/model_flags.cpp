@@ -73,15 +73,18 @@ std::unique_ptr<model::Model> load_model(
 }
 
 std::unique_ptr<model::MlpPatch> load_stored_patch(vk::Context& ctx,
-                                                   const loaders::LlamaModelFile& file) {
+                                                   const loaders::LlamaModelFile& file,
+                                                   const ModelFlags& flags) {
   if (!file.compressed()) return nullptr;
   const auto t0 = std::chrono::steady_clock::now();
-  auto patch = std::make_unique<model::MlpPatch>(ctx, file.config(), model::MlpPatch::stored(file));
+  auto patch = model::MlpPatch::load_stored(ctx, file, weight_mode(flags));
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::fprintf(
       stderr,
-      "compressed model: %zu block-circulant MLP projections, %s on the device, in %.1f s\n",
-      patch->projections().size(), vk::format_bytes(patch->device_bytes()).c_str(), s);
+      "compressed model: %zu block-circulant MLP projections, %s of %s weights on the device, "
+      "in %.1f s\n",
+      patch->projections().size(), vk::format_bytes(patch->device_bytes()).c_str(),
+      patch->weights() == ops::CirculantWeights::kF16 ? "f16" : "f32", s);
   return patch;
 }
 

@@ -40,7 +40,9 @@ std::unique_ptr<model::Model> load_model(
 
 // For a compressed file (bcvk compress): the patch of the MLP projections it stores
 // block-circulant, on the device, with a line on stderr; null for a dense file.
+// Its weights follow the flags' weight mode (MlpPatch::stored_weights).
 std::unique_ptr<model::MlpPatch> load_stored_patch(vk::Context& ctx,
-                                                   const loaders::LlamaModelFile& file);
+                                                   const loaders::LlamaModelFile& file,
+                                                   const ModelFlags& flags);
 
 }  // namespace bcvk::apps

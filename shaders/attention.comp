@@ -8,6 +8,7 @@
 // Dispatch: runtime/ops/elementwise.cpp (attention).
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
+#include "half.glsl"
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint kHeadDim = 64;
@@ -17,8 +18,8 @@ layout(std430, binding = 0) readonly buffer Q { float q[]; };
 layout(std430, binding = 1) readonly buffer Kc { uint kc[]; };
 layout(std430, binding = 2) readonly buffer Vc { uint vc[]; };
 // Values i and i + 1 (i even) of the cache.
-vec2 k_pair(uint i) { return unpackHalf2x16(kc[i / 2]); }
-vec2 v_pair(uint i) { return unpackHalf2x16(vc[i / 2]); }
+vec2 k_pair(uint i) { return unpack_half2(kc[i / 2]); }
+vec2 v_pair(uint i) { return unpack_half2(vc[i / 2]); }
 #else
 layout(std430, binding = 1) readonly buffer Kc { float kc[]; };
 layout(std430, binding = 2) readonly buffer Vc { float vc[]; };

@@ -9,8 +9,11 @@
 //   UNPACK  real [T][p][B] -> y [T][y_stride] from column y_offset, first m rows (+= if accumulate).
 //   DIRECT  y_i[r] = sum_j sum_k c_ij[(r - k) mod B] x_j[k] without FFTs (small B): one subgroup
 //           per output row, lanes over the n inputs, kTokens tokens per workgroup.
+// WEIGHT_F16 (FREQ, DIRECT): S or c held as f16, two values packed in each 32-bit word and read
+// with unpack_half2 (half.glsl; half the bytes; no 16-bit storage feature needed); arithmetic stays f32.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
+#include "half.glsl"
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint kTokens = 1;
@@ -41,7 +44,13 @@ void main() {
 }
 
 #elif defined(FREQ)
+#ifdef WEIGHT_F16
+layout(std430, binding = 0) readonly buffer S { uint s[]; };   // [p][q][F] complex f16 pairs
+vec2 spectrum(uint i) { return unpack_half2(s[i]); }
+#else
 layout(std430, binding = 0) readonly buffer S { vec2 s[]; };   // [p][q][F]
+vec2 spectrum(uint i) { return s[i]; }
+#endif
 layout(std430, binding = 1) readonly buffer XF { vec2 xf[]; }; // [T][q][F]
 layout(std430, binding = 2) writeonly buffer YF { vec2 yf[]; };// [T][p][F]
 vec2 cmul(vec2 a, vec2 b) { return vec2(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x); }
@@ -52,7 +61,7 @@ void main() {
   vec2 acc[kTokens];
   for (uint t = 0; t < kTokens; ++t) acc[t] = vec2(0.0);
   for (uint j = 0; j < pc.q; ++j) {
-    const vec2 w = s[(i * pc.q + j) * F + f];
+    const vec2 w = spectrum((i * pc.q + j) * F + f);
     for (uint t = 0; t < kTokens; ++t) {
       const uint tok = min(t0 + t, pc.T - 1);
       acc[t] += cmul(w, xf[(tok * pc.q + j) * F + f]);
@@ -75,7 +84,16 @@ void main() {
 }
 
 #elif defined(DIRECT)
+#ifdef WEIGHT_F16
+layout(std430, binding = 0) readonly buffer C { uint c[]; };  // [p][q][B] f16, two per word
+float param(uint i) {
+  const vec2 pair = unpack_half2(c[i / 2]);
+  return (i & 1u) != 0 ? pair.y : pair.x;
+}
+#else
 layout(std430, binding = 0) readonly buffer C { float c[]; };  // [p][q][B]
+float param(uint i) { return c[i]; }
+#endif
 layout(std430, binding = 1) readonly buffer X { float x[]; };
 layout(std430, binding = 2) buffer Y { float y[]; };
 shared float partial[gl_WorkGroupSize.x];
@@ -87,7 +105,7 @@ void main() {
   for (uint t = 0; t < kTokens; ++t) acc[t] = 0.0;
   for (uint s = lid; s < pc.n; s += WG) {
     const uint j = s / pc.B, k = s % pc.B;
-    const float w = c[(i * pc.q + j) * pc.B + (r + pc.B - k) % pc.B];
+    const float w = param((i * pc.q + j) * pc.B + (r + pc.B - k) % pc.B);
     for (uint t = 0; t < kTokens; ++t) acc[t] += w * x[pc.x_offset + min(t0 + t, pc.T - 1) * pc.x_stride + s];
   }
   for (uint t = 0; t < kTokens; ++t) {

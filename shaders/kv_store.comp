@@ -1,10 +1,11 @@
 #version 450
 // kv_store: writes T rows of K and of V (f32, [T, width], K already rotated) into the f16 KV
-// cache at a word offset, two values per 32-bit word (packHalf2x16), as attention.comp with
+// cache at a word offset, two values per 32-bit word (pack_half2, half.glsl), as attention.comp with
 // KV_F16 reads them.  One invocation per pair, K and V together (one dispatch, not two: on
 // lavapipe a dispatch costs about as much as this work).  Dispatch: runtime/ops/kv_store.cpp.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
+#include "half.glsl"
 
 layout(local_size_x_id = 0) in;
 
@@ -21,6 +22,6 @@ layout(push_constant) uniform Push {
 void main() {
   const uint i = gl_GlobalInvocationID.x;
   if (i >= pc.pairs) return;
-  k_cache[pc.word_offset + i] = packHalf2x16(k[i]);
-  v_cache[pc.word_offset + i] = packHalf2x16(v[i]);
+  k_cache[pc.word_offset + i] = pack_half2(k[i]);
+  v_cache[pc.word_offset + i] = pack_half2(v[i]);
 }

@@ -6,6 +6,8 @@
 // `uint wq[]` and defines exactly one WTYPE_* macro.  decode_unit(rb, u, w) writes values
 // 32u .. 32u+31 of the row that starts at word rb into w[0..7].
 
+#include "half.glsl"
+
 // Four bytes of a word as floats: unsigned nibbles, 2-bit fields, signed bytes.
 vec4 nib_lo(uint q) { return vec4((uvec4(q, q >> 8, q >> 16, q >> 24)) & 15u); }
 vec4 nib_hi(uint q) { return vec4((uvec4(q, q >> 8, q >> 16, q >> 24) >> 4) & 15u); }
@@ -77,7 +79,7 @@ uint block_body(uint rb, uint b, uint blocks_per_row) {
 }
 #ifdef SPLIT_D
 float block_d(uint rb, uint b) {
-  const vec2 dd = unpackHalf2x16(wq[rb + b / 2]);
+  const vec2 dd = unpack_half2(wq[rb + b / 2]);
   return (b & 1u) != 0 ? dd.y : dd.x;
 }
 #endif
@@ -96,7 +98,7 @@ void decode_unit(uint rb, uint u, uint blocks_per_row, out vec4 w[8]) {
     w[i + 4] = nib_hi(q) * d - 8.0 * d;
   }
 #elif defined(WTYPE_Q4_1)
-  const vec2 dm = unpackHalf2x16(wq[p]);
+  const vec2 dm = unpack_half2(wq[p]);
   for (uint i = 0; i < 4; ++i) {
     const uint q = wq[p + 1 + i];
     w[i] = nib_lo(q) * dm.x + dm.y;
@@ -110,7 +112,7 @@ void decode_unit(uint rb, uint u, uint blocks_per_row, out vec4 w[8]) {
     w[i + 4] = (nib_hi(q) + 16.0 * bits4(qh, 16 + 4 * i) - 16.0) * d;
   }
 #elif defined(WTYPE_Q5_1)
-  const vec2 dm = unpackHalf2x16(wq[p]);
+  const vec2 dm = unpack_half2(wq[p]);
   const uint qh = wq[p + 1];
   for (uint i = 0; i < 4; ++i) {
     const uint q = wq[p + 2 + i];
@@ -128,7 +130,7 @@ void decode_unit(uint rb, uint u, uint blocks_per_row, out vec4 w[8]) {
 #elif defined(WTYPE_Q2_K)
   // scales[16] words 0-3, qs[64] words 4-19, (d, dmin) word 20.  Unit j: half j/4, shift 2(j%4);
   // values 0-15 from qs bytes 0-15 of the half with scale byte 2j, 16-31 from 16-31 with 2j+1.
-  const vec2 dm = unpackHalf2x16(wq[p + 20]);
+  const vec2 dm = unpack_half2(wq[p + 20]);
   const uint h = j / 4, shift = 2 * (j % 4);
   const uint s0 = byte_at(p, 2 * j), s1 = byte_at(p, 2 * j + 1);
   const float d0 = dm.x * float(s0 & 15u), m0 = dm.y * float(s0 >> 4);
@@ -156,7 +158,7 @@ void decode_unit(uint rb, uint u, uint blocks_per_row, out vec4 w[8]) {
 #elif defined(WTYPE_Q4_K)
   // (d, dmin) word 0, scales[12] words 1-3, qs[128] words 4-35: unit j is the low (j even) or
   // high nibbles of the 32 bytes of chunk j/2.
-  const vec2 dm = unpackHalf2x16(wq[p]);
+  const vec2 dm = unpack_half2(wq[p]);
   float sc, mn;
   scale_min_k4(p + 1, j, sc, mn);
   const float dl = dm.x * sc, ml = dm.y * mn;
@@ -165,7 +167,7 @@ void decode_unit(uint rb, uint u, uint blocks_per_row, out vec4 w[8]) {
 #elif defined(WTYPE_Q5_K)
   // As Q4_K with qh[32] at words 4-11 (bit j of byte l is the fifth bit of value l of unit j)
   // and qs at words 12-43.
-  const vec2 dm = unpackHalf2x16(wq[p]);
+  const vec2 dm = unpack_half2(wq[p]);
   float sc, mn;
   scale_min_k4(p + 1, j, sc, mn);
   const float dl = dm.x * sc, ml = dm.y * mn;
@@ -212,7 +214,7 @@ float dot_unit(uint rb, uint u, uint blocks_per_row, uint xb) {
   }
   const float sx = xs.x + xs.y + xs.z + xs.w;
 #if defined(WTYPE_Q4_1)
-  const vec2 dm = unpackHalf2x16(wq[p]);
+  const vec2 dm = unpack_half2(wq[p]);
   return dm.x * s + dm.y * sx;
 #else
   return d * (s - 8.0 * sx);

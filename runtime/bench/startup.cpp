@@ -66,8 +66,7 @@ StartupResult measure_startup(const StartupOptions& o) {
   clock.end("dense weights (dequantize, upload)", &ctx);
 
   std::unique_ptr<model::MlpPatch> patch;
-  if (file.compressed())
-    patch = std::make_unique<model::MlpPatch>(ctx, file.config(), model::MlpPatch::stored(file));
+  patch = model::MlpPatch::load_stored(ctx, file, o.weights);
   clock.end("circulant MLPs (spectra, path choice, FFT plans)", &ctx);
 
   model::Session session(m, 64, false, patch.get());

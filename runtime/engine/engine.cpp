@@ -42,9 +42,7 @@ Engine::Engine(const std::string& path, EngineOptions options)
   mo.kv = options.kv;
   mo.context = choose_context(options.context, file_.config());
   model_ = std::make_unique<model::Model>(*ctx_, file_, mo, options.progress);
-  if (file_.compressed())
-    patch_ =
-        std::make_unique<model::MlpPatch>(*ctx_, file_.config(), model::MlpPatch::stored(file_));
+  patch_ = model::MlpPatch::load_stored(*ctx_, file_, options.weights);
 }
 
 EngineSession::EngineSession(Engine& engine, uint32_t context) : engine_(engine) {

@@ -49,6 +49,29 @@ std::vector<PatchedProjection> MlpPatch::stored(const loaders::LlamaModelFile& f
   return out;
 }
 
+ops::CirculantWeights MlpPatch::stored_weights(const loaders::LlamaModelFile& file,
+                                               WeightMode mode) {
+  if (mode == WeightMode::kF32) return ops::CirculantWeights::kF32;
+  if (mode == WeightMode::kF16) return ops::CirculantWeights::kF16;
+  bool any = false;
+  for (const loaders::LlamaLayer& l : file.layers())
+    for (const loaders::CirculantTensor* t :
+         {&l.circulant.gate, &l.circulant.up, &l.circulant.down})
+      if (t->present()) {
+        if (t->type != gguf::GgmlType::F16) return ops::CirculantWeights::kF32;
+        any = true;
+      }
+  return any ? ops::CirculantWeights::kF16 : ops::CirculantWeights::kF32;
+}
+
+std::unique_ptr<MlpPatch> MlpPatch::load_stored(vk::Context& ctx,
+                                                const loaders::LlamaModelFile& file,
+                                                WeightMode mode) {
+  if (!file.compressed()) return nullptr;
+  return std::make_unique<MlpPatch>(ctx, file.config(), stored(file), ops::CirculantPath::kAuto, 64,
+                                    stored_weights(file, mode));
+}
+
 void check_block_sizes(const loaders::LlamaConfig& c, const compress::PatchSpec& spec) {
   for (size_t i = 0; i < spec.layers.size(); ++i)
     for (auto p : compress::kProjections) {
@@ -104,8 +127,12 @@ std::vector<PatchedProjection> MlpPatch::project(
 
 MlpPatch::MlpPatch(vk::Context& ctx, const loaders::LlamaConfig& config,
                    std::vector<PatchedProjection> projections, ops::CirculantPath path,
-                   uint32_t max_tokens)
-    : ctx_(ctx), config_(config), path_(path), max_tokens_(std::max(max_tokens, 1u)) {
+                   uint32_t max_tokens, ops::CirculantWeights weights)
+    : ctx_(ctx),
+      config_(config),
+      path_(path),
+      weights_(weights),
+      max_tokens_(std::max(max_tokens, 1u)) {
   for (PatchedProjection& pp : projections) upload(pp);
   projections_ = std::move(projections);
 }
@@ -132,7 +159,7 @@ void MlpPatch::upload(const PatchedProjection& pp) {
   if (circ) {
     const ops::CirculantPath path =
         path_ == ops::CirculantPath::kAuto ? choose_path(pp.circulant) : path_;
-    e->circulant = std::make_unique<ops::BlockCirculantLinear>(ctx_, pp.circulant, path);
+    e->circulant = std::make_unique<ops::BlockCirculantLinear>(ctx_, pp.circulant, path, weights_);
     if (e->circulant->path() == ops::CirculantPath::kFft) {
       const uint32_t B = pp.circulant.block,
                      need = std::max(pp.circulant.row_blocks(), pp.circulant.col_blocks());
@@ -183,7 +210,7 @@ ops::CirculantPath MlpPatch::choose_path(const compress::BlockCirculant& params)
   vk::upload(ctx_.allocator(), x,
              std::span<const float>(std::vector<float>(size_t(kTokens) * params.cols, 0.5f)));
   auto time = [&](ops::CirculantPath path) {
-    const ops::BlockCirculantLinear layer(ctx_, params, path);
+    const ops::BlockCirculantLinear layer(ctx_, params, path, weights_);
     vk::Stream s(ctx_.device());
     std::vector<double> ms;
     for (int rep = -1; rep < 3; ++rep) {

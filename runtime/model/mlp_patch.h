@@ -13,6 +13,7 @@
 #include "runtime/compress/block_circulant.h"
 #include "runtime/compress/low_rank.h"
 #include "runtime/compress/patch_spec.h"
+#include "runtime/model/model.h"
 #include "runtime/ops/block_circulant.h"
 
 namespace bcvk::model {
@@ -64,13 +65,23 @@ class MlpPatch {
 
   // The projections a compressed model file (bcvk compress) stores block-circulant, or none.
   static std::vector<PatchedProjection> stored(const loaders::LlamaModelFile& file);
+  // How a compressed file's circulant weights sit on the device under a weight mode: f32 and f16
+  // as named; native as the file stores them (f16 when every circulant tensor is f16).
+  static ops::CirculantWeights stored_weights(const loaders::LlamaModelFile& file, WeightMode mode);
+  // The stored projections of a compressed file on the device (stored_weights), or null for a
+  // dense file.
+  static std::unique_ptr<MlpPatch> load_stored(vk::Context& ctx,
+                                               const loaders::LlamaModelFile& file,
+                                               WeightMode mode);
 
   MlpPatch(vk::Context& ctx, const loaders::LlamaConfig& config,
            std::vector<PatchedProjection> projections,
-           ops::CirculantPath path = ops::CirculantPath::kAuto, uint32_t max_tokens = 64);
+           ops::CirculantPath path = ops::CirculantPath::kAuto, uint32_t max_tokens = 64,
+           ops::CirculantWeights weights = ops::CirculantWeights::kF32);
   ~MlpPatch();
 
   bool patched(uint32_t layer, compress::Projection p) const;
+  ops::CirculantWeights weights() const { return weights_; }
   // Records y (+)= W' x for a patched projection and returns true; false when it is not patched.
   bool record(vk::Context& ctx, vk::Stream& s, uint32_t layer, compress::Projection p,
               const ops::CirculantCall& call, std::string_view label) const;
@@ -103,6 +114,7 @@ class MlpPatch {
   vk::Context& ctx_;
   const loaders::LlamaConfig config_;
   ops::CirculantPath path_;
+  ops::CirculantWeights weights_;
   uint32_t max_tokens_;
   std::vector<PatchedProjection> projections_;
   std::map<std::pair<uint32_t, int>, std::unique_ptr<Entry>> entries_;

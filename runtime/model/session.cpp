@@ -182,16 +182,19 @@ void Session::linear(const DeviceWeight& w, const vk::Buffer& x, uint32_t x_stri
 // An MLP projection: replaced (block-circulant or low-rank) when the patch has it, else dense.
 void Session::mlp_projection(uint32_t layer, compress::Projection p, const DeviceWeight& w,
                              const vk::Buffer& x, uint32_t x_stride, const vk::Buffer& y,
-                             uint32_t y_stride, bool acc, uint32_t T, std::string_view label) {
-  if (patch_ && patch_->record(ctx_, stream_, layer, p,
-                               {x.view(), x_stride, y.view(), y_stride, 0, T, acc}, label))
+                             uint32_t y_stride, bool acc, uint32_t T, std::string_view label,
+                             bool reuse_input_spectrum) {
+  if (patch_ &&
+      patch_->record(ctx_, stream_, layer, p,
+                     {x.view(), x_stride, y.view(), y_stride, 0, T, acc, reuse_input_spectrum},
+                     label))
     return;
   linear(w, x, x_stride, y, y_stride, 0, acc, T, label);
 }
 
 void Session::record_layer(uint32_t l, uint32_t T, uint32_t pos0, const LayerCaptureBuffers* cap) {
   const auto& c = model_.config();
-  const uint32_t E = c.n_embd, F = c.n_ff, hd = c.head_dim;
+  const uint32_t E = c.n_embd, hd = c.head_dim;
   const uint32_t QD = c.n_heads * hd, KV = c.n_kv_heads * hd;
   const float scale = 1.0f / std::sqrt(float(hd));
   const uint32_t adjacent = model_.rope_layout() == loaders::RopeLayout::kAdjacentPairs ? 1 : 0;
@@ -234,8 +237,21 @@ void Session::record_layer(uint32_t l, uint32_t T, uint32_t pos0, const LayerCap
     s.copy(x_.view(0, uint64_t(T) * E * 4), cap->mid.view(0, uint64_t(T) * E * 4));
     s.copy(xn_.view(0, uint64_t(T) * E * 4), cap->input.view(0, uint64_t(T) * E * 4));
   }
+  record_mlp(l, T, cap);
+}
+
+// x += down(silu(gate(xn)) * up(xn)); with `cap`, gate, up and the hidden activations are copied
+// out too.  When gate and up are block-circulant on the FFT path with one block size, up reuses
+// the input spectrum gate's call left in the workspace (one pack and forward FFT fewer).
+void Session::record_mlp(uint32_t l, uint32_t T, const LayerCaptureBuffers* cap) {
+  const auto& c = model_.config();
+  const uint32_t E = c.n_embd, F = c.n_ff;
+  vk::Stream& s = stream_;
+  const DeviceLayer& L = model_.layers()[l];
+  const bool shared_spectrum = patch_ && patch_->gate_and_up_share_input_spectrum(l);
   mlp_projection(l, compress::Projection::kGate, L.gate, xn_, E, g_, F, false, T, "mlp_gate");
-  mlp_projection(l, compress::Projection::kUp, L.up, xn_, E, u_, F, false, T, "mlp_up");
+  mlp_projection(l, compress::Projection::kUp, L.up, xn_, E, u_, F, false, T, "mlp_up",
+                 shared_spectrum);
   s.barrier();
   ops::silu_mul(ctx_, s, g_.view(), u_.view(), h_.view(), T * F);
   s.barrier();
@@ -271,24 +287,11 @@ void Session::forward(uint32_t T, bool all_logits) {
 }
 
 double Session::time_mlps(uint32_t T, int reps) {
-  const auto& c = model_.config();
   if (T == 0 || T > max_batch_) throw std::invalid_argument("time_mlps: bad token count");
   std::vector<double> samples;
   for (int rep = -1; rep < reps; ++rep) {
     const auto t0 = std::chrono::steady_clock::now();
-    for (uint32_t l = 0; l < model_.layers().size(); ++l) {
-      const DeviceLayer& L = model_.layers()[l];
-      mlp_projection(l, compress::Projection::kGate, L.gate, xn_, c.n_embd, g_, c.n_ff, false, T,
-                     "mlp_gate");
-      mlp_projection(l, compress::Projection::kUp, L.up, xn_, c.n_embd, u_, c.n_ff, false, T,
-                     "mlp_up");
-      stream_.barrier();
-      ops::silu_mul(ctx_, stream_, g_.view(), u_.view(), h_.view(), T * c.n_ff);
-      stream_.barrier();
-      mlp_projection(l, compress::Projection::kDown, L.down, h_, c.n_ff, x_, c.n_embd, true, T,
-                     "mlp_down");
-      stream_.barrier();
-    }
+    for (uint32_t l = 0; l < model_.layers().size(); ++l) record_mlp(l, T, nullptr);
     stream_.submit_and_wait();
     if (rep >= 0)
       samples.push_back(

@@ -68,9 +68,11 @@ class Session {
   void record_layer(uint32_t layer, uint32_t T, uint32_t pos0, const LayerCaptureBuffers* capture);
   void linear(const DeviceWeight& w, const vk::Buffer& x, uint32_t x_stride, const vk::Buffer& y,
               uint32_t y_stride, uint32_t y_offset, bool acc, uint32_t T, std::string_view label);
+  void record_mlp(uint32_t layer, uint32_t T, const LayerCaptureBuffers* capture);
   void mlp_projection(uint32_t layer, compress::Projection p, const DeviceWeight& w,
                       const vk::Buffer& x, uint32_t x_stride, const vk::Buffer& y,
-                      uint32_t y_stride, bool acc, uint32_t T, std::string_view label);
+                      uint32_t y_stride, bool acc, uint32_t T, std::string_view label,
+                      bool reuse_input_spectrum = false);
   void check_tokens(std::span<const int32_t> tokens, size_t limit) const;
   void upload_token_info(uint32_t T, uint32_t pos0);
 

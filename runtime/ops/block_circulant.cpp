@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 
+#include "loaders/half.h"
 #include "runtime/vk/error.h"
 #include "runtime/vk/transfer.h"
 
@@ -16,6 +17,23 @@ constexpr uint32_t kDirectBelow = 16;
 
 uint32_t groups(uint64_t n, uint32_t wg) {
   return static_cast<uint32_t>(std::max<uint64_t>((n + wg - 1) / wg, 1));
+}
+
+// Uploads `values` as f32, or as f16 (round to nearest even) two to a word, low half first --
+// the order unpackHalf2x16 reads.
+vk::Buffer upload_weights(vk::Context& ctx, const std::vector<float>& values, CirculantWeights type,
+                          const char* name) {
+  if (type == CirculantWeights::kF32) {
+    vk::Buffer b(ctx.allocator(), values.size() * 4, vk::MemoryUse::kDevice, name);
+    vk::upload(ctx.allocator(), b, std::span<const float>(values));
+    return b;
+  }
+  std::vector<uint32_t> packed((values.size() + 1) / 2, 0);
+  for (size_t i = 0; i < values.size(); ++i)
+    packed[i / 2] |= uint32_t(loaders::float_to_half(values[i])) << (16 * (i % 2));
+  vk::Buffer b(ctx.allocator(), packed.size() * 4, vk::MemoryUse::kDevice, name);
+  vk::upload(ctx.allocator(), b, std::span<const uint32_t>(packed));
+  return b;
 }
 
 uint32_t tokens_per_group(uint32_t T) {
@@ -51,13 +69,14 @@ uint64_t CirculantWorkspace::device_bytes() const {
 }
 
 BlockCirculantLinear::BlockCirculantLinear(vk::Context& ctx, const compress::BlockCirculant& params,
-                                           CirculantPath path)
+                                           CirculantPath path, CirculantWeights weights)
     : m_(params.rows),
       n_(params.cols),
       B_(params.block),
       p_(params.row_blocks()),
       q_(params.col_blocks()),
       path_(path),
+      weights_type_(weights),
       parameters_(params.parameters()) {
   if (params.c.size() != size_t(p_) * q_ * B_)
     throw vk::Error("internal error: block-circulant parameters of the wrong size");
@@ -68,13 +87,9 @@ BlockCirculantLinear::BlockCirculantLinear(vk::Context& ctx, const compress::Blo
   if (path_ == CirculantPath::kFft) {
     const std::vector<float> spectra = compress::weight_spectra(params);
     ++spectra_computed_;
-    weights_ = vk::Buffer(ctx.allocator(), spectra.size() * 4, vk::MemoryUse::kDevice,
-                          "circulant weight spectra");
-    vk::upload(ctx.allocator(), weights_, std::span<const float>(spectra));
+    weights_ = upload_weights(ctx, spectra, weights_type_, "circulant weight spectra");
   } else {
-    weights_ = vk::Buffer(ctx.allocator(), params.c.size() * 4, vk::MemoryUse::kDevice,
-                          "circulant parameters");
-    vk::upload(ctx.allocator(), weights_, std::span<const float>(params.c));
+    weights_ = upload_weights(ctx, params.c, weights_type_, "circulant parameters");
   }
 }
 
@@ -88,9 +103,10 @@ void BlockCirculantLinear::record(vk::Context& ctx, vk::Stream& s, CirculantWork
     const uint32_t wg =
         ctx.info().subgroup_arithmetic ? std::clamp(ctx.info().subgroup_size, 8u, 64u) : 64u;
     const uint32_t kt = tokens_per_group(c.T);
-    vk::Kernel& k = ctx.kernel(
-        ctx.info().subgroup_arithmetic ? "block_circulant_direct" : "block_circulant_direct_shared",
-        {{0, wg}, {1, kt}}, sizeof(BlockCirculantPush));
+    std::string name =
+        ctx.info().subgroup_arithmetic ? "block_circulant_direct" : "block_circulant_direct_shared";
+    if (weights_type_ == CirculantWeights::kF16) name += "_f16";
+    vk::Kernel& k = ctx.kernel(name, {{0, wg}, {1, kt}}, sizeof(BlockCirculantPush));
     const BlockCirculantPush push{
         c.T, m_, n_, B_, p_, q_, c.x_stride, c.y_stride, c.y_offset, c.accumulate ? 1u : 0u, 0};
     s.dispatch(k, {weights_.view(), c.x, c.y}, push, {m_, groups(c.T, kt), 1}, label);
@@ -135,7 +151,9 @@ void BlockCirculantLinear::record_fft(vk::Context& ctx, vk::Stream& s, Circulant
   }
   const uint32_t kt = tokens_per_group(Tb);
   const uint32_t fwg = std::min<uint32_t>(64, std::max<uint32_t>(8, std::bit_ceil(F)));
-  vk::Kernel& freq = ctx.kernel("block_circulant_freq", {{0, fwg}, {1, kt}}, sizeof(push));
+  vk::Kernel& freq = ctx.kernel(
+      weights_type_ == CirculantWeights::kF16 ? "block_circulant_freq_f16" : "block_circulant_freq",
+      {{0, fwg}, {1, kt}}, sizeof(push));
   BlockCirculantPush freq_push = push;
   freq_push.T = Tb;
   s.dispatch(freq, {weights_.view(), ws.complex_in_.view(), ws.complex_out_.view()}, freq_push,

@@ -29,6 +29,11 @@ static_assert(sizeof(BlockCirculantPush) == 48);
 
 enum class CirculantPath { kAuto, kFft, kDirect };
 
+// How a layer's weights (the FFT path's spectra, the direct path's parameters) sit on the device:
+// f32, or f16 packed two to a 32-bit word -- half the bytes, read with unpackHalf2x16, so any
+// device runs it (no 16-bit storage feature needed); the arithmetic stays f32.
+enum class CirculantWeights { kF32, kF16 };
+
 // Scratch buffers and FFT plans shared by every FFT-path layer of one block size (and every
 // session that runs them): one VkFFT plan per (direction, B, batch), made on first use.
 // Calls with more than max_tokens tokens are split into chunks of max_tokens.
@@ -76,12 +81,14 @@ class BlockCirculantLinear {
   // kAuto picks direct below B = 16 (and always for B < 2, which has no FFT), FFT otherwise;
   // MlpPatch instead times both per shape (MlpPatch::path_choices).
   BlockCirculantLinear(vk::Context& ctx, const compress::BlockCirculant& params,
-                       CirculantPath path = CirculantPath::kAuto);
+                       CirculantPath path = CirculantPath::kAuto,
+                       CirculantWeights weights = CirculantWeights::kF32);
 
   uint32_t rows() const { return m_; }
   uint32_t cols() const { return n_; }
   uint32_t block() const { return B_; }
   CirculantPath path() const { return path_; }
+  CirculantWeights weights() const { return weights_type_; }
   uint64_t parameters() const { return parameters_; }
   uint64_t device_bytes() const { return weights_.size(); }
   // Weight-spectrum computations done (once, in the constructor, for the FFT path).
@@ -97,9 +104,10 @@ class BlockCirculantLinear {
 
   uint32_t m_, n_, B_, p_, q_;
   CirculantPath path_;
+  CirculantWeights weights_type_;
   uint64_t parameters_ = 0;
   uint64_t spectra_computed_ = 0;
-  vk::Buffer weights_;  // spectra [p][q][B/2+1] complex, or c [p][q][B]
+  vk::Buffer weights_;  // spectra [p][q][B/2+1] complex, or c [p][q][B]; f32 or packed f16
 };
 
 }  // namespace bcvk::ops

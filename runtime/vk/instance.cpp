@@ -157,6 +157,11 @@ PhysicalDeviceInfo query_device(VkPhysicalDevice pd, uint32_t index) {
   }
   info.driver_version = decode_driver_version(base.driverVersion, base.vendorID,
                                               has_driver_props ? driver.driverID : VkDriverId{});
+#if defined(__aarch64__)
+  info.soft_half = info.driver_name == "llvmpipe";
+#endif
+  if (const char* v = std::getenv("BCVK_SOFT_HALF"); v && (*v == '0' || *v == '1'))
+    info.soft_half = *v == '1';
 
   info.subgroup_size = subgroup.subgroupSize;
   info.subgroup_arithmetic = (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&

@@ -62,6 +62,10 @@ struct PhysicalDeviceInfo {
   bool shader_int8 = false;
   bool storage_buffer_16bit = false;
   bool storage_buffer_8bit = false;
+  // f16 <-> f32 conversions in integer arithmetic (shaders/half.glsl, constant kSoftHalf): on
+  // llvmpipe on arm64, whose LLVM 15 aborts compiling the built-in conversions.
+  // BCVK_SOFT_HALF=0|1 overrides.
+  bool soft_half = false;
 
   uint32_t compute_queue_family = UINT32_MAX;  // UINT32_MAX: no compute queue
   bool has_compute_queue() const { return compute_queue_family != UINT32_MAX; }

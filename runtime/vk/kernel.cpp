@@ -122,6 +122,8 @@ Kernel::Kernel(const Device& device, const PipelineCache& cache, const std::stri
 
     std::vector<VkSpecializationMapEntry> entries;
     std::vector<uint32_t> values;
+    // Device-wide constants after the op's own (an id the shader does not declare is ignored).
+    spec.push_back({kSpecSoftHalf, device.info().soft_half ? 1u : 0u});
     for (const SpecConstant& s : spec) {
       entries.push_back({s.id, static_cast<uint32_t>(values.size() * 4), 4});
       values.push_back(s.value);

@@ -19,6 +19,9 @@ struct SpecConstant {
   auto operator<=>(const SpecConstant&) const = default;
 };
 
+// Specialization constants every pipeline gets from its device (shaders/half.glsl).
+constexpr uint32_t kSpecSoftHalf = 100;
+
 // Storage-buffer binding indices of descriptor set 0 that `spirv` declares, highest + 1.
 // Throws if the module uses a descriptor set other than 0.
 uint32_t spirv_binding_count(std::span<const uint32_t> spirv);

@@ -163,6 +163,41 @@ TEST_F(CompressedModelTest, CompressedLogitsMatchTheCpuReference) {
   }
 }
 
+// --weights on a compressed file: native keeps what the file stores (f16 parameters -> f16
+// spectra on the device), f32 and f16 force it.  The f16 weights take half the device bytes and
+// give the f32 weights' logits to f16 rounding of the spectra.
+TEST_F(CompressedModelTest, StoredWeightsFollowTheFileAndTheWeightMode) {
+  using model::WeightMode;
+  using ops::CirculantWeights;
+  const auto dense_path = tiny(16, "circulant.gguf");
+  const auto dense = loaders::LlamaModelFile::open(dense_path);
+  EXPECT_EQ(model::MlpPatch::load_stored(ctx(), dense, WeightMode::kNative), nullptr);
+  const auto projections = model::MlpPatch::project(dense, PatchSpec::parse("all:all:16", 3));
+  const auto f16_path = dir / "f16.gguf", f32_path = dir / "f32.gguf";
+  compress::write_compressed_gguf(*dense.gguf(), to_stored(projections),
+                                  record("all:all:16", gguf::GgmlType::F16), f16_path);
+  compress::write_compressed_gguf(*dense.gguf(), to_stored(projections), record("all:all:16"),
+                                  f32_path);
+  const auto f16_file = loaders::LlamaModelFile::open(f16_path);
+  const auto f32_file = loaders::LlamaModelFile::open(f32_path);
+  EXPECT_EQ(model::MlpPatch::stored_weights(f16_file, WeightMode::kNative), CirculantWeights::kF16);
+  EXPECT_EQ(model::MlpPatch::stored_weights(f16_file, WeightMode::kF32), CirculantWeights::kF32);
+  EXPECT_EQ(model::MlpPatch::stored_weights(f32_file, WeightMode::kNative), CirculantWeights::kF32);
+  EXPECT_EQ(model::MlpPatch::stored_weights(f32_file, WeightMode::kF16), CirculantWeights::kF16);
+
+  const auto tokens = test::synthetic_prompt(11, dense.config().n_vocab);
+  const auto half = model::MlpPatch::load_stored(ctx(), f16_file, WeightMode::kNative);
+  const auto full = model::MlpPatch::load_stored(ctx(), f16_file, WeightMode::kF32);
+  ASSERT_TRUE(half && full);
+  EXPECT_EQ(half->weights(), CirculantWeights::kF16);
+  EXPECT_LT(half->device_bytes(), full->device_bytes());
+  const auto a = logits(f16_file, half.get(), tokens), b = logits(f16_file, full.get(), tokens);
+  const double e = rel_l2(a, b);
+  EXPECT_LT(e, 1e-3) << "f16 spectra against f32 spectra of the same parameters";
+  EXPECT_GT(e, 0.0) << "f16 weights asked for, but the logits are the f32 weights' exactly";
+  RecordProperty("relative_l2_f16_vs_f32_spectra", std::to_string(e));
+}
+
 TEST_F(CompressedModelTest, NeverOverwritesItsInput) {
   const auto in_path = tiny(0, "dense.gguf");
   const std::string before = file_bytes(in_path);

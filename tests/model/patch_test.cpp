@@ -69,6 +69,39 @@ TEST_F(PatchTest, PatchingBlockCirculantWeightsLeavesTheLogitsUnchanged) {
   }
 }
 
+// Gate and up on the FFT path with one block size: up skips pack and the forward FFT and reads
+// the input spectrum gate's call left in the workspace -- and the logits stay the CPU
+// reference's.  With different block sizes each packs its own input.
+TEST_F(PatchTest, UpReusesTheInputSpectrumOfGate) {
+  const auto file = tiny(16, "circulant.gguf");
+  model::Model m(ctx(), file);
+  const auto tokens = test::synthetic_prompt(7, file.config().n_vocab);
+  const auto ref = test::cpu_forward(file, tokens, true);
+  const uint32_t L = file.config().n_layers, V = file.config().n_vocab;
+  for (const auto& [text, shared] : {std::pair{"all:all:16", true}, {"all:up=32,gate=16", false}}) {
+    model::MlpPatch patch(ctx(), file.config(),
+                          model::MlpPatch::project(file, PatchSpec::parse(text, L)),
+                          ops::CirculantPath::kFft);
+    for (uint32_t l = 0; l < L; ++l) EXPECT_EQ(patch.gate_and_up_share_input_spectrum(l), shared);
+    model::Session student(m, 64, true, &patch);
+    const auto s = student.prefill(tokens, true);
+    const auto& rows = student.profile().rows();
+    auto calls = [&](const std::string& label) {
+      auto it = rows.find(label);
+      return it == rows.end() ? uint64_t(0) : it->second.calls;
+    };
+    EXPECT_EQ(calls("mlp_gate.pack"), L) << text;
+    EXPECT_EQ(calls("mlp_up.pack"), shared ? 0u : L) << text;
+    EXPECT_EQ(calls("mlp_up.freq"), L) << text;
+    if (!shared) continue;  // up at B = 32 is not the model's own structure
+    for (size_t p = 0; p < tokens.size(); ++p) {
+      std::vector<float> row(s.begin() + p * V, s.begin() + (p + 1) * V);
+      std::vector<float> want(ref[p].begin(), ref[p].end());
+      EXPECT_LT(rel_l2(row, want), 1e-4) << text << " position " << p;
+    }
+  }
+}
+
 TEST_F(PatchTest, SpectraAndFftPlansAreMadeOnceAcrossForwards) {
   const auto file = tiny(0, "dense.gguf");
   model::Model m(ctx(), file);

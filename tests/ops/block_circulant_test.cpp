@@ -10,6 +10,7 @@
 #include <tuple>
 #include <type_traits>
 
+#include "loaders/half.h"
 #include "runtime/vk/transfer.h"
 #include "tests/support/gpu_test.h"
 #include "tests/support/random.h"
@@ -25,10 +26,15 @@ namespace {
 
 using ops::CirculantPath;
 
+using ops::CirculantWeights;
+
 struct Case {
   uint32_t m, n, B, T;
   CirculantPath path;
   bool accumulate;
+  CirculantWeights weights = CirculantWeights::kF32;
+  // The reference uses the parameters rounded to f16 (what the direct path's f16 form holds).
+  bool reference_rounds_to_f16 = false;
 };
 
 class BlockCirculantTest : public test::GpuTest {
@@ -45,7 +51,14 @@ class BlockCirculantTest : public test::GpuTest {
     vk::Buffer xb(ctx().allocator(), x.size() * 4), yb(ctx().allocator(), y0.size() * 4);
     vk::upload(ctx().allocator(), xb, std::span<const float>(x));
 
-    ops::BlockCirculantLinear layer(ctx(), bc, k.path);
+    ops::BlockCirculantLinear layer(ctx(), bc, k.path, k.weights);
+    // Values the device holds: spectra (re, im) for FFT, parameters for direct; f16 packs two
+    // to a word.
+    const size_t values = layer.path() == CirculantPath::kFft
+                              ? size_t(bc.row_blocks()) * bc.col_blocks() * (k.B / 2 + 1) * 2
+                              : bc.c.size();
+    EXPECT_EQ(layer.device_bytes(),
+              k.weights == CirculantWeights::kF16 ? (values + 1) / 2 * 4 : values * 4);
     std::unique_ptr<ops::CirculantWorkspace> own;
     ops::CirculantWorkspace* ws = shared_ws;
     if (!ws && layer.path() == CirculantPath::kFft) {
@@ -64,6 +77,8 @@ class BlockCirculantTest : public test::GpuTest {
     vk::download(ctx().allocator(), yb, std::span<float>(y));
     EXPECT_EQ(layer.spectra_computed(), layer.path() == CirculantPath::kFft ? 1u : 0u);
 
+    if (k.reference_rounds_to_f16)
+      for (float& v : bc.c) v = loaders::half_to_float(loaders::float_to_half(v));
     const std::vector<float> w = compress::expand(bc);
     double err = 0, norm = 0;
     for (uint32_t t = 0; t < k.T; ++t)
@@ -101,6 +116,41 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Combine(::testing::Values(2u, 4u, 16u, 32u, 48u, 64u, 96u, 192u),
                        ::testing::Values(1u, 6u, 70u),
                        ::testing::Values(CirculantPath::kFft, CirculantPath::kDirect)));
+
+// f16 weights: the measured relative L2 error against the f32 parameters' exact product is
+// 1.1e-4 to 2.5e-4 for every block size, path and token count here (f16's half-ulp is up to
+// 4.9e-4 of a value), so the bound is 1e-3; below 1e-6 would mean nothing was rounded.
+class EveryBlockSizeF16
+    : public BlockCirculantTest,
+      public ::testing::WithParamInterface<std::tuple<uint32_t, uint32_t, CirculantPath>> {};
+
+TEST_P(EveryBlockSizeF16, MatchesExpandedDenseProductToHalfPrecision) {
+  const auto [B, T, path] = GetParam();
+  const double e = run({3 * B, 2 * B, B, T, path, T % 2 == 1, CirculantWeights::kF16});
+  EXPECT_LE(e, 1e-3) << "B=" << B << " T=" << T;
+  EXPECT_GE(e, 1e-6) << "B=" << B << " T=" << T << ": f16 weights but no rounding error";
+  RecordProperty("relative_l2", std::to_string(e));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Sizes, EveryBlockSizeF16,
+    ::testing::Combine(::testing::Values(2u, 4u, 16u, 64u, 192u), ::testing::Values(1u, 9u),
+                       ::testing::Values(CirculantPath::kFft, CirculantPath::kDirect)));
+
+// The direct path's f16 form holds exactly the f16-rounded parameters: against the product of
+// those, the error is f32 rounding again.
+TEST_F(BlockCirculantTest, DirectF16HoldsTheRoundedParameters) {
+  for (uint32_t B : {3u, 4u, 8u})  // B = 3: an odd parameter count, the last word half used
+    EXPECT_LE(run({5 * B - 1, 4 * B + 1, B, 3, CirculantPath::kDirect, false,
+                   CirculantWeights::kF16, true}),
+              1e-5)
+        << "B=" << B;
+}
+
+TEST_F(BlockCirculantTest, F16ShapesThatNeedPadding) {
+  for (CirculantPath path : {CirculantPath::kFft, CirculantPath::kDirect})
+    EXPECT_LE(run({1536, 576, 192, 2, path, true, CirculantWeights::kF16}), 1e-3);
+}
 
 TEST_F(BlockCirculantTest, BlockSizeOneIsTheDenseProduct) {
   EXPECT_LE(run({37, 29, 1, 5, CirculantPath::kAuto, false}), 1e-6);

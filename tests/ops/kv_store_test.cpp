@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
 #include "loaders/half.h"
 #include "runtime/ops/kv_store.h"
@@ -62,6 +63,52 @@ INSTANTIATE_TEST_SUITE_P(Ranges, KvStoreTest,
                            return std::to_string(p.param.first) + "_values_at_" +
                                   std::to_string(p.param.second);
                          });
+
+// Every f16 value, the midpoints between neighbours (ties: to even), values just off them,
+// overflow and underflow.  With the integer conversion (shaders/half.glsl, kSoftHalf; the ctest
+// entry OpsSoftHalf runs this with BCVK_SOFT_HALF=1) every word must be the CPU's
+// round-to-nearest-even exactly; the built-in must be a nearest value.
+TEST_F(KvStoreTest, ConvertsEveryHalfAndEveryRoundingCase) {
+  std::vector<float> x;
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    if ((h & 0x7c00) == 0x7c00 && (h & 0x3ff)) continue;  // NaN: no unique answer
+    const float v = loaders::half_to_float(uint16_t(h));
+    x.push_back(v);
+    if ((h & 0x7fff) < 0x7bff) {  // finite with a finite neighbour above
+      const float next = loaders::half_to_float(uint16_t(h + 1));
+      const float mid = v + (next - v) / 2;  // exact in f32
+      x.push_back(mid);
+      x.push_back(std::nextafter(mid, next));
+      x.push_back(std::nextafter(mid, v));
+    }
+  }
+  for (float v : {65504.f, 65519.f, 65520.f, 1e6f, 1e-9f, 2.9e-8f, 3.0e-8f, 1e-40f})
+    for (float s : {1.f, -1.f}) x.push_back(s * v);
+  x.push_back(std::numeric_limits<float>::infinity());
+  x.push_back(-std::numeric_limits<float>::infinity());
+  if (x.size() % 2) x.push_back(0.f);
+  const uint32_t n = uint32_t(x.size());
+  auto kb = test::to_device(ctx(), x), kc = test::to_device(ctx(), std::vector<uint32_t>(n / 2));
+  auto vc = test::to_device(ctx(), std::vector<uint32_t>(n / 2));
+  vk::Stream s(ctx().device());
+  ops::kv_store(ctx(), s, {kb.view(), kb.view(), kc.view(), vc.view(), n, 0});
+  s.submit_and_wait();
+  const auto out = test::from_device<uint32_t>(ctx(), kc, n / 2);
+  const bool exact = ctx().info().soft_half;
+  RecordProperty("soft_half", exact ? "1" : "0");
+  for (uint32_t i = 0; i < n; ++i) {
+    const auto got = static_cast<uint16_t>(out[i / 2] >> (16 * (i % 2)));
+    const uint16_t want = loaders::float_to_half(x[i]);
+    if (exact) {
+      ASSERT_EQ(got, want) << "value " << x[i];
+    } else if (got != want) {  // infinities: equal or not at all
+      ASSERT_TRUE(std::isfinite(x[i])) << "value " << x[i] << " stored as " << got;
+      ASSERT_LE(std::abs(double(loaders::half_to_float(got)) - x[i]),
+                std::abs(double(loaders::half_to_float(want)) - x[i]))
+          << "value " << x[i];
+    }
+  }
+}
 
 TEST_F(KvStoreTest, OddCountsAreRefused) {
   vk::Buffer x(ctx().allocator(), 64), c(ctx().allocator(), 64);
