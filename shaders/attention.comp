@@ -5,7 +5,7 @@
 // then the workgroup merges the partial states; so memory use does not grow with the context.
 // Q [T, n_heads * hd] (already rotated), K/V cache [n_ctx, n_kv * hd], Out [T, n_heads * hd].
 // KV_F16: the cache holds f16 pairs packed in 32-bit words (written by kv_store.comp).
-// Dispatch: runtime/ops/elementwise.cpp (attention).
+// Dispatch: runtime/ops/attention.cpp.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 #include "half.glsl"

@@ -1,6 +1,6 @@
 #version 450
 // embed: Y[t, :] = E[ids[t], :], the token-embedding gather.  E is [V, D] (f32, or f16 with
-// WEIGHT_F16).  One invocation per output element.  Dispatch: runtime/ops/elementwise.cpp (embed).
+// WEIGHT_F16).  One invocation per output element.  Dispatch: runtime/ops/embed.cpp.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 

@@ -1,7 +1,7 @@
 #version 450
 // embed_q: Y[t, :] = E[ids[t], :] with E in a GGUF type (one WTYPE_* macro per variant; row
 // layout in quant.glsl): the token-embedding gather reading quantized rows.  One invocation per
-// unit of 32 output values.  Dispatch: runtime/ops/elementwise.cpp (embed).
+// unit of 32 output values.  Dispatch: runtime/ops/embed.cpp.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 

@@ -3,7 +3,7 @@
 // (x[2i], x[2i+1]) for GGUF weights (adjacent = 1) or (x[i], x[i + head_dim/2]) for Hugging Face
 // weights (adjacent = 0); its angle's cos and sin come from a table [position][rope_dims/2]
 // computed on the host in double precision.  Each token's position comes from TokenInfo (several
-// prompts packed into one batch restart at 0).  Dispatch: runtime/ops/elementwise.cpp.
+// prompts packed into one batch restart at 0).  Dispatch: runtime/ops/rope.cpp.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 

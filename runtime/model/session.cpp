@@ -7,7 +7,12 @@
 #include <memory>
 #include <stdexcept>
 
-#include "runtime/ops/elementwise.h"
+#include "runtime/ops/argmax.h"
+#include "runtime/ops/attention.h"
+#include "runtime/ops/embed.h"
+#include "runtime/ops/rms_norm.h"
+#include "runtime/ops/rope.h"
+#include "runtime/ops/silu_mul.h"
 #include "runtime/util/statistics.h"
 #include "runtime/vk/transfer.h"
 
@@ -197,12 +202,18 @@ void Session::record_layer(uint32_t l, uint32_t T, uint32_t pos0, const LayerCap
   const uint32_t E = c.n_embd, hd = c.head_dim;
   const uint32_t QD = c.n_heads * hd, KV = c.n_kv_heads * hd;
   const float scale = 1.0f / std::sqrt(float(hd));
-  const uint32_t adjacent = model_.rope_layout() == loaders::RopeLayout::kAdjacentPairs ? 1 : 0;
+  const bool adjacent = model_.rope_layout() == loaders::RopeLayout::kAdjacentPairs;
   vk::Stream& s = stream_;
   const DeviceLayer& L = model_.layers()[l];
   const vk::Buffer& kc = k_cache_[l];
   const vk::Buffer& vc = v_cache_[l];
-  ops::rms_norm(ctx_, s, x_.view(), L.attn_norm.view(), xn_.view(), E, T, c.rms_eps);
+  ops::rms_norm(ctx_, s,
+                {.x = x_.view(),
+                 .gain = L.attn_norm.view(),
+                 .y = xn_.view(),
+                 .D = E,
+                 .T = T,
+                 .eps = c.rms_eps});
   s.barrier();
   // Q into scratch.  K and V straight into the cache rows of positions pos0 .. pos0 + T - 1 when
   // it holds f32; with an f16 cache into f32 staging rows first, K rotated there, then both
@@ -216,22 +227,50 @@ void Session::record_layer(uint32_t l, uint32_t T, uint32_t pos0, const LayerCap
   linear(L.wk, xn_, E, k_dst, KV, kv_offset, false, T, "linear_k");
   linear(L.wv, xn_, E, v_dst, KV, kv_offset, false, T, "linear_v");
   s.barrier();
-  ops::rope(ctx_, s, q_.view(), model_.rope_table().view(), token_info_.view(),
-            {T, c.n_heads, hd, c.rope_dims, QD, 0, adjacent});
-  ops::rope(ctx_, s, k_dst.view(), model_.rope_table().view(), token_info_.view(),
-            {T, c.n_kv_heads, hd, c.rope_dims, KV, kv_offset, adjacent});
+  ops::RopeArgs rope{.table = model_.rope_table().view(),
+                     .token_info = token_info_.view(),
+                     .T = T,
+                     .head_dim = hd,
+                     .rope_dims = c.rope_dims,
+                     .adjacent = adjacent};
+  rope.x = q_.view();
+  rope.n_heads = c.n_heads;
+  rope.stride = QD;
+  ops::rope(ctx_, s, rope);
+  rope.x = k_dst.view();
+  rope.n_heads = c.n_kv_heads;
+  rope.stride = KV;
+  rope.offset = kv_offset;
+  ops::rope(ctx_, s, rope);
   if (staged) {
     s.barrier();
     ops::kv_store(
         ctx_, s, {k_new_.view(), v_new_.view(), kc.view(), vc.view(), T * KV, uint64_t(pos0) * KV});
   }
   s.barrier();
-  ops::attention(ctx_, s, q_.view(), kc.view(), vc.view(), att_.view(), token_info_.view(), T, hd,
-                 {c.n_heads, c.n_kv_heads, pos0, scale}, kv);
+  ops::attention(ctx_, s,
+                 {.q = q_.view(),
+                  .k_cache = kc.view(),
+                  .v_cache = vc.view(),
+                  .out = att_.view(),
+                  .token_info = token_info_.view(),
+                  .T = T,
+                  .head_dim = hd,
+                  .n_heads = c.n_heads,
+                  .n_kv_heads = c.n_kv_heads,
+                  .pos0 = pos0,
+                  .scale = scale,
+                  .kv = kv});
   s.barrier();
   linear(L.wo, att_, QD, x_, E, 0, true, T, "linear_o");  // x += Wo att
   s.barrier();
-  ops::rms_norm(ctx_, s, x_.view(), L.ffn_norm.view(), xn_.view(), E, T, c.rms_eps);
+  ops::rms_norm(ctx_, s,
+                {.x = x_.view(),
+                 .gain = L.ffn_norm.view(),
+                 .y = xn_.view(),
+                 .D = E,
+                 .T = T,
+                 .eps = c.rms_eps});
   s.barrier();
   if (cap) {
     s.copy(x_.view(0, uint64_t(T) * E * 4), cap->mid.view(0, uint64_t(T) * E * 4));
@@ -253,7 +292,7 @@ void Session::record_mlp(uint32_t l, uint32_t T, const LayerCaptureBuffers* cap)
   mlp_projection(l, compress::Projection::kUp, L.up, xn_, E, u_, F, false, T, "mlp_up",
                  shared_spectrum);
   s.barrier();
-  ops::silu_mul(ctx_, s, g_.view(), u_.view(), h_.view(), T * F);
+  ops::silu_mul(ctx_, s, {.g = g_.view(), .u = u_.view(), .h = h_.view(), .count = T * F});
   s.barrier();
   if (cap) {
     s.copy(g_.view(0, uint64_t(T) * F * 4), cap->gate.view(0, uint64_t(T) * F * 4));
@@ -265,23 +304,46 @@ void Session::record_mlp(uint32_t l, uint32_t T, const LayerCaptureBuffers* cap)
   s.barrier();
 }
 
+// x = the token embeddings of ids_[0 .. T).
+void Session::record_embed(uint32_t T) {
+  const auto& c = model_.config();
+  ops::embed(ctx_, stream_,
+             {.table = model_.token_embd().view(),
+              .type = model_.token_embd().type,
+              .V = c.n_vocab,
+              .D = c.n_embd,
+              .ids = ids_.view(),
+              .T = T,
+              .y = x_.view()});
+}
+
 void Session::forward(uint32_t T, bool all_logits) {
   const auto& c = model_.config();
   const uint32_t E = c.n_embd;
   vk::Stream& s = stream_;
   // [T, E] residual stream from the token embeddings.
-  ops::embed(ctx_, s, model_.token_embd().view(), model_.token_embd().type, c.n_vocab, E,
-             ids_.view(), T, x_.view());
+  record_embed(T);
   s.barrier();
   for (uint32_t l = 0; l < model_.layers().size(); ++l) record_layer(l, T, position_, nullptr);
   // Final norm, then the LM head over every token or only the last.
   const uint32_t first = all_logits ? 0 : T - 1, n = all_logits ? T : 1;
-  ops::rms_norm(ctx_, s, x_.view(), model_.output_norm().view(), xn_.view(), E, n, c.rms_eps,
-                first * E);
+  ops::rms_norm(ctx_, s,
+                {.x = x_.view(),
+                 .gain = model_.output_norm().view(),
+                 .y = xn_.view(),
+                 .D = E,
+                 .T = n,
+                 .eps = c.rms_eps,
+                 .x_offset = first * E});
   s.barrier();
   linear(model_.output(), xn_, E, logits_, c.n_vocab, 0, false, n, "lm_head");
   s.barrier();
-  ops::argmax(ctx_, s, logits_.view(), argmax_.view(), c.n_vocab, n, c.n_vocab);
+  ops::argmax(ctx_, s,
+              {.logits = logits_.view(),
+               .result = argmax_.view(),
+               .n = c.n_vocab,
+               .rows = n,
+               .stride = c.n_vocab});
   s.submit_and_wait();
   profile_.add(s.timings());
 }
@@ -306,8 +368,7 @@ std::vector<float> Session::embed(std::span<const int32_t> tokens) {
   const uint32_t T = static_cast<uint32_t>(tokens.size());
   std::vector<uint32_t> ids(tokens.begin(), tokens.end());
   vk::upload(ctx_.allocator(), ids_, std::span<const uint32_t>(ids));
-  ops::embed(ctx_, stream_, model_.token_embd().view(), model_.token_embd().type, c.n_vocab,
-             c.n_embd, ids_.view(), T, x_.view());
+  record_embed(T);
   stream_.submit_and_wait();
   std::vector<float> out(size_t(T) * c.n_embd);
   vk::download(ctx_.allocator(), x_, 0, std::as_writable_bytes(std::span<float>(out)));

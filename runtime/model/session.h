@@ -68,6 +68,7 @@ class Session {
   void record_layer(uint32_t layer, uint32_t T, uint32_t pos0, const LayerCaptureBuffers* capture);
   void linear(const DeviceWeight& w, const vk::Buffer& x, uint32_t x_stride, const vk::Buffer& y,
               uint32_t y_stride, uint32_t y_offset, bool acc, uint32_t T, std::string_view label);
+  void record_embed(uint32_t T);
   void record_mlp(uint32_t layer, uint32_t T, const LayerCaptureBuffers* capture);
   void mlp_projection(uint32_t layer, compress::Projection p, const DeviceWeight& w,
                       const vk::Buffer& x, uint32_t x_stride, const vk::Buffer& y,

@@ -11,6 +11,9 @@ namespace bcvk::vk {
 
 namespace {
 constexpr uint32_t kSetsPerPool = 64;
+// Cached descriptor sets past which those of destroyed buffers are freed (then twice what is
+// left, so the scan costs O(1) per set made).
+constexpr size_t kPruneAt = 512;
 constexpr uint32_t kSpirvMagic = 0x07230203;
 constexpr uint32_t kOpDecorate = 71;
 constexpr uint32_t kDecorationBinding = 33;
@@ -84,7 +87,7 @@ uint32_t spirv_push_constant_bytes(std::span<const uint32_t> spirv) {
 
 Kernel::Kernel(const Device& device, const PipelineCache& cache, const std::string& shader,
                std::vector<SpecConstant> spec, uint32_t push_constant_size)
-    : device_(device), name_(shader), push_size_(push_constant_size) {
+    : device_(device), name_(shader), push_size_(push_constant_size), prune_at_(kPruneAt) {
   const shaders::ShaderBinary* bin = shaders::find(shader);
   if (!bin) throw Error("internal error: no embedded shader named " + shader);
   if (push_constant_size > device.info().max_push_constants_size)
@@ -165,7 +168,7 @@ Kernel::~Kernel() {
 
 void Kernel::release() noexcept {
   const VkDevice dev = device_.handle();
-  for (VkDescriptorPool p : pools_) vkDestroyDescriptorPool(dev, p, nullptr);
+  for (const Pool& p : pools_) vkDestroyDescriptorPool(dev, p.pool, nullptr);
   pools_.clear();
   if (pipeline_) vkDestroyPipeline(dev, pipeline_, nullptr);
   if (layout_) vkDestroyPipelineLayout(dev, layout_, nullptr);
@@ -177,28 +180,57 @@ void Kernel::release() noexcept {
   module_ = VK_NULL_HANDLE;
 }
 
-VkDescriptorSet Kernel::allocate_set() {
+Kernel::CachedSet Kernel::allocate_set() {
   const VkDevice dev = device_.handle();
-  if (sets_left_in_pool_ == 0) {
-    VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                              kSetsPerPool * std::max(binding_count_, 1u)};
-    VkDescriptorPoolCreateInfo pi{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
-    pi.maxSets = kSetsPerPool;
-    pi.poolSizeCount = 1;
-    pi.pPoolSizes = &size;
-    VkDescriptorPool pool = VK_NULL_HANDLE;
-    BCVK_VK_CHECK(vkCreateDescriptorPool(dev, &pi, nullptr, &pool));
-    pools_.push_back(pool);
-    sets_left_in_pool_ = kSetsPerPool;
-  }
   VkDescriptorSetAllocateInfo ai{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
-  ai.descriptorPool = pools_.back();
   ai.descriptorSetCount = 1;
   ai.pSetLayouts = &set_layout_;
+  // Newest pool first; a pool that has room on paper but cannot serve (fragmented) is marked full.
+  for (size_t i = pools_.size(); i-- > 0;) {
+    if (pools_[i].free == 0) continue;
+    ai.descriptorPool = pools_[i].pool;
+    VkDescriptorSet set = VK_NULL_HANDLE;
+    const VkResult r = vkAllocateDescriptorSets(dev, &ai, &set);
+    if (r == VK_SUCCESS) {
+      --pools_[i].free;
+      return {set, i};
+    }
+    if (r != VK_ERROR_OUT_OF_POOL_MEMORY && r != VK_ERROR_FRAGMENTED_POOL) BCVK_VK_CHECK(r);
+    pools_[i].free = 0;
+  }
+  VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                            kSetsPerPool * std::max(binding_count_, 1u)};
+  VkDescriptorPoolCreateInfo pi{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
+  pi.flags = VK_DESCRIPTOR_POOL_CREATE_FREE_DESCRIPTOR_SET_BIT;  // prune() returns sets
+  pi.maxSets = kSetsPerPool;
+  pi.poolSizeCount = 1;
+  pi.pPoolSizes = &size;
+  VkDescriptorPool pool = VK_NULL_HANDLE;
+  BCVK_VK_CHECK(vkCreateDescriptorPool(dev, &pi, nullptr, &pool));
+  pools_.push_back({pool, kSetsPerPool});
+  ai.descriptorPool = pool;
   VkDescriptorSet set = VK_NULL_HANDLE;
   BCVK_VK_CHECK(vkAllocateDescriptorSets(dev, &ai, &set));
-  --sets_left_in_pool_;
-  return set;
+  --pools_.back().free;
+  return {set, pools_.size() - 1};
+}
+
+// Frees the cached sets that bind a buffer which no longer exists.  No command buffer can still
+// need them: destroying a buffer that pending work uses would itself be the error.
+void Kernel::prune(const Allocator& allocator) {
+  for (auto it = sets_.begin(); it != sets_.end();) {
+    bool dead = false;
+    for (size_t i = 0; i < it->first.size() && !dead; i += 3)
+      dead = !allocator.buffer_alive(it->first[i]);
+    if (!dead) {
+      ++it;
+      continue;
+    }
+    Pool& p = pools_[it->second.pool];
+    vkFreeDescriptorSets(device_.handle(), p.pool, 1, &it->second.set);
+    ++p.free;
+    it = sets_.erase(it);
+  }
 }
 
 VkDescriptorSet Kernel::descriptor_set(std::span<const BufferView> views) {
@@ -219,9 +251,14 @@ VkDescriptorSet Kernel::descriptor_set(std::span<const BufferView> views) {
                   std::to_string(info.max_storage_buffer_range) + ")");
     key.insert(key.end(), {v.buffer->id(), v.offset, v.size});
   }
-  if (auto it = sets_.find(key); it != sets_.end()) return it->second;
+  if (auto it = sets_.find(key); it != sets_.end()) return it->second.set;
 
-  const VkDescriptorSet set = allocate_set();
+  if (sets_.size() >= prune_at_) {
+    prune(*views[0].buffer->allocator());
+    prune_at_ = std::max(kPruneAt, 2 * sets_.size());
+  }
+  const CachedSet cached = allocate_set();
+  const VkDescriptorSet set = cached.set;
   std::vector<VkDescriptorBufferInfo> infos(views.size());
   std::vector<VkWriteDescriptorSet> writes(views.size());
   for (uint32_t b = 0; b < views.size(); ++b) {
@@ -235,7 +272,7 @@ VkDescriptorSet Kernel::descriptor_set(std::span<const BufferView> views) {
   }
   vkUpdateDescriptorSets(device_.handle(), static_cast<uint32_t>(writes.size()), writes.data(), 0,
                          nullptr);
-  sets_.emplace(std::move(key), set);
+  sets_.emplace(std::move(key), cached);
   return set;
 }
 

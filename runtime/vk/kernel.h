@@ -51,11 +51,22 @@ class Kernel {
 
   // The descriptor set binding `views` in order.  Sets are cached by (buffer id, offset, size),
   // so a forward pass that binds the same tensors every step allocates nothing after the first.
+  // Sets of destroyed buffers are freed when the cache has grown (doubling thresholds), so a long
+  // sweep that makes and drops buffers per configuration holds only the live ones.
   VkDescriptorSet descriptor_set(std::span<const BufferView> views);
   size_t cached_descriptor_sets() const { return sets_.size(); }
 
  private:
-  VkDescriptorSet allocate_set();
+  struct Pool {
+    VkDescriptorPool pool = VK_NULL_HANDLE;
+    uint32_t free = 0;  // sets it can still hand out (freed ones come back)
+  };
+  struct CachedSet {
+    VkDescriptorSet set = VK_NULL_HANDLE;
+    size_t pool = 0;  // index into pools_
+  };
+  CachedSet allocate_set();
+  void prune(const Allocator& allocator);
   void release() noexcept;
 
   const Device& device_;
@@ -67,9 +78,9 @@ class Kernel {
   VkDescriptorSetLayout set_layout_ = VK_NULL_HANDLE;
   VkPipelineLayout layout_ = VK_NULL_HANDLE;
   VkPipeline pipeline_ = VK_NULL_HANDLE;
-  std::vector<VkDescriptorPool> pools_;
-  uint32_t sets_left_in_pool_ = 0;
-  std::map<std::vector<uint64_t>, VkDescriptorSet> sets_;
+  std::vector<Pool> pools_;
+  std::map<std::vector<uint64_t>, CachedSet> sets_;
+  size_t prune_at_;
 };
 
 }  // namespace bcvk::vk

@@ -292,6 +292,7 @@ Buffer::Buffer(Allocator& allocator, VkDeviceSize size, MemoryUse use, std::stri
     vkGetBufferMemoryRequirements(dev, buffer_, &req);
     allocation_ = allocator.allocate(req, use, name_);
     BCVK_VK_CHECK(vkBindBufferMemory(dev, buffer_, allocation_.memory, allocation_.offset));
+    allocator.live_buffers_.insert(id_);
   } catch (...) {
     if (allocation_.memory) allocator.free(allocation_);
     vkDestroyBuffer(dev, buffer_, nullptr);
@@ -304,7 +305,10 @@ Buffer::~Buffer() {
 }
 
 void Buffer::reset() {
-  if (buffer_) vkDestroyBuffer(allocator_->device().handle(), buffer_, nullptr);
+  if (buffer_) {
+    allocator_->live_buffers_.erase(id_);
+    vkDestroyBuffer(allocator_->device().handle(), buffer_, nullptr);
+  }
   if (allocation_.memory) allocator_->free(allocation_);
   buffer_ = VK_NULL_HANDLE;
   allocation_ = {};

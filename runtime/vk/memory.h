@@ -6,6 +6,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "runtime/vk/device.h"
@@ -62,8 +63,12 @@ class Allocator {
   void reset_peak();
   // True when kDevice allocations are host-mapped, so uploads need no staging copy.
   bool device_memory_mapped() const;
+  // True while the Buffer with this id (made on this allocator) exists: Kernel drops cached
+  // descriptor sets of buffers that are gone.
+  bool buffer_alive(uint64_t id) const { return live_buffers_.count(id) > 0; }
 
  private:
+  friend class Buffer;
   struct Block {
     VkDeviceMemory memory = VK_NULL_HANDLE;
     VkDeviceSize size = 0;
@@ -86,6 +91,7 @@ class Allocator {
   std::vector<Block> blocks_;
   std::vector<uint64_t> heap_reserved_;
   MemoryStats stats_;
+  std::unordered_set<uint64_t> live_buffers_;
 };
 
 class Buffer;
@@ -118,6 +124,7 @@ class Buffer {
   // Unique for the life of the process (never reused, unlike VkBuffer handle values).
   uint64_t id() const { return id_; }
   const std::string& name() const { return name_; }
+  Allocator* allocator() const { return allocator_; }
 
   BufferView view() const { return {this, 0, size_}; }
   BufferView view(VkDeviceSize offset, VkDeviceSize size) const;

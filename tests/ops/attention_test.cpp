@@ -7,7 +7,7 @@
 #include <cmath>
 
 #include "loaders/half.h"
-#include "runtime/ops/elementwise.h"
+#include "runtime/ops/attention.h"
 #include "tests/support/cpu_reference.h"
 #include "tests/support/device_vectors.h"
 #include "tests/support/gpu_test.h"
@@ -47,8 +47,19 @@ TEST_P(AttentionTest, MatchesCpuReference) {
        vb = cache_buffer(ctx(), v, kv), ib = test::to_device(ctx(), info);
   vk::Buffer ob(ctx().allocator(), size_t(T) * qd * 4);
   vk::Stream s(ctx().device());
-  ops::attention(ctx(), s, qb.view(), kb.view(), vb.view(), ob.view(), ib.view(), T, hd,
-                 {heads, kv_heads, pos0, float(1.0 / std::sqrt(double(hd)))}, kv);
+  ops::attention(ctx(), s,
+                 {.q = qb.view(),
+                  .k_cache = kb.view(),
+                  .v_cache = vb.view(),
+                  .out = ob.view(),
+                  .token_info = ib.view(),
+                  .T = T,
+                  .head_dim = hd,
+                  .n_heads = heads,
+                  .n_kv_heads = kv_heads,
+                  .pos0 = pos0,
+                  .scale = float(1.0 / std::sqrt(double(hd))),
+                  .kv = kv});
   s.submit_and_wait();
   const auto o = test::from_device<float>(ctx(), ob, size_t(T) * qd);
   for (uint32_t t = 0; t < T; ++t) {

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "loaders/gguf/dequantize.h"
-#include "runtime/ops/elementwise.h"
+#include "runtime/ops/embed.h"
 #include "runtime/vk/transfer.h"
 #include "tests/support/device_vectors.h"
 #include "tests/support/gpu_test.h"
@@ -29,8 +29,14 @@ void check_embed(vk::Context& ctx, WeightType t, uint32_t V, uint32_t D,
   std::vector<float> nan(ids.size() * D, std::nanf(""));
   auto yb = test::to_device(ctx, nan);
   vk::Stream s(ctx.device());
-  ops::embed(ctx, s, tb.view(0, packed.size()), t, V, D, ib.view(), uint32_t(ids.size()),
-             yb.view());
+  ops::embed(ctx, s,
+             {.table = tb.view(0, packed.size()),
+              .type = t,
+              .V = V,
+              .D = D,
+              .ids = ib.view(),
+              .T = uint32_t(ids.size()),
+              .y = yb.view()});
   s.submit_and_wait();
   const auto y = test::from_device<float>(ctx, yb, ids.size() * D);
 

@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "loaders/half.h"
-#include "runtime/ops/elementwise.h"
+#include "runtime/ops/embed.h"
 #include "tests/support/device_vectors.h"
 #include "tests/support/gpu_test.h"
 #include "tests/support/random.h"
@@ -27,8 +27,14 @@ TEST_F(EmbedTest, GathersRowsFromF32AndF16Tables) {
     auto tb = f16 ? test::to_device(ctx(), half) : test::to_device(ctx(), table);
     vk::Buffer yb(ctx().allocator(), ids.size() * D * 4);
     vk::Stream s(ctx().device());
-    ops::embed(ctx(), s, tb.view(), f16 ? ops::WeightType::kF16 : ops::WeightType::kF32, V, D,
-               ib.view(), uint32_t(ids.size()), yb.view());
+    ops::embed(ctx(), s,
+               {.table = tb.view(),
+                .type = f16 ? ops::WeightType::kF16 : ops::WeightType::kF32,
+                .V = V,
+                .D = D,
+                .ids = ib.view(),
+                .T = uint32_t(ids.size()),
+                .y = yb.view()});
     s.submit_and_wait();
     const auto y = test::from_device<float>(ctx(), yb, ids.size() * D);
     for (size_t t = 0; t < ids.size(); ++t)

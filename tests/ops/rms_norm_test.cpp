@@ -2,7 +2,7 @@
 // workgroup, and a row offset (the final norm of only the last token).
 #include <gtest/gtest.h>
 
-#include "runtime/ops/elementwise.h"
+#include "runtime/ops/rms_norm.h"
 #include "tests/support/cpu_reference.h"
 #include "tests/support/device_vectors.h"
 #include "tests/support/gpu_test.h"
@@ -22,7 +22,15 @@ TEST_P(RmsNormTest, MatchesCpuReference) {
   auto xb = test::to_device(ctx(), x), gb = test::to_device(ctx(), g);
   vk::Buffer yb(ctx().allocator(), size_t(T) * D * 4);
   vk::Stream s(ctx().device());
-  ops::rms_norm(ctx(), s, xb.view(), gb.view(), yb.view(), D, T - 1, 1e-5f, D);  // tokens 1..T-1
+  // Tokens 1 .. T-1.
+  ops::rms_norm(ctx(), s,
+                {.x = xb.view(),
+                 .gain = gb.view(),
+                 .y = yb.view(),
+                 .D = D,
+                 .T = T - 1,
+                 .eps = 1e-5f,
+                 .x_offset = D});
   s.submit_and_wait();
   const auto y = test::from_device<float>(ctx(), yb, size_t(T - 1) * D);
   for (uint32_t t = 1; t < T; ++t) {

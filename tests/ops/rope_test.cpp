@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "runtime/ops/elementwise.h"
+#include "runtime/ops/rope.h"
 #include "tests/support/cpu_reference.h"
 #include "tests/support/device_vectors.h"
 #include "tests/support/gpu_test.h"
@@ -36,8 +36,16 @@ TEST_P(RopeTest, MatchesCpuReference) {
   auto xb = test::to_device(ctx(), x), tb = test::to_device(ctx(), table),
        ib = test::to_device(ctx(), info);
   vk::Stream s(ctx().device());
-  ops::rope(ctx(), s, xb.view(), tb.view(), ib.view(),
-            {T, heads, hd, rope_dims, stride, 0, adjacent ? 1u : 0u});
+  ops::rope(ctx(), s,
+            {.x = xb.view(),
+             .table = tb.view(),
+             .token_info = ib.view(),
+             .T = T,
+             .n_heads = heads,
+             .head_dim = hd,
+             .rope_dims = rope_dims,
+             .stride = stride,
+             .adjacent = adjacent});
   s.submit_and_wait();
   const auto y = test::from_device<float>(ctx(), xb, x.size());
   for (uint32_t t = 0; t < T; ++t)

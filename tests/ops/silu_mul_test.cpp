@@ -1,9 +1,9 @@
-// silu_mul against the double formula; argmax on rows with ties and negative values.
+// silu_mul against the double formula.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
-#include "runtime/ops/elementwise.h"
+#include "runtime/ops/silu_mul.h"
 #include "tests/support/device_vectors.h"
 #include "tests/support/gpu_test.h"
 #include "tests/support/random.h"
@@ -22,28 +22,13 @@ TEST_F(SiluMulTest, MatchesTheFormula) {
   auto gb = test::to_device(ctx(), g), ub = test::to_device(ctx(), u);
   vk::Buffer hb(ctx().allocator(), n * 4);
   vk::Stream s(ctx().device());
-  ops::silu_mul(ctx(), s, gb.view(), ub.view(), hb.view(), n);
+  ops::silu_mul(ctx(), s, {.g = gb.view(), .u = ub.view(), .h = hb.view(), .count = n});
   s.submit_and_wait();
   const auto h = test::from_device<float>(ctx(), hb, n);
   for (uint32_t i = 0; i < n; ++i) {
     const double ref = double(g[i]) / (1.0 + std::exp(-double(g[i]))) * u[i];
     ASSERT_NEAR(h[i], ref, 1e-5 * (1 + std::abs(ref))) << i;
   }
-}
-
-TEST_F(SiluMulTest, ArgmaxPicksTheFirstLargest) {
-  const uint32_t n = 300, rows = 3;
-  std::vector<float> x(size_t(rows) * n, -5.f);
-  x[0 * n + 299] = 1.f;
-  x[1 * n + 10] = -1.f;
-  x[1 * n + 200] = -1.f;  // tie: the lower index wins
-  x[2 * n + 0] = 3.f;
-  auto xb = test::to_device(ctx(), x);
-  vk::Buffer ab(ctx().allocator(), rows * 4);
-  vk::Stream s(ctx().device());
-  ops::argmax(ctx(), s, xb.view(), ab.view(), n, rows, n);
-  s.submit_and_wait();
-  EXPECT_EQ(test::from_device<uint32_t>(ctx(), ab, rows), (std::vector<uint32_t>{299, 10, 0}));
 }
 
 }  // namespace

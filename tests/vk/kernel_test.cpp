@@ -6,10 +6,16 @@
 #include <filesystem>
 #include <fstream>
 
+#include "runtime/ops/argmax.h"
+#include "runtime/ops/attention.h"
+#include "runtime/ops/block_circulant.h"
 #include "runtime/ops/copy.h"
-#include "runtime/ops/elementwise.h"
+#include "runtime/ops/embed.h"
 #include "runtime/ops/kv_store.h"
 #include "runtime/ops/linear.h"
+#include "runtime/ops/rms_norm.h"
+#include "runtime/ops/rope.h"
+#include "runtime/ops/silu_mul.h"
 #include "runtime/vk/error.h"
 #include "runtime/vk/kernel.h"
 #include "shaders/registry.h"
@@ -38,7 +44,12 @@ TEST(SpirvReflection, PushConstantBlocksMatchTheOpsStructs) {
       {"embed_q_q8_0", sizeof(ops::EmbedQPush)},
       {"kv_store", sizeof(ops::KvStorePush)},
       {"attention_kv_f16", sizeof(ops::AttentionPush)},
-      {"rms_norm", sizeof(ops::RmsNormPush)}};
+      {"rms_norm", sizeof(ops::RmsNormPush)},
+      {"rope", sizeof(ops::RopePush)},
+      {"silu_mul", sizeof(ops::SiluMulPush)},
+      {"argmax", sizeof(ops::ArgmaxPush)},
+      {"block_circulant_freq_f16", sizeof(ops::BlockCirculantPush)},
+      {"block_circulant_direct_f16", sizeof(ops::BlockCirculantPush)}};
   for (const auto& [name, bytes] : want) {
     ASSERT_NE(shaders::find(name), nullptr) << name;
     EXPECT_EQ(vk::spirv_push_constant_bytes(shaders::find(name)->words), bytes) << name;
@@ -71,6 +82,31 @@ TEST_F(KernelTest, EveryEmbeddedShaderBuildsAPipeline) {
                  vk::spirv_push_constant_bytes(s.words));
     EXPECT_NE(k.pipeline(), VK_NULL_HANDLE) << s.name;
   }
+}
+
+// A sweep makes and drops buffers per configuration: the descriptor sets of dropped buffers must
+// not pile up (before the fix every set ever made stayed cached), while the sets of live buffers
+// stay cached and are handed out again.
+TEST_F(KernelTest, DescriptorSetsOfDestroyedBuffersAreFreed) {
+  vk::Kernel k(ctx().device(), ctx().pipeline_cache(), "copy", {{0, 64}}, sizeof(ops::CopyPush));
+  vk::Buffer live_a(ctx().allocator(), 64), live_b(ctx().allocator(), 64);
+  const vk::BufferView live[] = {live_a.view(), live_b.view()};
+  const VkDescriptorSet first = k.descriptor_set(live);
+  for (int i = 0; i < 5000; ++i) {
+    vk::Buffer a(ctx().allocator(), 64), b(ctx().allocator(), 64);
+    const vk::BufferView v[] = {a.view(), b.view()};
+    EXPECT_NE(k.descriptor_set(v), VK_NULL_HANDLE);
+    ASSERT_LE(k.cached_descriptor_sets(), 1024u) << "after " << i + 1 << " pairs of buffers";
+  }
+  EXPECT_EQ(k.descriptor_set(live), first) << "the live buffers' set was dropped";
+  // Many live buffers at once: every one of their sets stays cached past the prune threshold.
+  std::vector<vk::Buffer> many;
+  for (int i = 0; i < 600; ++i) many.emplace_back(ctx().allocator(), 64);
+  for (int i = 0; i + 1 < 600; i += 2) {
+    const vk::BufferView v[] = {many[i].view(), many[i + 1].view()};
+    k.descriptor_set(v);
+  }
+  EXPECT_GE(k.cached_descriptor_sets(), 301u) << "live sets must all stay";
 }
 
 TEST_F(KernelTest, TooManyPushConstantBytesIsAnError) {

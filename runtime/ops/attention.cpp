@@ -1,0 +1,21 @@
+#include "runtime/ops/attention.h"
+
+#include "runtime/vk/error.h"
+
+namespace bcvk::ops {
+
+void attention(vk::Context& ctx, vk::Stream& s, const AttentionArgs& a) {
+  if (a.head_dim > 256 || a.head_dim % 2)
+    throw vk::Error("attention: head size " + std::to_string(a.head_dim) +
+                    " is not an even size up to 256");
+  // Shared memory holds WG * (head_dim + 2) floats; pick the widest group that fits.
+  uint32_t wg = 32;
+  while (wg > 1 && uint64_t(wg) * (a.head_dim + 2) * 4 > ctx.info().max_shared_memory) wg /= 2;
+  vk::Kernel& k = ctx.kernel(a.kv == KvType::kF16 ? "attention_kv_f16" : "attention",
+                             {{0, wg}, {1, a.head_dim}}, sizeof(AttentionPush));
+  s.dispatch(k, {a.q, a.k_cache, a.v_cache, a.out, a.token_info},
+             AttentionPush{a.n_heads, a.n_kv_heads, a.pos0, a.scale}, {a.n_heads, a.T, 1},
+             "attention");
+}
+
+}  // namespace bcvk::ops
