@@ -28,9 +28,10 @@ Roofline measure_roofline(vk::Context& ctx, int reps, vk::ProfileTable* profile)
   vk::Stream stream(ctx.device(), /*profile=*/true);
 
   for (int rep = -1; rep < reps; ++rep) {  // rep -1 warms up (pipeline JIT, page faults)
-    ops::copy(ctx, stream, src.view(), dst.view(), 0, "roofline_copy");
+    ops::copy(ctx, stream, {.src = src.view(), .dst = dst.view()}, "roofline_copy");
     stream.barrier();
-    const double flops = ops::fma_peak(ctx, stream, out.view(), r.fma_invocations);
+    const double flops =
+        ops::fma_peak(ctx, stream, {.out = out.view(), .invocations = r.fma_invocations});
     stream.submit_and_wait();
     const auto& t = stream.timings();
     if (rep < 0 || t.size() != 2) continue;

@@ -4,8 +4,10 @@
 
 namespace bcvk::ops {
 
-void affine(vk::Context& ctx, vk::Stream& stream, vk::BufferView x, vk::BufferView y,
-            uint32_t count, float scale, float shift, AffineConfig config) {
+void affine(vk::Context& ctx, vk::Stream& stream, const AffineArgs& a) {
+  const vk::BufferView &x = a.x, &y = a.y;
+  const uint32_t count = a.count;
+  const AffineConfig& config = a.config;
   if (count == 0) return;
   if (x.size < count * 4ull || y.size < count * 4ull)
     throw vk::Error("internal error: affine views hold fewer than count floats");
@@ -18,9 +20,9 @@ void affine(vk::Context& ctx, vk::Stream& stream, vk::BufferView x, vk::BufferVi
   if (groups > ctx.tuning().max_groups_x)
     throw vk::Error("internal error: affine over " + std::to_string(count) + " elements needs " +
                     std::to_string(groups) + " groups; raise items_per_invocation");
-  stream.dispatch(kernel,
-                  {x.buffer->view(x.offset, count * 4ull), y.buffer->view(y.offset, count * 4ull)},
-                  AffinePush{count, scale, shift}, {static_cast<uint32_t>(groups), 1, 1}, "affine");
+  stream.dispatch(
+      kernel, {x.buffer->view(x.offset, count * 4ull), y.buffer->view(y.offset, count * 4ull)},
+      AffinePush{count, a.scale, a.shift}, {static_cast<uint32_t>(groups), 1, 1}, "affine");
 }
 
 }  // namespace bcvk::ops

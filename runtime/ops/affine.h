@@ -22,8 +22,13 @@ struct AffineConfig {
   uint32_t items_per_invocation = 1;  // specialization constant 1
 };
 
-// x and y hold `count` floats each and fit in one binding.
-void affine(vk::Context& ctx, vk::Stream& stream, vk::BufferView x, vk::BufferView y,
-            uint32_t count, float scale, float shift, AffineConfig config = {});
+// y = scale * x + shift; x and y hold `count` floats each and fit in one binding.
+struct AffineArgs {
+  vk::BufferView x, y;
+  uint32_t count = 0;
+  float scale = 1.0f, shift = 0.0f;
+  AffineConfig config = {};
+};
+void affine(vk::Context& ctx, vk::Stream& stream, const AffineArgs& a);
 
 }  // namespace bcvk::ops

@@ -11,8 +11,9 @@ namespace {
 constexpr uint64_t kMaxGroups = 512;
 }  // namespace
 
-void copy(vk::Context& ctx, vk::Stream& stream, vk::BufferView src, vk::BufferView dst,
-          uint32_t xor_key, std::string_view label) {
+void copy(vk::Context& ctx, vk::Stream& stream, const CopyArgs& a, std::string_view label) {
+  const vk::BufferView &src = a.src, &dst = a.dst;
+  const uint32_t xor_key = a.xor_key;
   const vk::DeviceTuning& t = ctx.tuning();
   if (src.size != dst.size)
     throw vk::Error("internal error: copy between views of different sizes");

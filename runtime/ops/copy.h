@@ -20,7 +20,10 @@ static_assert(sizeof(CopyPush) == 8);
 // Copies ceil(src.size / 4) words.  Views larger than the device's largest storage-buffer
 // binding are split into several dispatches over sub-ranges.  Both offsets must be multiples
 // of ctx.tuning().binding_alignment.
-void copy(vk::Context& ctx, vk::Stream& stream, vk::BufferView src, vk::BufferView dst,
-          uint32_t xor_key = 0, std::string_view label = "copy");
+struct CopyArgs {
+  vk::BufferView src, dst;  // of one size
+  uint32_t xor_key = 0;     // every word is XORed with it (0: a plain copy)
+};
+void copy(vk::Context& ctx, vk::Stream& stream, const CopyArgs& a, std::string_view label = "copy");
 
 }  // namespace bcvk::ops

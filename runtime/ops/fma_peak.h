@@ -18,8 +18,12 @@ static_assert(sizeof(FmaPeakPush) == 8);
 
 constexpr uint32_t kFmaPeakIterations = 512;
 
-// Writes one vec4 per invocation into `out` (16 bytes each); returns the FLOPs dispatched.
-double fma_peak(vk::Context& ctx, vk::Stream& stream, vk::BufferView out, uint32_t invocations,
-                float a = 0.999f, float b = 0.001f);
+struct FmaPeakArgs {
+  vk::BufferView out;  // one vec4 per invocation (16 bytes each)
+  uint32_t invocations = 0;
+  float a = 0.999f, b = 0.001f;  // the FMA chain's constants
+};
+// Returns the FLOPs dispatched.
+double fma_peak(vk::Context& ctx, vk::Stream& stream, const FmaPeakArgs& a);
 
 }  // namespace bcvk::ops

@@ -29,7 +29,13 @@ TEST_P(AffineTest, MatchesDoubleReferenceAndWritesNothingPastCount) {
   vk::upload(ctx().allocator(), xb, std::span<const float>(x));
   vk::upload(ctx().allocator(), yb, std::span<const float>(y_init));
   vk::Stream stream(ctx().device());
-  ops::affine(ctx(), stream, xb.view(), yb.view(), count, scale, shift, {workgroup, items});
+  ops::affine(ctx(), stream,
+              {.x = xb.view(),
+               .y = yb.view(),
+               .count = count,
+               .scale = scale,
+               .shift = shift,
+               .config = {workgroup, items}});
   stream.submit_and_wait();
   std::vector<float> y(capacity);
   vk::download(ctx().allocator(), yb, std::span<float>(y));

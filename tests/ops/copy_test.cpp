@@ -28,7 +28,7 @@ void round_trip(vk::Context& ctx, size_t size, uint32_t key) {
   vk::Buffer dst(ctx.allocator(), size, vk::MemoryUse::kDevice, "dst");
   vk::upload(ctx.allocator(), src, 0, in);
   vk::Stream stream(ctx.device());
-  ops::copy(ctx, stream, src.view(), dst.view(), key);
+  ops::copy(ctx, stream, {.src = src.view(), .dst = dst.view(), .xor_key = key});
   stream.submit_and_wait();
   std::vector<std::byte> out(size);
   vk::download(ctx.allocator(), dst, 0, out);
@@ -51,7 +51,7 @@ TEST_F(CopyRoundTrip, LargeCopyIsSplitIntoBindingSizedDispatches) {
   const size_t size = 300u << 20;
   vk::Buffer a(ctx().allocator(), size), b(ctx().allocator(), size);
   vk::Stream stream(ctx().device());
-  ops::copy(ctx(), stream, a.view(), b.view());
+  ops::copy(ctx(), stream, {.src = a.view(), .dst = b.view()});
   EXPECT_EQ(stream.recorded_commands(), 3u);  // 128 + 128 + 44 MiB
   stream.submit_and_wait();
 }

@@ -19,7 +19,8 @@ TEST_F(FmaPeakTest, MatchesDoubleReference) {
   const float a = 0.999f, b = 0.001f;
   vk::Buffer out(ctx().allocator(), n * 16ull);
   vk::Stream stream(ctx().device());
-  const double flops = ops::fma_peak(ctx(), stream, out.view(), n, a, b);
+  const double flops =
+      ops::fma_peak(ctx(), stream, {.out = out.view(), .invocations = n, .a = a, .b = b});
   stream.submit_and_wait();
   EXPECT_EQ(flops, double(n) * ops::kFmaPeakIterations * 64);
   std::vector<float> v(n * 4);

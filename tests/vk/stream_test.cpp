@@ -24,11 +24,11 @@ TEST_F(StreamTest, ChainedDispatchesInOneSubmitWithTimestamps) {
 
   vk::Stream stream(ctx().device(), /*profile=*/true);
   ops::AffineConfig cfg{0, 8};
-  ops::affine(ctx(), stream, xb.view(), a.view(), n, 2.f, 1.f, cfg);
+  ops::affine(ctx(), stream, {xb.view(), a.view(), n, 2.f, 1.f, cfg});
   stream.barrier();
-  ops::affine(ctx(), stream, a.view(), b.view(), n, 2.f, 1.f, cfg);
+  ops::affine(ctx(), stream, {a.view(), b.view(), n, 2.f, 1.f, cfg});
   stream.barrier();
-  ops::affine(ctx(), stream, b.view(), c.view(), n, 2.f, 1.f, cfg);
+  ops::affine(ctx(), stream, {b.view(), c.view(), n, 2.f, 1.f, cfg});
   EXPECT_EQ(stream.recorded_commands(), 3u);
   stream.submit_and_wait();
 
@@ -54,7 +54,7 @@ TEST_F(StreamTest, StreamIsReusableAfterSubmit) {
   vk::upload(ctx().allocator(), xb, std::span<const float>(x));
   vk::Stream stream(ctx().device());
   for (int k = 0; k < 3; ++k) {
-    ops::affine(ctx(), stream, xb.view(), yb.view(), 16, float(k), 0.f);
+    ops::affine(ctx(), stream, {.x = xb.view(), .y = yb.view(), .count = 16, .scale = float(k)});
     stream.submit_and_wait();
     std::vector<float> y(16);
     vk::download(ctx().allocator(), yb, std::span<float>(y));
@@ -66,12 +66,12 @@ TEST_F(StreamTest, StreamIsReusableAfterSubmit) {
 TEST_F(StreamTest, DescriptorSetsAreCachedAcrossSteps) {
   vk::Buffer xb(ctx().allocator(), 64), yb(ctx().allocator(), 64);
   vk::Stream stream(ctx().device());
-  ops::affine(ctx(), stream, xb.view(), yb.view(), 16, 1.f, 0.f);
+  ops::affine(ctx(), stream, {.x = xb.view(), .y = yb.view(), .count = 16});
   stream.submit_and_wait();
   vk::Kernel& k = ctx().kernel("affine", {{0, ctx().tuning().elementwise_workgroup}, {1, 1}}, 12);
   const size_t sets = k.cached_descriptor_sets();
   for (int i = 0; i < 10; ++i) {
-    ops::affine(ctx(), stream, xb.view(), yb.view(), 16, 1.f, 0.f);
+    ops::affine(ctx(), stream, {.x = xb.view(), .y = yb.view(), .count = 16});
     stream.submit_and_wait();
   }
   EXPECT_EQ(k.cached_descriptor_sets(), sets);
@@ -81,7 +81,7 @@ TEST_F(StreamTest, TimedDispatchesBeyondCapacityRunUntimed) {
   vk::Buffer xb(ctx().allocator(), 64), yb(ctx().allocator(), 64);
   vk::Stream stream(ctx().device(), true, 2);
   for (int i = 0; i < 3; ++i) {
-    ops::affine(ctx(), stream, xb.view(), yb.view(), 16, 1.f, 0.f);
+    ops::affine(ctx(), stream, {.x = xb.view(), .y = yb.view(), .count = 16});
     stream.barrier();
   }
   stream.submit_and_wait();
