@@ -13,6 +13,7 @@
 #include "loaders/llama_model.h"
 #include "loaders/tokenizer/tokenizer.h"
 #include "runtime/compress/compressed_gguf.h"
+#include "runtime/model/config_json.h"
 #include "runtime/vk/memory.h"
 
 namespace bcvk::apps {
@@ -54,18 +55,7 @@ int run_info_hf(const InfoOptions& o) {
                                 {"format", "safetensors"},
                                 {"file_bytes", m.file_bytes()},
                                 {"architecture", c.architecture},
-                                {"hyperparameters",
-                                 {{"n_layers", c.n_layers},
-                                  {"n_embd", c.n_embd},
-                                  {"n_ff", c.n_ff},
-                                  {"n_heads", c.n_heads},
-                                  {"n_kv_heads", c.n_kv_heads},
-                                  {"head_dim", c.head_dim},
-                                  {"n_ctx", c.n_ctx},
-                                  {"n_vocab", c.n_vocab},
-                                  {"rope_base", c.rope_base},
-                                  {"rms_eps", c.rms_eps},
-                                  {"tied_embeddings", c.tied_embeddings}}},
+                                {"hyperparameters", model::hyperparameters_json(c)},
                                 {"rope_layout", loaders::rope_layout_name(m.rope_layout())},
                                 {"parameters", params},
                                 {"tensors", tensors}}
@@ -174,19 +164,7 @@ int run_info(const InfoOptions& o) {
         {"alignment", f.alignment()},
         {"architecture", c.architecture},
         {"name", c.name},
-        {"hyperparameters",
-         {{"n_layers", c.n_layers},
-          {"n_embd", c.n_embd},
-          {"n_ff", c.n_ff},
-          {"n_heads", c.n_heads},
-          {"n_kv_heads", c.n_kv_heads},
-          {"head_dim", c.head_dim},
-          {"rope_dims", c.rope_dims},
-          {"n_ctx", c.n_ctx},
-          {"n_vocab", c.n_vocab},
-          {"rope_base", c.rope_base},
-          {"rms_eps", c.rms_eps},
-          {"tied_embeddings", c.tied_embeddings}}},
+        {"hyperparameters", model::hyperparameters_json(c)},
         {"tokenizer", {{"model", tok_model}, {"pre", tok_pre}, {"chat_template", has_template}}},
         {"parameters", params},
         {"tensor_bytes", tensor_bytes},

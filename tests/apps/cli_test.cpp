@@ -333,6 +333,16 @@ TEST(Cli, InfoOnHuggingFaceDirectory) {
   EXPECT_EQ(j["format"], "safetensors");
   EXPECT_EQ(j["hyperparameters"]["n_layers"], cfg.n_layers);
   EXPECT_EQ(j["hyperparameters"]["tied_embeddings"], false);
+  // The same hyperparameters as a GGUF file's (the two branches had drifted: no rope_dims here).
+  const Outcome gguf = bcvk("info --json " + kModel);
+  ASSERT_EQ(gguf.exit_code, 0) << gguf.err;
+  const auto gguf_json = nlohmann::json::parse(gguf.out);
+  const auto& gh = gguf_json["hyperparameters"];
+  std::vector<std::string> hf_keys, gguf_keys;
+  for (const auto& [k, v] : j["hyperparameters"].items()) hf_keys.push_back(k);
+  for (const auto& [k, v] : gh.items()) gguf_keys.push_back(k);
+  EXPECT_EQ(hf_keys, gguf_keys);
+  EXPECT_EQ(j["hyperparameters"]["rope_dims"], j["hyperparameters"]["head_dim"]);
   EXPECT_EQ(j["tensors"].size(), 3u + 9u * cfg.n_layers);
   EXPECT_NE(table.out.find("model.layers.1.mlp.down_proj.weight"), std::string::npos) << table.out;
 }
