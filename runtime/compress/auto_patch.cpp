@@ -13,7 +13,7 @@ std::optional<AutoRequest> parse_auto(std::string_view text) {
   if (!text.starts_with("auto")) return std::nullopt;
   const std::string t(text);
   auto fail = [&](const std::string& why) {
-    return PatchSpecError("--patch '" + t + "': " + why +
+    return PatchSpecError("patch '" + t + "': " + why +
                           " (expected auto:RATIO[:B1,B2,...], e.g. auto:0.5 or auto:0.7:8,64)");
   };
   if (!text.starts_with("auto:")) throw fail("no ratio");
@@ -62,7 +62,7 @@ AutoChoice choose_patch(const std::vector<AutoCandidate>& cands, double ratio) {
   }
   const uint64_t budget = uint64_t(std::floor(ratio * double(out.dense_parameters)));
   if (smallest > budget)
-    throw PatchSpecError("--patch auto:" + std::to_string(ratio) +
+    throw PatchSpecError("patch auto:" + std::to_string(ratio) +
                          ": not reachable; with every projection at its largest block size the "
                          "MLPs keep " +
                          std::to_string(double(smallest) / out.dense_parameters) +
@@ -92,7 +92,7 @@ AutoChoice choose_patch(const std::vector<AutoCandidate>& cands, double ratio) {
   std::vector<std::vector<uint8_t>> pick(cands.size(), std::vector<uint8_t>(cap + 1, 0));
   for (size_t i = 0; i < cands.size(); ++i) {
     const auto& c = cands[i];
-    if (c.options.size() > 254) throw PatchSpecError("--patch auto: too many block sizes");
+    if (c.options.size() > 254) throw PatchSpecError("patch auto: too many block sizes");
     std::fill(next.begin(), next.end(), Cell{});
     for (size_t k = 0; k <= c.options.size(); ++k) {
       const uint64_t params = k == 0 ? c.dense_parameters : c.options[k - 1].parameters;
@@ -118,7 +118,7 @@ AutoChoice choose_patch(const std::vector<AutoCandidate>& cands, double ratio) {
         (dp[j].cost == dp[best].cost && dp[j].replaced < dp[best].replaced))
       best = j;
   if (dp[best].cost == kInf)
-    throw PatchSpecError("--patch auto: no choice fits the budget after rounding");
+    throw PatchSpecError("patch auto: no choice fits the budget after rounding");
   size_t j = best;
   for (size_t i = cands.size(); i-- > 0;) {
     const auto& c = cands[i];

@@ -23,7 +23,7 @@ uint32_t number(std::string_view s, std::string_view what, std::string_view text
   uint32_t v = 0;
   const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (s.empty() || ec != std::errc() || ptr != s.data() + s.size())
-    throw PatchSpecError("--patch '" + std::string(text) + "': '" + std::string(s) +
+    throw PatchSpecError("patch '" + std::string(text) + "': '" + std::string(s) +
                          "' is not a valid " + std::string(what));
   return v;
 }
@@ -64,7 +64,7 @@ namespace {
 void parse_group(std::string_view group, uint32_t n_layers, const std::string& t, PatchSpec& spec) {
   const auto fields = split(group, ':');
   if (fields.size() > 3 || fields[0].empty())
-    throw PatchSpecError("--patch '" + t +
+    throw PatchSpecError("patch '" + t +
                          "': expected LAYERS[:PROJECTIONS][:B], e.g. all:gate,up,down:64");
 
   // Layers.
@@ -77,7 +77,7 @@ void parse_group(std::string_view group, uint32_t n_layers, const std::string& t
     const std::string word = first ? "first" : "last";
     const uint32_t n = number(L.substr(word.size()), "layer count after '" + word + "'", t);
     if (n == 0 || n > n_layers)
-      throw PatchSpecError("--patch '" + t + "': " + word + std::to_string(n) + " needs 1 to " +
+      throw PatchSpecError("patch '" + t + "': " + word + std::to_string(n) + " needs 1 to " +
                            std::to_string(n_layers) + " layers (the model has " +
                            std::to_string(n_layers) + ")");
     for (uint32_t l = 0; l < n; ++l) layers.push_back(first ? l : n_layers - n + l);
@@ -88,9 +88,9 @@ void parse_group(std::string_view group, uint32_t n_layers, const std::string& t
       const uint32_t b =
           dash == std::string_view::npos ? a : number(item.substr(dash + 1), "layer index", t);
       if (b < a)
-        throw PatchSpecError("--patch '" + t + "': range " + std::string(item) + " is reversed");
+        throw PatchSpecError("patch '" + t + "': range " + std::string(item) + " is reversed");
       if (b >= n_layers)
-        throw PatchSpecError("--patch '" + t + "': layer " + std::to_string(b) +
+        throw PatchSpecError("patch '" + t + "': layer " + std::to_string(b) +
                              " is outside the model's " + std::to_string(n_layers) + " layers (0-" +
                              std::to_string(n_layers - 1) + ")");
       for (uint32_t l = a; l <= b; ++l) layers.push_back(l);
@@ -104,7 +104,7 @@ void parse_group(std::string_view group, uint32_t n_layers, const std::string& t
   if (fields.size() == 3) {
     default_b = number(fields[2], "block size", t);
     if (default_b == 0)
-      throw PatchSpecError("--patch '" + t + "': the block size must be at least 1");
+      throw PatchSpecError("patch '" + t + "': the block size must be at least 1");
   }
 
   // Projections.
@@ -116,7 +116,7 @@ void parse_group(std::string_view group, uint32_t n_layers, const std::string& t
     uint32_t b = default_b;
     if (eq != std::string_view::npos) {
       b = number(item.substr(eq + 1), "block size", t);
-      if (b == 0) throw PatchSpecError("--patch '" + t + "': the block size must be at least 1");
+      if (b == 0) throw PatchSpecError("patch '" + t + "': the block size must be at least 1");
     }
     std::vector<Projection> which;
     if (name == "all") {
@@ -129,15 +129,15 @@ void parse_group(std::string_view group, uint32_t n_layers, const std::string& t
           found = true;
         }
       if (!found)
-        throw PatchSpecError("--patch '" + t + "': unknown projection '" + std::string(name) +
+        throw PatchSpecError("patch '" + t + "': unknown projection '" + std::string(name) +
                              "' (use gate, up, down or all)");
     }
     if (b == 0)
-      throw PatchSpecError("--patch '" + t + "': no block size for '" + std::string(name) +
+      throw PatchSpecError("patch '" + t + "': no block size for '" + std::string(name) +
                            "' (add :B at the end, or " + std::string(name) + "=B)");
     for (Projection p : which) {
       if (block[size_t(p)])
-        throw PatchSpecError("--patch '" + t + "': projection " + projection_name(p) +
+        throw PatchSpecError("patch '" + t + "': projection " + projection_name(p) +
                              " is listed twice");
       block[size_t(p)] = b;
     }
@@ -146,7 +146,7 @@ void parse_group(std::string_view group, uint32_t n_layers, const std::string& t
     for (Projection p : kProjections) {
       if (!block[size_t(p)]) continue;
       if (spec.patched(l, p))
-        throw PatchSpecError("--patch '" + t + "': layer " + std::to_string(l) + " " +
+        throw PatchSpecError("patch '" + t + "': layer " + std::to_string(l) + " " +
                              projection_name(p) + " is named by two groups");
       spec.set(l, p, block[size_t(p)]);
     }

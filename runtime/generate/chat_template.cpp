@@ -11,7 +11,7 @@ std::string chatml_turn(const std::string& role, const std::string& content) {
 }  // namespace
 
 ChatFormat chat_format_from_template(const std::string& t) {
-  if (t.empty()) throw std::invalid_argument("--chat: the model has no tokenizer.chat_template");
+  if (t.empty()) throw std::invalid_argument("chat: the model has no tokenizer.chat_template");
   if (t.find("<|im_start|>") != std::string::npos) {
     ChatFormat f;
     // SmolLM2's template adds a default system turn when the conversation has none.
@@ -25,7 +25,7 @@ ChatFormat chat_format_from_template(const std::string& t) {
     return f;
   }
   throw std::invalid_argument(
-      "--chat: this model's chat template is not a format bcvk knows (ChatML)");
+      "chat: this model's chat template is not a format bcvk knows (ChatML)");
 }
 
 std::string ChatFormat::render(const std::vector<ChatMessage>& messages, bool add_assistant) const {

@@ -22,7 +22,7 @@ struct MlpPatch::Entry {
 const loaders::WeightTensor& mlp_weight(const loaders::LlamaModelFile& file, uint32_t layer,
                                         compress::Projection p) {
   if (layer >= file.layers().size())
-    throw compress::PatchSpecError("--patch: layer " + std::to_string(layer) + " does not exist");
+    throw compress::PatchSpecError("patch: layer " + std::to_string(layer) + " does not exist");
   const loaders::LlamaLayer& L = file.layers()[layer];
   const loaders::WeightTensor& w = p == compress::Projection::kGate ? L.gate
                                    : p == compress::Projection::kUp ? L.up

@@ -481,7 +481,7 @@ Instance::~Instance() {
 const PhysicalDeviceInfo& select_device(const std::vector<PhysicalDeviceInfo>& devices,
                                         const std::string& selector_in) {
   std::string selector = selector_in;
-  std::string source = "--device";
+  std::string source = "device selector";
   if (selector.empty()) {
     const char* env = std::getenv("BCVK_DEVICE");
     if (env && *env) {

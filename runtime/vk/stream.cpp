@@ -20,7 +20,7 @@ Stream::Stream(const Device& device, bool profile, uint32_t max_timed) : device_
     BCVK_VK_CHECK(vkCreateFence(dev, &fi, nullptr, &fence_));
     if (profile) {
       if (device.info().timestamp_valid_bits == 0)
-        throw Error("--profile: " + device.info().name +
+        throw Error("profiling: " + device.info().name +
                     " cannot time compute work (no timestamps)");
       VkQueryPoolCreateInfo qi{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
       qi.queryType = VK_QUERY_TYPE_TIMESTAMP;

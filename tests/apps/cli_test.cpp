@@ -221,7 +221,7 @@ namespace {
 TEST(Cli, BadDeviceIndexListsDevices) {
   const Outcome r = bcvk("bench --device 99 --reps 1");
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("--device 99 is out of range"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("device selector 99 is out of range"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("llvmpipe"), std::string::npos) << r.err;
   const Outcome env = bcvk("bench --reps 1", "BCVK_DEVICE=no-such-gpu");
   EXPECT_EQ(env.exit_code, 1);
