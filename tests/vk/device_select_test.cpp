@@ -83,7 +83,9 @@ TEST_F(DeviceSelect, EnvironmentVariableWhenNoFlag) {
 
 TEST_F(DeviceSelect, BadIndexListsTheDevices) {
   const std::string e = error_of(devices, "7");
-  EXPECT_NE(e.find("device selector 7 is out of range: 4 Vulkan device(s) found"), std::string::npos) << e;
+  EXPECT_NE(e.find("device selector 7 is out of range: 4 Vulkan device(s) found"),
+            std::string::npos)
+      << e;
   EXPECT_NE(e.find("2: AMD Radeon RX 7600 (discrete GPU)"), std::string::npos) << e;
   EXPECT_NE(error_of(devices, "99999999999999999999999").find("out of range"), std::string::npos);
 }
