@@ -12,7 +12,6 @@
 #include <mutex>
 #include <vector>
 
-#include "loaders/cache_file.h"
 #include "runtime/ops/fft.h"
 #include "runtime/vk/error.h"
 #include "runtime/vk/pipeline_cache.h"
@@ -37,26 +36,23 @@ std::string describe(FftShape s) {
          std::to_string(s.batches) + " batches";
 }
 
-loaders::CacheKey cache_key(const vk::PhysicalDeviceInfo& info, FftShape shape) {
-  return {"vkfft " + describe(shape) + ", VkFFT " + std::to_string(VkFFTGetVersion()),
-          vk::PipelineCache::identity(info)};
+std::string cache_kind(FftShape shape) {
+  return "vkfft " + describe(shape) + ", VkFFT " + std::to_string(VkFFTGetVersion());
 }
 
-// The saved application of `shape` in `file`, verified (loaders/cache_file.h) before VkFFT sees
+// The saved application of `shape` in `file`, verified (vk::load_cache_entry) before VkFFT sees
 // it; empty when absent, or -- with one warning -- when damaged, stale or foreign.
 std::vector<uint32_t> read_cache(const std::filesystem::path& file,
                                  const vk::PhysicalDeviceInfo& info, FftShape shape) {
-  if (file.empty()) return {};
-  std::string why;
-  const auto payload = loaders::read_cache_file(file, cache_key(info, shape), &why);
-  if (payload && (payload->empty() || payload->size() % 4 != 0))
-    why = "its plan has an impossible size";
-  if (!why.empty()) {
-    std::fprintf(stderr, "bcvk: warning: FFT plan cache %s discarded (%s); rebuilding it\n",
-                 file.c_str(), why.c_str());
+  const auto payload = vk::load_cache_entry(file, cache_kind(shape), info, "FFT plan cache");
+  if (!payload) return {};
+  if (payload->empty() || payload->size() % 4 != 0) {
+    std::fprintf(stderr,
+                 "bcvk: warning: FFT plan cache %s discarded (its plan has an impossible size); "
+                 "rebuilding it\n",
+                 file.c_str());
     return {};
   }
-  if (!payload) return {};
   std::vector<uint32_t> data(payload->size() / 4);
   std::memcpy(data.data(), payload->data(), payload->size());
   return data;
@@ -64,13 +60,9 @@ std::vector<uint32_t> read_cache(const std::filesystem::path& file,
 
 void write_cache(const std::filesystem::path& file, const vk::PhysicalDeviceInfo& info,
                  FftShape shape, const void* data, uint64_t bytes) {
-  if (file.empty() || !data || bytes == 0) return;
-  try {
-    loaders::write_cache_file(file, cache_key(info, shape),
-                              std::string_view(static_cast<const char*>(data), bytes));
-  } catch (const std::exception&) {
-    // A cache that cannot be written costs start-up time, not correctness.
-  }
+  if (!data || bytes == 0) return;
+  vk::store_cache_entry(file, cache_kind(shape), info,
+                        std::string_view(static_cast<const char*>(data), bytes));
 }
 
 }  // namespace

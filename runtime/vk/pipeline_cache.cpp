@@ -61,6 +61,27 @@ std::string PipelineCache::identity(const PhysicalDeviceInfo& info) {
   return id + ", " + info.driver_name + " " + info.driver_info;
 }
 
+std::optional<std::string> load_cache_entry(const std::filesystem::path& file,
+                                            const std::string& kind, const PhysicalDeviceInfo& info,
+                                            const char* what) {
+  if (file.empty()) return std::nullopt;
+  std::string why;
+  auto payload = loaders::read_cache_file(file, {kind, PipelineCache::identity(info)}, &why);
+  if (!why.empty())
+    std::fprintf(stderr, "bcvk: warning: %s %s discarded (%s); rebuilding it\n", what, file.c_str(),
+                 why.c_str());
+  return payload;
+}
+
+void store_cache_entry(const std::filesystem::path& file, const std::string& kind,
+                       const PhysicalDeviceInfo& info, std::string_view payload) {
+  if (file.empty()) return;
+  try {
+    loaders::write_cache_file(file, {kind, PipelineCache::identity(info)}, payload);
+  } catch (const std::exception&) {
+  }
+}
+
 PipelineCache::PipelineCache(const Device& device, std::filesystem::path file)
     : device_(device), file_(std::move(file)) {
   std::string data;

@@ -2,10 +2,25 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include "runtime/vk/device.h"
 
 namespace bcvk::vk {
+
+// One entry of the device's on-disk caches (the pipeline cache, VkFFT plans, ...), sealed with a
+// checksum and the device's identity (PipelineCache::identity; format: loaders/cache_file.h).
+// `kind` names what it holds.  load: the payload of a whole, unaltered entry of this kind for
+// this device; nullopt when the file is absent, or -- with one warning naming `what`, to be
+// rebuilt -- when it is damaged, stale or foreign.  store: atomic; a failure is ignored (a cache
+// that cannot be written costs start-up time, not correctness).
+std::optional<std::string> load_cache_entry(const std::filesystem::path& file,
+                                            const std::string& kind, const PhysicalDeviceInfo& info,
+                                            const char* what);
+void store_cache_entry(const std::filesystem::path& file, const std::string& kind,
+                       const PhysicalDeviceInfo& info, std::string_view payload);
 
 class PipelineCache {
  public:
