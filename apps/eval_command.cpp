@@ -24,6 +24,7 @@
 #include "runtime/compress/auto_patch.h"
 #include "runtime/compress/compressed_gguf.h"
 #include "runtime/distill/gemm.h"
+#include "runtime/eval/grid.h"
 #include "runtime/eval/report.h"
 
 namespace bcvk::apps {
@@ -64,17 +65,6 @@ std::string clock_text(double s) {
   const int t = static_cast<int>(s + 0.5);
   std::snprintf(buf, sizeof buf, "%d:%02d", t / 60, t % 60);
   return buf;
-}
-
-// A rough kd time, for the estimate: a step costs ~3 forwards over the layers from the first
-// patched one plus the LM head (~8 layers' worth for a small model), and the host forwards
-// ~12k layer-tokens/s on 2 cores.
-double kd_seconds(const eval::SweepConfig& c, uint32_t n_layers, uint64_t calib_tokens,
-                  const distill::KdOptions& kd) {
-  const uint32_t first = c.spec(n_layers).layers.front();
-  const double layer_tokens =
-      double(std::min<uint64_t>(kd.tokens_per_step, calib_tokens)) * (n_layers - first + 8);
-  return kd.steps * 3.0 * layer_tokens / 12000.0;
 }
 
 // A compressed student and its teacher must be the same architecture with the same vocabulary.
@@ -241,45 +231,29 @@ int run_eval(const EvalOptions& o) {
 
   // The grid; each spec is validated now, before any work.
   std::vector<eval::SweepConfig> grid;
-  if (stored_student) grid.push_back(stored_config(student_file, o.model.model));
-  std::vector<model::Structure> structures = {model::Structure::kBlockCirculant};
-  if (o.baseline == "lowrank") structures.push_back(model::Structure::kLowRank);
-  for (auto st : stored_student || !o.block_grid ? std::vector<model::Structure>{} : structures)
-    for (uint32_t b : st == model::Structure::kLowRank && !o.baseline_blocks.empty()
-                          ? o.baseline_blocks
-                          : o.blocks)
-      for (const auto& l : o.layers)
-        for (const auto& c : o.calibrate) {
-          eval::SweepConfig cfg{st, b, l, o.proj, c};
-          model::check_block_sizes(file.config(), cfg.spec(n_layers));  // names the problem
-          grid.push_back(cfg);
-        }
-  // --patch: whole specs, and auto requests (resolved once the sensitivity is measured).
-  std::set<uint32_t> sensitivity_blocks(o.sensitivity.begin(), o.sensitivity.end());
-  for (uint32_t b : sensitivity_blocks)
-    model::check_block_sizes(file.config(),
-                             compress::PatchSpec::parse("all:all:" + std::to_string(b), n_layers));
-  for (auto st : stored_student ? std::vector<model::Structure>{} : structures)
-    for (const auto& text : o.patches)
-      for (const auto& c : o.calibrate) {
-        eval::SweepConfig cfg{st, 0, "", "gate,up,down", c};
-        if (const auto req = compress::parse_auto(text)) {
-          cfg.request = text;
-          cfg.layers = "auto";
-          for (uint32_t b : req->blocks)
-            model::check_block_sizes(file.config(), compress::PatchSpec::parse(
-                                                        "all:all:" + std::to_string(b), n_layers));
-          sensitivity_blocks.insert(req->blocks.begin(), req->blocks.end());
-        } else {
-          const auto spec = compress::PatchSpec::parse(text, n_layers);
-          model::check_block_sizes(file.config(), spec);
-          cfg.patch = spec.text();
-          cfg.layers = text;
-        }
-        grid.push_back(cfg);
-      }
-  if (grid.empty() && sensitivity_blocks.empty())
-    throw std::invalid_argument("eval: nothing to do (no configurations and no --sensitivity)");
+  std::set<uint32_t> sensitivity_blocks;
+  if (stored_student) {
+    grid.push_back(stored_config(student_file, o.model.model));
+    eval::GridRequest only_sensitivity;  // validated like the grid's
+    only_sensitivity.block_grid = false;
+    only_sensitivity.sensitivity = o.sensitivity;
+    if (!o.sensitivity.empty())
+      sensitivity_blocks = eval::expand_grid(only_sensitivity, file.config()).sensitivity_blocks;
+  } else {
+    eval::GridRequest req;
+    req.blocks = o.blocks;
+    req.layers = o.layers;
+    req.projections = o.proj;
+    req.calibrations = o.calibrate;
+    req.block_grid = o.block_grid;
+    req.low_rank_baseline = o.baseline == "lowrank";
+    req.baseline_blocks = o.baseline_blocks;
+    req.patches = o.patches;
+    req.sensitivity = o.sensitivity;
+    eval::Grid g = eval::expand_grid(req, file.config());
+    grid = std::move(g.configs);
+    sensitivity_blocks = std::move(g.sensitivity_blocks);
+  }
   // A stored student was calibrated when it was made: only grid configurations calibrate here.
   auto calibrates_ls = [](const eval::SweepConfig& c) { return c.stored.empty() && c.ls(); };
   auto calibrates_kd = [](const eval::SweepConfig& c) { return c.stored.empty() && c.kd(); };
@@ -401,10 +375,10 @@ int run_eval(const EvalOptions& o) {
   std::vector<double> config_estimate;
   for (const auto& c : grid) {
     // Students run at least as fast as the teacher: the dense estimate is an upper bound.
-    const double e = (eval_tokens + cont_tokens) * prefill_s_per_token +
-                     o.sweep.decode_steps * decode_s +
-                     (calibrates_ls(c) ? 3.5 * calib_tokens * prefill_s_per_token : 0) +
-                     (calibrates_kd(c) ? kd_seconds(c, n_layers, calib_tokens, o.kd.kd) : 0);
+    const double e =
+        (eval_tokens + cont_tokens) * prefill_s_per_token + o.sweep.decode_steps * decode_s +
+        (calibrates_ls(c) ? 3.5 * calib_tokens * prefill_s_per_token : 0) +
+        (calibrates_kd(c) ? eval::estimate_kd_seconds(c, n_layers, calib_tokens, o.kd.kd) : 0);
     config_estimate.push_back(e);
     configs_s += e;
   }
