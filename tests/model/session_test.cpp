@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "runtime/model/session.h"
+#include "tests/support/compare.h"
 #include "tests/support/cpu_reference.h"
 #include "tests/support/gpu_test.h"
 #include "tests/support/temp_dir.h"
@@ -19,16 +20,6 @@ class SessionTest : public test::GpuTest {
  protected:
   test::TempDir dir;
 };
-
-// Normalized error: ||a - b|| / ||b||.
-double nmse(const std::vector<float>& a, const std::vector<double>& b) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < b.size(); ++i) {
-    num += (a[i] - b[i]) * (a[i] - b[i]);
-    den += b[i] * b[i];
-  }
-  return std::sqrt(num / den);
-}
 
 std::vector<int32_t> prompt(uint32_t n, uint32_t vocab) {
   std::vector<int32_t> t;
@@ -50,13 +41,13 @@ void check_model(vk::Context& ctx, const loaders::LlamaModelFile& file, model::W
   const uint32_t V = file.config().n_vocab;
   for (size_t t = 0; t < tokens.size(); ++t) {
     std::vector<float> row(all.begin() + t * V, all.begin() + (t + 1) * V);
-    EXPECT_LT(nmse(row, ref[t]), tol) << "position " << t;
+    EXPECT_LT(test::rel_l2(row, ref[t]), tol) << "position " << t;
   }
   // The same sequence again, as prefill of all but the last token then one decode step.
   s.reset();
   s.prefill(std::span<const int32_t>(tokens.data(), tokens.size() - 1));
   const auto last = s.decode(tokens.back());
-  EXPECT_LT(nmse(last, ref.back()), tol) << "decode step";
+  EXPECT_LT(test::rel_l2(last, ref.back()), tol) << "decode step";
   size_t best = 0;
   for (size_t i = 0; i < ref.back().size(); ++i)
     if (ref.back()[i] > ref.back()[best]) best = i;
@@ -104,7 +95,7 @@ TEST_F(SessionTest, HuggingFaceSafetensorsMatchCpuReferenceAndGguf) {
   const auto tokens = prompt(9, tm.config.n_vocab);
   const auto lg = sg.prefill(tokens), lh = sh.prefill(tokens);
   std::vector<double> lhd(lh.begin(), lh.end());
-  EXPECT_LT(nmse(lg, lhd), 1e-5);
+  EXPECT_LT(test::rel_l2(lg, lhd), 1e-5);
 }
 
 TEST_F(SessionTest, F16WeightsStayClose) {
@@ -124,7 +115,7 @@ TEST_F(SessionTest, ContextBoundary) {
   const auto ref = test::cpu_forward(file, tokens, true);
   s.prefill(std::span<const int32_t>(tokens.data(), 15));
   const auto last = s.decode(tokens[15]);  // fills the context exactly
-  EXPECT_LT(nmse(last, ref[15]), 1e-5);
+  EXPECT_LT(test::rel_l2(last, ref[15]), 1e-5);
   EXPECT_EQ(s.position(), 16u);
   try {
     s.decode(1);
@@ -158,7 +149,7 @@ TEST_F(SessionTest, PackedPromptsMatchTheCpuReferenceOneByOne) {
     for (size_t t = 0; t < prompts[i].size(); ++t) {
       std::vector<float> row(packed[i].begin() + t * cfg.n_vocab,
                              packed[i].begin() + (t + 1) * cfg.n_vocab);
-      EXPECT_LT(nmse(row, ref[t]), 1e-5) << "prompt " << i << " position " << t;
+      EXPECT_LT(test::rel_l2(row, ref[t]), 1e-5) << "prompt " << i << " position " << t;
     }
   }
   std::vector<std::vector<int32_t>> too_long(5, prompt(7, cfg.n_vocab));

@@ -15,6 +15,7 @@
 #include <tuple>
 
 #include "runtime/vk/transfer.h"
+#include "tests/support/compare.h"
 #include "tests/support/device_vectors.h"
 #include "tests/support/gpu_test.h"
 #include "tests/support/random.h"
@@ -23,16 +24,7 @@ namespace bcvk {
 namespace {
 
 using cd = std::complex<double>;
-
-// Relative L2 distance of `got` from `want`.
-double rel_l2(const std::vector<float>& got, const std::vector<double>& want) {
-  double err = 0, norm = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    err += (got[i] - want[i]) * (got[i] - want[i]);
-    norm += want[i] * want[i];
-  }
-  return std::sqrt(err / norm);
-}
+using test::rel_l2;
 
 // X[k] for k = 0 .. B/2 of one real sequence, in double.
 std::vector<cd> dft(const float* x, uint32_t B) {

@@ -8,8 +8,9 @@
 
 namespace bcvk::test {
 
-// ||a - b|| / ||b||, accumulated in double.
-inline double rel_l2(const std::vector<float>& a, const std::vector<float>& b) {
+// ||a - b|| / ||b||, accumulated in double (b: a float or a double reference).
+template <class Ref>
+double rel_l2(const std::vector<float>& a, const std::vector<Ref>& b) {
   double num = 0, den = 0;
   for (size_t i = 0; i < b.size(); ++i) {
     num += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
