@@ -160,8 +160,9 @@ PhysicalDeviceInfo query_device(VkPhysicalDevice pd, uint32_t index) {
 #if defined(__aarch64__)
   info.soft_half = info.driver_name == "llvmpipe";
 #endif
-  if (const char* v = std::getenv("BCVK_SOFT_HALF"); v && (*v == '0' || *v == '1'))
-    info.soft_half = *v == '1';
+  // Like the other BCVK_* switches: set and not "0" means on.
+  if (const char* v = std::getenv("BCVK_SOFT_HALF"); v && *v)
+    info.soft_half = std::strcmp(v, "0") != 0;
 
   info.subgroup_size = subgroup.subgroupSize;
   info.subgroup_arithmetic = (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
