@@ -24,8 +24,9 @@ void copy(vk::Context& ctx, vk::Stream& stream, const CopyArgs& a, std::string_v
   vk::Kernel& kernel = ctx.kernel("copy", {{0, wg}}, sizeof(CopyPush));
   for (uint64_t done = 0; done < src.size; done += t.max_binding_bytes) {
     const uint64_t bytes = std::min<uint64_t>(t.max_binding_bytes, src.size - done);
-    const CopyPush push{static_cast<uint32_t>((bytes + 3) / 4),
-                        xor_key};  // last partial word whole
+    const uint32_t tail_bytes = bytes % 4;
+    const CopyPush push{static_cast<uint32_t>((bytes + 3) / 4), xor_key,
+                        tail_bytes ? (1u << (8 * tail_bytes)) - 1 : 0xffffffffu};
     // The shader reads 16-byte units; buffers are allocated in whole units (Buffer::capacity).
     const uint64_t bound = (bytes + 15) / 16 * 16;
     const uint64_t units = bound / 16;

@@ -14,10 +14,12 @@ namespace bcvk::ops {
 struct CopyPush {
   uint32_t word_count;
   uint32_t xor_key;
+  uint32_t last_word_mask;  // the bytes of the last word that belong to the view
 };
-static_assert(sizeof(CopyPush) == 8);
+static_assert(sizeof(CopyPush) == 12);
 
-// Copies ceil(src.size / 4) words.  Views larger than the device's largest storage-buffer
+// Copies src.size bytes (a partial last word is merged into dst, so nothing past the view
+// changes).  Views larger than the device's largest storage-buffer
 // binding are split into several dispatches over sub-ranges.  Both offsets must be multiples
 // of ctx.tuning().binding_alignment.
 struct CopyArgs {

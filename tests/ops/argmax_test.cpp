@@ -4,32 +4,42 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/support/device_vectors.h"
 #include "tests/support/gpu_test.h"
+#include "tests/support/op_check.h"
 
 namespace bcvk {
 namespace {
 
 class ArgmaxTest : public test::GpuTest {};
 
+std::vector<uint32_t> run_argmax(vk::Context& ctx, const test::OpCase& c,
+                                 const std::vector<float>& x, uint32_t n, uint32_t rows,
+                                 uint32_t stride) {
+  auto xb = test::GuardedBuffer::of(ctx, x);
+  auto ab = test::GuardedBuffer::poisoned(ctx, rows * 4);
+  vk::Stream s(ctx.device());
+  ops::argmax(ctx, s,
+              {.logits = xb.view(), .result = ab.view(), .n = n, .rows = rows, .stride = stride});
+  s.submit_and_wait();
+  EXPECT_TRUE(ab.guards_intact(c));
+  return ab.read<uint32_t>();
+}
+
 TEST_F(ArgmaxTest, PicksTheFirstLargest) {
   const uint32_t n = 300, rows = 3;
+  const test::OpCase c{"argmax", "n=300 rows=3"};
   std::vector<float> x(size_t(rows) * n, -5.f);
   x[0 * n + 299] = 1.f;
   x[1 * n + 10] = -1.f;
   x[1 * n + 200] = -1.f;  // tie: the lower index wins
   x[2 * n + 0] = 3.f;
-  auto xb = test::to_device(ctx(), x);
-  vk::Buffer ab(ctx().allocator(), rows * 4);
-  vk::Stream s(ctx().device());
-  ops::argmax(ctx(), s,
-              {.logits = xb.view(), .result = ab.view(), .n = n, .rows = rows, .stride = n});
-  s.submit_and_wait();
-  EXPECT_EQ(test::from_device<uint32_t>(ctx(), ab, rows), (std::vector<uint32_t>{299, 10, 0}));
+  const std::vector<uint32_t> want = {299, 10, 0};
+  EXPECT_TRUE(test::equal_words(c, run_argmax(ctx(), c, x, n, rows, n), want));
 }
 
 TEST_F(ArgmaxTest, IgnoresTheStridePastN) {
   const uint32_t n = 1000, stride = 1037, rows = 4;
+  const test::OpCase c{"argmax", "n=1000 stride=1037 rows=4"};
   std::vector<float> x(size_t(rows) * stride, 100.f);  // padding larger than any real value
   for (uint32_t r = 0; r < rows; ++r)
     for (uint32_t i = 0; i < n; ++i) x[size_t(r) * stride + i] = float((i * 37 + r * 11) % 997);
@@ -40,13 +50,7 @@ TEST_F(ArgmaxTest, IgnoresTheStridePastN) {
     for (uint32_t i = 0; i < n; ++i)
       if (x[size_t(r) * stride + i] > best) best = x[size_t(r) * stride + (want[r] = i)];
   }
-  auto xb = test::to_device(ctx(), x);
-  vk::Buffer ab(ctx().allocator(), rows * 4);
-  vk::Stream s(ctx().device());
-  ops::argmax(ctx(), s,
-              {.logits = xb.view(), .result = ab.view(), .n = n, .rows = rows, .stride = stride});
-  s.submit_and_wait();
-  EXPECT_EQ(test::from_device<uint32_t>(ctx(), ab, rows), want);
+  EXPECT_TRUE(test::equal_words(c, run_argmax(ctx(), c, x, n, rows, stride), want));
 }
 
 }  // namespace

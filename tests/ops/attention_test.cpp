@@ -9,8 +9,8 @@
 #include "loaders/half.h"
 #include "runtime/ops/attention.h"
 #include "tests/support/cpu_reference.h"
-#include "tests/support/device_vectors.h"
 #include "tests/support/gpu_test.h"
+#include "tests/support/op_check.h"
 #include "tests/support/random.h"
 
 namespace bcvk {
@@ -21,14 +21,14 @@ class AttentionTest : public test::GpuTest,
                           std::tuple<std::tuple<uint32_t, uint32_t, uint32_t>, ops::KvType>> {};
 
 // The cache as attention reads it: f32 values, or f16 pairs packed into words.
-vk::Buffer cache_buffer(vk::Context& ctx, std::vector<float>& values, ops::KvType kv) {
-  if (kv == ops::KvType::kF32) return test::to_device(ctx, values);
+test::GuardedBuffer cache_buffer(vk::Context& ctx, std::vector<float>& values, ops::KvType kv) {
+  if (kv == ops::KvType::kF32) return test::GuardedBuffer::of(ctx, values);
   std::vector<uint16_t> h(values.size());
   for (size_t i = 0; i < values.size(); ++i) {
     h[i] = loaders::float_to_half(values[i]);
     values[i] = loaders::half_to_float(h[i]);
   }
-  return test::to_device(ctx, h);
+  return test::GuardedBuffer::of(ctx, h);
 }
 
 TEST_P(AttentionTest, MatchesCpuReference) {
@@ -43,9 +43,14 @@ TEST_P(AttentionTest, MatchesCpuReference) {
   for (float& x : v) x = rng.uniform(-1.f, 1.f);
   std::vector<uint32_t> info;
   for (uint32_t t = 0; t < T; ++t) info.insert(info.end(), {pos0 + t - first, first});
-  auto qb = test::to_device(ctx(), q), kb = cache_buffer(ctx(), k, kv),
-       vb = cache_buffer(ctx(), v, kv), ib = test::to_device(ctx(), info);
-  vk::Buffer ob(ctx().allocator(), size_t(T) * qd * 4);
+  const test::OpCase c{"attention",
+                       "heads=" + std::to_string(heads) + " kv_heads=" + std::to_string(kv_heads) +
+                           " hd=64 T=3 pos0=70 first=" + std::to_string(first) +
+                           " kv=" + std::string(ops::kv_type_name(kv)),
+                       qd};
+  auto qb = test::GuardedBuffer::of(ctx(), q), kb = cache_buffer(ctx(), k, kv),
+       vb = cache_buffer(ctx(), v, kv), ib = test::GuardedBuffer::of(ctx(), info);
+  auto ob = test::GuardedBuffer::poisoned(ctx(), size_t(T) * qd * 4);
   vk::Stream s(ctx().device());
   ops::attention(ctx(), s,
                  {.q = qb.view(),
@@ -61,7 +66,7 @@ TEST_P(AttentionTest, MatchesCpuReference) {
                   .scale = float(1.0 / std::sqrt(double(hd))),
                   .kv = kv});
   s.submit_and_wait();
-  const auto o = test::from_device<float>(ctx(), ob, size_t(T) * qd);
+  test::Expected want;
   for (uint32_t t = 0; t < T; ++t) {
     std::vector<std::vector<double>> keys, vals;
     for (uint32_t j = first; j <= pos0 + t; ++j) {
@@ -71,9 +76,11 @@ TEST_P(AttentionTest, MatchesCpuReference) {
     const auto ref =
         test::cpu_attention(std::vector<double>(q.begin() + t * qd, q.begin() + (t + 1) * qd), keys,
                             vals, heads, kv_heads, hd);
-    for (uint32_t i = 0; i < qd; ++i)
-      ASSERT_NEAR(o[t * qd + i], ref[i], 1e-5) << "t=" << t << " i=" << i;
+    // Outputs are convex combinations of values in [-1, 1]: scale 1.
+    for (double r : ref) want.push(r, 1.0);
   }
+  EXPECT_TRUE(test::within(c, ob.read<float>(), want, 1e-5));
+  EXPECT_TRUE(ob.guards_intact(c));
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -9,8 +9,8 @@
 #include "loaders/half.h"
 #include "runtime/ops/kv_store.h"
 #include "runtime/vk/error.h"
-#include "tests/support/device_vectors.h"
 #include "tests/support/gpu_test.h"
+#include "tests/support/op_check.h"
 #include "tests/support/random.h"
 
 namespace bcvk {
@@ -19,40 +19,55 @@ namespace {
 class KvStoreTest : public test::GpuTest,
                     public ::testing::WithParamInterface<std::pair<uint32_t, uint32_t>> {};
 
+// The halves of packed words, as floats.
+std::vector<float> halves(const std::vector<uint32_t>& words, size_t first, size_t n) {
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i)
+    v[i] = loaders::half_to_float(
+        static_cast<uint16_t>(words[(first + i) / 2] >> (16 * ((first + i) % 2))));
+  return v;
+}
+
+// Expected f16 of each input: a nearest half.  The error is normalized by the CPU's
+// round-to-nearest distance, so bound 1 accepts either side of a tie and nothing farther; an
+// exactly representable value (distance 0) must come out exactly.
+test::Expected nearest_halves(const std::vector<float>& x) {
+  test::Expected want;
+  for (float v : x) {
+    const double nearest = loaders::half_to_float(loaders::float_to_half(v));
+    want.push(v, std::isinf(v) ? 0.0 : std::abs(nearest - double(v)));
+  }
+  return want;
+}
+
 TEST_P(KvStoreTest, StoresNearestHalvesInPlace) {
   const auto [values, offset] = GetParam();
+  const test::OpCase c{"kv_store", std::to_string(values) + " values at " + std::to_string(offset)};
   const uint32_t cache_values = offset + values + 64;
   test::Rng rng(values * 7 + offset);
   std::vector<float> x(values);
   for (float& v : x) v = rng.uniform(-300.f, 300.f) * std::pow(2.f, rng.uniform(-12.f, 0.f));
   std::vector<float> xv(values);  // V: other values than K, so a swapped binding shows
   for (uint32_t i = 0; i < values; ++i) xv[i] = -0.5f * x[values - 1 - i];
-  std::vector<uint32_t> guard(cache_values / 2);
-  for (uint32_t& w : guard) w = static_cast<uint32_t>(rng.next());
-  auto kb = test::to_device(ctx(), x), vb = test::to_device(ctx(), xv),
-       kc = test::to_device(ctx(), guard), vc = test::to_device(ctx(), guard);
+  // The caches start as random words: outside the stored range each must stay as it was.
+  std::vector<uint32_t> init(cache_values / 2);
+  for (uint32_t& w : init) w = static_cast<uint32_t>(rng.next());
+  auto kb = test::GuardedBuffer::of(ctx(), x), vb = test::GuardedBuffer::of(ctx(), xv),
+       kc = test::GuardedBuffer::of(ctx(), init), vc = test::GuardedBuffer::of(ctx(), init);
   vk::Stream s(ctx().device());
   ops::kv_store(ctx(), s, {kb.view(), vb.view(), kc.view(), vc.view(), values, offset});
   s.submit_and_wait();
-  for (const auto& [cache, in] : {std::pair{&kc, &x}, std::pair{&vc, &xv}}) {
-    const auto out = test::from_device<uint32_t>(ctx(), *cache, guard.size());
-    for (uint32_t w = 0; w < guard.size(); ++w) {
-      if (w < offset / 2 || w >= (offset + values) / 2) {
-        ASSERT_EQ(out[w], guard[w]) << "word " << w << " outside the stored range changed";
-        continue;
-      }
-      for (uint32_t half = 0; half < 2; ++half) {
-        const uint32_t i = (w - offset / 2) * 2 + half;
-        const float v = (*in)[i];
-        const auto got = static_cast<uint16_t>(out[w] >> (16 * half));
-        const float want = loaders::half_to_float(loaders::float_to_half(v));
-        // Nearest: no farther from the input than the CPU's round-to-nearest result (ties may
-        // go either way).
-        ASSERT_LE(std::abs(loaders::half_to_float(got) - v), std::abs(want - v))
-            << (cache == &kc ? "K" : "V") << " value " << i << ": " << v << " stored as "
-            << loaders::half_to_float(got);
-      }
-    }
+  for (const auto& [cache, in, name] : {std::tuple{&kc, &x, "K"}, std::tuple{&vc, &xv, "V"}}) {
+    const test::OpCase cc{c.op, c.shape + ", " + name + " cache"};
+    const auto out = cache->read<uint32_t>();
+    const size_t w0 = offset / 2, w1 = (offset + values) / 2;
+    std::vector<uint32_t> outside(out.begin(), out.begin() + w0),
+        want_outside(init.begin(), init.begin() + w0);
+    outside.insert(outside.end(), out.begin() + w1, out.end());
+    want_outside.insert(want_outside.end(), init.begin() + w1, init.end());
+    EXPECT_TRUE(test::equal_words(cc, outside, want_outside)) << "words outside the stored range";
+    EXPECT_TRUE(test::within(cc, halves(out, offset, values), nearest_halves(*in), 1.0));
+    EXPECT_TRUE(cache->guards_intact(cc));
   }
 }
 
@@ -88,25 +103,25 @@ TEST_F(KvStoreTest, ConvertsEveryHalfAndEveryRoundingCase) {
   x.push_back(-std::numeric_limits<float>::infinity());
   if (x.size() % 2) x.push_back(0.f);
   const uint32_t n = uint32_t(x.size());
-  auto kb = test::to_device(ctx(), x), kc = test::to_device(ctx(), std::vector<uint32_t>(n / 2));
-  auto vc = test::to_device(ctx(), std::vector<uint32_t>(n / 2));
+  const test::OpCase c{"kv_store",
+                       "every f16 value and rounding case, " + std::to_string(n) + " values"};
+  auto kb = test::GuardedBuffer::of(ctx(), x);
+  auto kc = test::GuardedBuffer::poisoned(ctx(), n * 2),
+       vc = test::GuardedBuffer::poisoned(ctx(), n * 2);
   vk::Stream s(ctx().device());
   ops::kv_store(ctx(), s, {kb.view(), kb.view(), kc.view(), vc.view(), n, 0});
   s.submit_and_wait();
-  const auto out = test::from_device<uint32_t>(ctx(), kc, n / 2);
+  const auto out = kc.read<uint32_t>();
+  EXPECT_TRUE(kc.guards_intact(c));
   const bool exact = ctx().info().soft_half;
   RecordProperty("soft_half", exact ? "1" : "0");
-  for (uint32_t i = 0; i < n; ++i) {
-    const auto got = static_cast<uint16_t>(out[i / 2] >> (16 * (i % 2)));
-    const uint16_t want = loaders::float_to_half(x[i]);
-    if (exact) {
-      ASSERT_EQ(got, want) << "value " << x[i];
-    } else if (got != want) {  // infinities: equal or not at all
-      ASSERT_TRUE(std::isfinite(x[i])) << "value " << x[i] << " stored as " << got;
-      ASSERT_LE(std::abs(double(loaders::half_to_float(got)) - x[i]),
-                std::abs(double(loaders::half_to_float(want)) - x[i]))
-          << "value " << x[i];
-    }
+  if (exact) {  // the CPU's round-to-nearest-even, word for word
+    std::vector<uint32_t> want(n / 2);
+    for (uint32_t i = 0; i < n; ++i)
+      want[i / 2] |= uint32_t(loaders::float_to_half(x[i])) << (16 * (i % 2));
+    EXPECT_TRUE(test::equal_words(c, out, want));
+  } else {  // the built-in: a nearest value (overflow to infinity or to the largest half)
+    EXPECT_TRUE(test::within(c, halves(out, 0, n), nearest_halves(x), 1.0));
   }
 }
 

@@ -12,8 +12,8 @@
 
 #include "loaders/gguf/dequantize.h"
 #include "runtime/ops/linear.h"
-#include "runtime/vk/transfer.h"
 #include "tests/support/gpu_test.h"
+#include "tests/support/op_check.h"
 #include "tests/support/quant_blocks.h"
 #include "tests/support/random.h"
 
@@ -50,12 +50,15 @@ void check_linear(vk::Context& ctx, WeightType t, const std::vector<std::byte>& 
   for (float& v : x) v = rng.uniform(-2.f, 2.f);
   for (float& v : y0) v = rng.uniform(-1.f, 1.f);
 
+  const test::OpCase oc{"linear",
+                        std::string(ops::weight_type_name(t)) + " N=" + std::to_string(c.N) +
+                            " K=" + std::to_string(c.K) + " T=" + std::to_string(c.T) +
+                            (c.form == LinearForm::kMatVec ? " matvec" : " row-per-lane") +
+                            (c.accumulate ? " accumulate" : ""),
+                        y_stride};
   const auto packed = ops::pack_rows(t, file, c.N, c.K);
-  vk::Buffer wb(ctx.allocator(), packed.size() + 16, vk::MemoryUse::kDevice, "w"),
-      xb(ctx.allocator(), x.size() * 4), yb(ctx.allocator(), y0.size() * 4);
-  vk::upload(ctx.allocator(), wb, 0, packed);
-  vk::upload(ctx.allocator(), xb, std::span<const float>(x));
-  vk::upload(ctx.allocator(), yb, std::span<const float>(y0));
+  test::GuardedBuffer wb(ctx, packed);
+  auto xb = test::GuardedBuffer::of(ctx, x), yb = test::GuardedBuffer::of(ctx, y0);
 
   ops::LinearArgs a;
   a.w = wb.view();
@@ -73,15 +76,11 @@ void check_linear(vk::Context& ctx, WeightType t, const std::vector<std::byte>& 
   vk::Stream stream(ctx.device());
   ops::linear(ctx, stream, a);
   stream.submit_and_wait();
-  std::vector<float> y(y0.size());
-  vk::download(ctx.allocator(), yb, std::span<float>(y));
-
+  test::Expected want(y0.size());
   for (uint32_t t_ = 0; t_ < c.T; ++t_)
     for (uint32_t col = 0; col < y_stride; ++col) {
       const size_t idx = size_t(t_) * y_stride + col;
-      if (col < c.y_offset || col >= c.y_offset + c.N) {
-        ASSERT_EQ(y[idx], y0[idx]) << "wrote a guard column: t=" << t_ << " column=" << col;
-      }
+      if (col < c.y_offset || col >= c.y_offset + c.N) want.exact(idx, y0[idx]);  // guard column
     }
   for (uint32_t r = 0; r < c.N; ++r) {
     const auto w = file_row(t, file, r, c.K);
@@ -95,11 +94,11 @@ void check_linear(vk::Context& ctx, WeightType t, const std::vector<std::byte>& 
       }
       // f32 accumulation of K products: a few ulps of the magnitude.  A wrong field, nibble or
       // scale changes single products by ~1/K of the magnitude, far above this bound.
-      ASSERT_NEAR(y[idx], ref, 2e-6 * mag + 1e-7)
-          << ops::weight_type_name(t) << " row " << r << " of " << c.N << ", token " << t_ << ", K "
-          << c.K;
+      want.set(idx, ref, mag + 0.05);
     }
   }
+  EXPECT_TRUE(test::within(oc, yb.read<float>(), want, 2e-6));
+  EXPECT_TRUE(yb.guards_intact(oc));
 }
 
 // type, blocks per row (K = blocks * granule), (N, T), form, accumulate

@@ -6,8 +6,8 @@
 
 #include "runtime/ops/rope.h"
 #include "tests/support/cpu_reference.h"
-#include "tests/support/device_vectors.h"
 #include "tests/support/gpu_test.h"
+#include "tests/support/op_check.h"
 #include "tests/support/random.h"
 
 namespace bcvk {
@@ -33,8 +33,12 @@ TEST_P(RopeTest, MatchesCpuReference) {
     }
   std::vector<uint32_t> info;
   for (uint32_t p : positions) info.insert(info.end(), {p, 0u});
-  auto xb = test::to_device(ctx(), x), tb = test::to_device(ctx(), table),
-       ib = test::to_device(ctx(), info);
+  const test::OpCase c{"rope",
+                       std::string(adjacent ? "adjacent" : "half-split") +
+                           " rope_dims=" + std::to_string(rope_dims) + " heads=3 hd=64 T=4",
+                       stride};
+  auto xb = test::GuardedBuffer::of(ctx(), x), tb = test::GuardedBuffer::of(ctx(), table),
+       ib = test::GuardedBuffer::of(ctx(), info);
   vk::Stream s(ctx().device());
   ops::rope(ctx(), s,
             {.x = xb.view(),
@@ -47,17 +51,19 @@ TEST_P(RopeTest, MatchesCpuReference) {
              .stride = stride,
              .adjacent = adjacent});
   s.submit_and_wait();
-  const auto y = test::from_device<float>(ctx(), xb, x.size());
-  for (uint32_t t = 0; t < T; ++t)
+  // In place: rotated heads (inputs in [-1, 1]: scale 1); the padding between tokens untouched.
+  test::Expected want(x.size());
+  for (uint32_t t = 0; t < T; ++t) {
     for (uint32_t h = 0; h < heads; ++h) {
       std::vector<double> ref(x.begin() + t * stride + h * hd,
                               x.begin() + t * stride + (h + 1) * hd);
       test::cpu_rope(ref.data(), hd, rope_dims, positions[t], base, adjacent);
-      for (uint32_t i = 0; i < hd; ++i)
-        ASSERT_NEAR(y[t * stride + h * hd + i], ref[i], 2e-6) << t << "," << h << "," << i;
+      for (uint32_t i = 0; i < hd; ++i) want.set(t * stride + h * hd + i, ref[i], 1.0);
     }
-  for (uint32_t t = 0; t < T; ++t)  // the padding between tokens is untouched
-    for (uint32_t i = heads * hd; i < stride; ++i) ASSERT_EQ(y[t * stride + i], x[t * stride + i]);
+    for (uint32_t i = heads * hd; i < stride; ++i) want.exact(t * stride + i, x[t * stride + i]);
+  }
+  EXPECT_TRUE(test::within(c, xb.read<float>(), want, 2e-6));
+  EXPECT_TRUE(xb.guards_intact(c));
 }
 
 INSTANTIATE_TEST_SUITE_P(Pairings, RopeTest,
