@@ -1,10 +1,8 @@
 // bcvk compress: writes a self-contained GGUF whose patched MLP projections are stored as their
-// block-circulant parameters (runtime/compress/compressed_gguf.h), optionally calibrated.
-#include <chrono>
-#include <cmath>
+// block-circulant parameters, optionally calibrated.  Flags, calibration text and printing; the
+// pipeline is runtime/eval/compress_model.
 #include <cstdio>
 #include <nlohmann/json.hpp>
-#include <system_error>
 
 #include "apps/commands.h"
 #include "apps/device_flags.h"
@@ -13,11 +11,7 @@
 #include "apps/progress.h"
 #include "apps/prompts.h"
 #include "loaders/atomic_write.h"
-#include "runtime/compress/auto_patch.h"
-#include "runtime/compress/compressed_gguf.h"
-#include "runtime/distill/kd.h"
-#include "runtime/distill/sensitivity.h"
-#include "runtime/eval/calibrate.h"
+#include "runtime/eval/compress_model.h"
 #include "runtime/vk/memory.h"
 
 namespace bcvk::apps {
@@ -39,185 +33,110 @@ struct CompressOptions {
   uint32_t sensitivity_tokens = 1024;
 };
 
-double since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
 int run_compress(const CompressOptions& o) {
-  const auto start = std::chrono::steady_clock::now();
-  if (o.calibrate != "none" && o.calibrate != "ls" && o.calibrate != "kd" && o.calibrate != "ls+kd")
-    throw std::invalid_argument("--calibrate: unknown method '" + o.calibrate +
-                                "' (none, ls, kd or ls+kd)");
+  eval::CompressJob job;
+  try {
+    job.calibration = eval::parse_calibration_method(o.calibrate);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string("--calibrate: ") + e.what());
+  }
   apply_kd_flags(o.kd);
   if (o.dtype != "f32" && o.dtype != "f16")
     throw std::invalid_argument("--dtype: unknown type '" + o.dtype + "' (f32 or f16)");
+  if (o.sensitivity_tokens == 0)
+    throw std::invalid_argument("--sensitivity-tokens must be at least 1");
   // Checked before any work, so a long calibration never ends in a refusal.
   loaders::check_outputs({{"model", o.model.model}, {"calibration prompts", o.calib}},
                          {{"-o", o.out}, {"--json", o.json_out}});
   const auto file = loaders::LlamaModelFile::open(o.model.model);
-  if (!file.gguf())
-    throw std::invalid_argument("bcvk compress writes GGUF and needs a GGUF input; " +
-                                o.model.model + " is a Hugging Face directory");
-  if (file.compressed())
-    throw std::invalid_argument(o.model.model +
-                                " is already compressed; compress the dense model instead");
-  const auto auto_request = compress::parse_auto(o.patch);
-  if (auto_request && o.sensitivity_tokens == 0)
-    throw std::invalid_argument("--sensitivity-tokens must be at least 1");
-  compress::PatchSpec spec;
-  if (!auto_request) {
-    spec = compress::PatchSpec::parse(o.patch, file.config().n_layers);
-    if (spec.empty()) throw std::invalid_argument("--patch " + o.patch + " replaces nothing");
-    model::check_block_sizes(file.config(), spec);
-  } else {
-    for (uint32_t b : auto_request->blocks)
-      model::check_block_sizes(
-          file.config(),
-          compress::PatchSpec::parse("all:all:" + std::to_string(b), file.config().n_layers));
-  }
+  job.file = &file;
+  job.source_path = o.model.model;
+  job.output_path = o.out;
+  job.patch = o.patch;
+  job.lambda_rel = o.lambda_rel;
+  job.dtype = o.dtype == "f16" ? gguf::GgmlType::F16 : gguf::GgmlType::F32;
+  job.sensitivity_tokens = o.sensitivity_tokens;
+  job.kd = o.kd.kd;
+  job.calib_generate = o.kd.calib_generate;
+  // The input, patch and block sizes, before calibration text is read.
+  eval::check_compress_request(job);
 
-  compress::CompressionRecord rec;
-  rec.bcvk_version = BCVK_VERSION;
-  rec.patch = o.patch;
-  rec.calibration = o.calibrate;
-  rec.dtype = o.dtype == "f16" ? gguf::GgmlType::F16 : gguf::GgmlType::F32;
-  rec.source = std::filesystem::path(o.model.model).filename().string();
-
-  std::optional<eval::CalibrationReport> calibration;
-  std::optional<distill::KdReport> kd_report;
-  const bool ls = o.calibrate == "ls" || o.calibrate == "ls+kd";
-  const bool kd = o.calibrate == "kd" || o.calibrate == "ls+kd";
-  std::vector<std::vector<int32_t>> calib_ids;
-  if (ls || kd || auto_request) {
+  const bool auto_patch = compress::parse_auto(o.patch).has_value();
+  const bool ls = job.calibration == eval::CalibrationMethod::kLs ||
+                  job.calibration == eval::CalibrationMethod::kLsKd;
+  const bool kd = job.calibration == eval::CalibrationMethod::kKd ||
+                  job.calibration == eval::CalibrationMethod::kLsKd;
+  if (ls || kd || auto_patch) {
     const auto calib_set = loaders::read_prompt_set(o.calib);
     const auto tok = loaders::Tokenizer::from_gguf(*file.gguf());
-    const uint32_t ctx_len = context_length(o.model, file.config());
-    calib_ids = tokenize(tok, calib_set, o.calib_limit, ctx_len, o.kd.calib_generate);
-    rec.calibration_sha256 = calib_set.sha256;
-    rec.calibration_prompts = calib_ids.size();
+    job.calib_ids = tokenize(tok, calib_set, o.calib_limit, context_length(o.model, file.config()),
+                             o.kd.calib_generate);
+    job.calib_sha256 = calib_set.sha256;
   }
-  // The host model: kd trains on it, and --calib-generate samples the teacher's text with it.
+  // The host model: kd trains on it, auto measures sensitivity with it, and --calib-generate
+  // samples the teacher's text with it.
   std::unique_ptr<distill::HostModel<float>> host;
-  if (kd || auto_request || (ls && o.kd.calib_generate))
+  if (kd || auto_patch || (ls && o.kd.calib_generate))
     host = std::make_unique<distill::HostModel<float>>(file);
-  if (o.kd.calib_generate && !calib_ids.empty())
-    calib_ids = generate_calibration(*host, calib_ids, o.kd,
-                                     loaders::Tokenizer::from_gguf(*file.gguf()).eos());
-  if (auto_request) {
-    // The least sensitive projections and block sizes for the budget, measured on calibration
-    // text (the same data the calibration uses, never evaluation prompts).
-    const distill::KdTeacher st = distill::sensitivity_teacher(
-        *host, distill::sensitivity_sequences(calib_ids, o.sensitivity_tokens),
-        o.kd.kd.temperature);
-    std::vector<distill::Sensitivity> tables;
-    const auto t0 = std::chrono::steady_clock::now();
-    for (size_t k = 0; k < auto_request->blocks.size(); ++k) {
-      const uint32_t b = auto_request->blocks[k];
-      tables.push_back(distill::measure_sensitivity(*host, file, st, b, [&](size_t d, size_t n) {
-        const double frac = (k + double(d) / n) / auto_request->blocks.size();
-        progress("sensitivity B=%u: %zu/%zu projections, ETA %.0f s   ", b, d, n,
-                 frac > 0 ? since(t0) / frac * (1 - frac) : 0.0);
-      }));
-    }
+  job.host = host.get();
+  if (o.kd.calib_generate && !job.calib_ids.empty())
+    job.calib_ids = generate_calibration(*host, job.calib_ids, o.kd,
+                                         loaders::Tokenizer::from_gguf(*file.gguf()).eos());
+  // ls: the device, only when it runs.
+  std::unique_ptr<vk::Context> ctx;
+  std::unique_ptr<model::Model> dense;
+  job.device_model = [&]() -> model::Model& {
+    ctx = std::make_unique<vk::Context>(context_options(o.dev));
+    dense = load_model(*ctx, file, o.model);
+    return *dense;
+  };
+  // A validation message (BCVK_VALIDATION=1) fails the run before anything is written.
+  job.after_device = [&] {
     end_progress();
-    const auto choice = distill::choose_auto(file.config(), tables, auto_request->ratio);
-    if (choice.spec.empty())
-      throw std::invalid_argument("--patch " + o.patch + " replaces nothing");
-    spec = choice.spec;
-    nlohmann::json j = {{"request", o.patch},
-                        {"patch", spec.text()},
-                        {"summed_sensitivity", choice.cost},
-                        {"mlp_parameter_ratio", choice.ratio()},
-                        {"blocks", auto_request->blocks},
-                        {"sensitivity_tokens", st.tokens(st.train())},
-                        {"sensitivity_sequences", st.sequences().size()},
-                        {"calibration_prompts_sha256", rec.calibration_sha256}};
-    rec.patch_choice = j.dump();
-    std::fprintf(stderr, "compress: %s chose %s (MLP parameters %.3f of dense)\n", o.patch.c_str(),
-                 spec.describe().c_str(), choice.ratio());
-  }
-  rec.patch_description = spec.describe();
+    if (finish(*ctx, o.dev, vk::ProfileTable{}))
+      throw std::runtime_error("the device reported validation messages; nothing was written");
+  };
 
   std::fprintf(stderr, "compress: %s -> %s: %s, calibration %s, %s parameters\n",
-               o.model.model.c_str(), o.out.c_str(), spec.describe().c_str(), o.calibrate.c_str(),
+               o.model.model.c_str(), o.out.c_str(), o.patch.c_str(), o.calibrate.c_str(),
                o.dtype.c_str());
-  std::vector<model::PatchedProjection> projections = model::MlpPatch::project(
-      file, spec, model::Structure::kBlockCirculant, [](size_t d, size_t t) {
-        progress("projecting: %zu/%zu matrices", d, t);
-        if (d == t) end_progress();
-      });
-  double projection_error = 0;
-  for (const auto& pp : projections) projection_error += pp.relative_error / projections.size();
-  if (ls) {
-    // Least squares runs the dense teacher and the student on the device.
-    vk::Context ctx(context_options(o.dev));
-    auto m = load_model(ctx, file, o.model);
-    const auto& ids = calib_ids;
-    rec.lambda_rel = o.lambda_rel;
-    const eval::TeacherTargets targets(
-        *m, ids, [](size_t d, size_t n) { progress("teacher targets: %zu/%zu layers", d, n); });
-    model::MlpPatch patch(ctx, file.config(), std::move(projections));
-    const auto t0 = std::chrono::steady_clock::now();
-    calibration =
-        eval::calibrate_least_squares(*m, patch, targets, o.lambda_rel, [&](size_t d, size_t n) {
-          const double eta = d ? since(t0) / d * (n - d) : 0;
-          progress("calibrating: %zu/%zu layers, ETA %.0f s   ", d, n, eta);
-        });
+  eval::CompressProgress p;
+  p.step = [](const std::string& stage, size_t d, size_t n, double eta) {
+    if (eta >= 0)
+      progress("%s: %zu/%zu, ETA %.0f s   ", stage.c_str(), d, n, eta);
+    else
+      progress("%s: %zu/%zu   ", stage.c_str(), d, n);
+  };
+  p.kd = [](uint32_t d, uint32_t n, double loss, double val, double elapsed) {
+    print_kd_progress("distilling:", d, n, loss, val, elapsed);
+  };
+  p.note = [](const std::string& line) {
     end_progress();
-    projections = patch.projections();
-    // A validation message (BCVK_VALIDATION=1) fails the run before anything is written.
-    if (const int rc = finish(ctx, o.dev, vk::ProfileTable{})) return rc;
-  }
-  if (kd) {
-    // Distillation runs on the host: the teacher's soft targets, then the student's training.
-    const uint32_t first = distill::first_patched_layer(projections);
-    const distill::KdTeacher teacher(
-        *host, calib_ids, o.kd.kd.temperature, {first}, o.kd.kd.val_fraction, o.kd.kd.seed,
-        [](size_t d, size_t n) { progress("soft targets: %zu/%zu sequences", d, n); });
-    end_progress();
-    const auto t0 = std::chrono::steady_clock::now();
-    kd_report = distill::distill(*host, teacher, projections, o.kd.kd,
-                                 [&](uint32_t d, uint32_t n, double loss, double val) {
-                                   print_kd_progress("distilling:", d, n, loss, val, since(t0));
-                                 });
-    end_progress();
-    auto settings = distill::to_json(*kd_report, false);
-    settings["method"] = o.calibrate;
-    settings["calib_generate"] = o.kd.calib_generate;
-    // Timings stay out of the file: the same inputs and seed give the same bytes.
-    settings.erase("seconds");
-    settings.erase("train_tokens_per_s");
-    rec.calibration_settings = settings.dump();
-  }
-  rec.source_sha256 = file_sha256(o.model.model);
+    std::fprintf(stderr, "compress: %s\n", line.c_str());
+  };
+  const eval::CompressResult r = eval::compress_model(job, p);
+  end_progress();
 
-  std::vector<compress::CirculantProjection> stored;
-  for (auto& pp : projections) stored.push_back({pp.layer, pp.projection, std::move(pp.circulant)});
-  std::fprintf(stderr, "writing %s\n", o.out.c_str());
-  const auto st = compress::write_compressed_gguf(*file.gguf(), stored, rec, o.out);
-
-  const double ratio = double(st.output_bytes) / double(st.input_bytes);
-  std::printf("compressed %s -> %s in %.1f s\n", o.model.model.c_str(), o.out.c_str(),
-              since(start));
+  const auto& st = r.stats;
+  std::printf("compressed %s -> %s in %.1f s\n", o.model.model.c_str(), o.out.c_str(), r.seconds);
   std::printf("  %-40s %llu (%s)\n", "projections stored block-circulant",
-              (unsigned long long)st.projections_replaced, spec.describe().c_str());
+              (unsigned long long)st.projections_replaced, r.spec.describe().c_str());
   std::printf("  %-40s %s\n", "calibration",
               o.calibrate != "none"
-                  ? (o.calibrate + " on " + std::to_string(rec.calibration_prompts) +
+                  ? (o.calibrate + " on " + std::to_string(r.record.calibration_prompts) +
                      " prompts of " + o.calib)
                         .c_str()
                   : "none (Frobenius projection)");
-  if (kd_report)
+  if (r.kd)
     std::printf("  %-40s %.4f -> %.4f (best of %u steps: %u; %.0f training tokens/s)\n",
-                "kd validation loss per position", kd_report->initial_val_loss,
-                kd_report->best_val_loss, kd_report->steps_run, kd_report->best_step,
-                kd_report->tokens_per_second);
-  std::printf("  %-40s %.4f\n", "mean ||W - W_c|| / ||W|| (projection)", projection_error);
-  if (calibration) {
+                "kd validation loss per position", r.kd->initial_val_loss, r.kd->best_val_loss,
+                r.kd->steps_run, r.kd->best_step, r.kd->tokens_per_second);
+  std::printf("  %-40s %.4f\n", "mean ||W - W_c|| / ||W|| (projection)", r.projection_error);
+  if (r.ls) {
     double before = 0, after = 0;
-    for (size_t i = 0; i < calibration->error_after.size(); ++i) {
-      before += calibration->error_before[i] / calibration->error_after.size();
-      after += calibration->error_after[i] / calibration->error_after.size();
+    for (size_t i = 0; i < r.ls->error_after.size(); ++i) {
+      before += r.ls->error_before[i] / r.ls->error_after.size();
+      after += r.ls->error_after[i] / r.ls->error_after.size();
     }
     std::printf("  %-40s %.4f -> %.4f\n", "mean output error on calibration", before, after);
   }
@@ -226,38 +145,10 @@ int run_compress(const CompressOptions& o) {
   std::printf("  %-40s %s (%s)\n", "circulant bytes added",
               vk::format_bytes(st.circulant_bytes_added).c_str(), o.dtype.c_str());
   std::printf("  %-40s %s -> %s (%.3fx)\n", "file size", vk::format_bytes(st.input_bytes).c_str(),
-              vk::format_bytes(st.output_bytes).c_str(), ratio);
-
+              vk::format_bytes(st.output_bytes).c_str(),
+              double(st.output_bytes) / double(st.input_bytes));
   if (!o.json_out.empty()) {
-    nlohmann::json j = {{"bcvk_version", BCVK_VERSION},
-                        {"input", o.model.model},
-                        {"output", o.out},
-                        {"patch", o.patch},
-                        {"patch_description", spec.describe()},
-                        {"patch_resolved", spec.text()},
-                        {"calibration", o.calibrate},
-                        {"calibration_prompts", rec.calibration_prompts},
-                        {"calibration_prompts_sha256", rec.calibration_sha256},
-                        {"dtype", o.dtype},
-                        {"projections_replaced", st.projections_replaced},
-                        {"mean_projection_relative_error", projection_error},
-                        {"input_bytes", st.input_bytes},
-                        {"output_bytes", st.output_bytes},
-                        {"dense_bytes_dropped", st.dense_bytes_dropped},
-                        {"circulant_bytes_added", st.circulant_bytes_added},
-                        {"source_sha256", rec.source_sha256},
-                        {"seconds", since(start)}};
-    if (kd_report) {
-      j["kd"] = nlohmann::json::parse(rec.calibration_settings);
-      j["kd"]["train_loss"] = kd_report->train_loss;
-      j["kd"]["train_tokens_per_s"] = kd_report->tokens_per_second;
-      j["kd"]["seconds"] = kd_report->seconds;
-    }
-    if (calibration) {
-      j["calibration_error_before"] = calibration->error_before;
-      j["calibration_error_after"] = calibration->error_after;
-    }
-    loaders::write_file_atomically(o.json_out, j.dump(2) + "\n");
+    loaders::write_file_atomically(o.json_out, eval::to_json(job, r).dump(2) + "\n");
     std::fprintf(stderr, "compress: wrote %s\n", o.json_out.c_str());
   }
   return 0;

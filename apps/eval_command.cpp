@@ -24,6 +24,7 @@
 #include "runtime/compress/auto_patch.h"
 #include "runtime/compress/compressed_gguf.h"
 #include "runtime/distill/gemm.h"
+#include "runtime/distill/sensitivity.h"
 #include "runtime/eval/grid.h"
 #include "runtime/eval/report.h"
 
@@ -295,31 +296,21 @@ int run_eval(const EvalOptions& o) {
                  (unsigned long long)st.tokens(std::vector<size_t>(st.train())));
     for (uint32_t b : sensitivity_blocks) std::fprintf(stderr, "%u ", b);
     std::fprintf(stderr, "\n");
-    size_t k = 0;
-    for (uint32_t b : sensitivity_blocks) {
-      ++k;
-      run.sensitivity.push_back(
-          distill::measure_sensitivity(*host, file, st, b, [&](size_t d, size_t n) {
-            const double el = since(t_s);
-            const double frac = (double(k - 1) + double(d) / n) / sensitivity_blocks.size();
-            progress("[sensitivity B=%u] %zu/%zu projections  elapsed %s  ETA %s   ", b, d, n,
-                     clock_text(el).c_str(),
-                     clock_text(frac > 0 ? el / frac * (1 - frac) : 0).c_str());
-          }));
-    }
+    const std::vector<uint32_t> blocks(sensitivity_blocks.begin(), sensitivity_blocks.end());
+    run.sensitivity =
+        distill::measure_sensitivities(*host, file, st, blocks, [&](size_t k, size_t d, size_t n) {
+          const double el = since(t_s);
+          const double frac = (double(k) + double(d) / n) / blocks.size();
+          progress("[sensitivity B=%u] %zu/%zu projections  elapsed %s  ETA %s   ", blocks[k], d, n,
+                   clock_text(el).c_str(),
+                   clock_text(frac > 0 ? el / frac * (1 - frac) : 0).c_str());
+        });
     end_progress();
     std::map<std::string, std::string> resolved;  // request -> patch text, chosen once
     for (auto& cfg : grid) {
       if (cfg.request.empty()) continue;
       if (!resolved.count(cfg.request)) {
-        const auto req = compress::parse_auto(cfg.request);
-        std::vector<distill::Sensitivity> tables;
-        for (const auto& t : run.sensitivity)
-          if (std::find(req->blocks.begin(), req->blocks.end(), t.block) != req->blocks.end())
-            tables.push_back(t);
-        const auto choice = distill::choose_auto(file.config(), tables, req->ratio);
-        if (choice.spec.empty())
-          throw std::invalid_argument("--patch " + cfg.request + " replaces nothing");
+        const auto choice = distill::resolve_auto(file.config(), run.sensitivity, cfg.request);
         resolved[cfg.request] = choice.spec.text();
         std::fprintf(stderr, "eval: %s -> %s (summed sensitivity %.3f, MLP parameters %.3f)\n",
                      cfg.request.c_str(), choice.spec.describe().c_str(), choice.cost,

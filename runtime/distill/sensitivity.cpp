@@ -1,5 +1,6 @@
 #include "runtime/distill/sensitivity.h"
 
+#include <algorithm>
 #include <chrono>
 #include <numeric>
 
@@ -90,6 +91,37 @@ compress::AutoChoice choose_auto(const loaders::LlamaConfig& c,
       cands.push_back(std::move(a));
     }
   return compress::choose_patch(cands, ratio);
+}
+
+std::vector<Sensitivity> measure_sensitivities(
+    const HostModel<float>& model, const loaders::LlamaModelFile& file, const KdTeacher& teacher,
+    const std::vector<uint32_t>& blocks,
+    const std::function<void(size_t, size_t, size_t)>& progress) {
+  std::vector<Sensitivity> tables;
+  for (size_t k = 0; k < blocks.size(); ++k)
+    tables.push_back(measure_sensitivity(model, file, teacher, blocks[k], [&](size_t d, size_t n) {
+      if (progress) progress(k, d, n);
+    }));
+  return tables;
+}
+
+compress::AutoChoice resolve_auto(const loaders::LlamaConfig& config,
+                                  const std::vector<Sensitivity>& tables,
+                                  const std::string& request) {
+  const auto req = compress::parse_auto(request);
+  if (!req) throw std::invalid_argument("'" + request + "' is not an auto:RATIO patch");
+  std::vector<Sensitivity> chosen;
+  for (uint32_t b : req->blocks) {
+    const auto t = std::find_if(tables.begin(), tables.end(),
+                                [&](const Sensitivity& s) { return s.block == b; });
+    if (t == tables.end())
+      throw std::invalid_argument(request +
+                                  ": no sensitivity was measured at B = " + std::to_string(b));
+    chosen.push_back(*t);
+  }
+  auto choice = choose_auto(config, chosen, req->ratio);
+  if (choice.spec.empty()) throw std::invalid_argument(request + " replaces nothing");
+  return choice;
 }
 
 }  // namespace bcvk::distill

@@ -46,4 +46,17 @@ nlohmann::json to_json(const Sensitivity& s);
 compress::AutoChoice choose_auto(const loaders::LlamaConfig& config,
                                  const std::vector<Sensitivity>& tables, double ratio);
 
+// One table per block size, in order; `progress` gets (table index, projections measured, total).
+std::vector<Sensitivity> measure_sensitivities(
+    const HostModel<float>& model, const loaders::LlamaModelFile& file, const KdTeacher& teacher,
+    const std::vector<uint32_t>& blocks,
+    const std::function<void(size_t, size_t, size_t)>& progress = {});
+
+// An auto request resolved: choose_auto over the tables of the request's block sizes (`tables`
+// may hold more).  Throws std::invalid_argument naming the request when a block size has no
+// table or the choice replaces nothing.
+compress::AutoChoice resolve_auto(const loaders::LlamaConfig& config,
+                                  const std::vector<Sensitivity>& tables,
+                                  const std::string& request);
+
 }  // namespace bcvk::distill

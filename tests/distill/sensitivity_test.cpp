@@ -107,6 +107,37 @@ TEST(Sensitivity, EachEntryIsTheKlOfThatProjectionAloneReplaced) {
   EXPECT_DOUBLE_EQ(choice.cost, least);
 }
 
+// resolve_auto picks the tables of the request's block sizes only, and names what is missing.
+TEST(Sensitivity, AutoRequestsUseTheirOwnBlockSizesTables) {
+  test::TinyConfig tc;
+  tc.n_layers = 3;
+  loaders::LlamaConfig c;
+  c.n_layers = 3;
+  c.n_embd = tc.n_embd;
+  c.n_ff = tc.n_ff;
+  // B = 8: layer 1's up is the cheapest; B = 16: layer 2's down, and cheaper still.
+  Sensitivity s8{8, {}, 1, 10, 0}, s16{16, {}, 1, 10, 0};
+  s8.kl = {{1, 1, 1}, {1, 0.1, 1}, {1, 1, 1}};
+  s16.kl = {{2, 2, 2}, {2, 2, 2}, {2, 2, 0.01}};
+  const double dense = 9.0 * c.n_embd * c.n_ff, one = double(c.n_embd) * c.n_ff;
+  const std::string ratio8 = std::to_string(1.0 - (one - one / 8) / dense + 1e-9);
+  const auto a = resolve_auto(c, {s8, s16}, "auto:" + ratio8 + ":8");
+  EXPECT_EQ(a.spec.count(), 1u);
+  EXPECT_EQ(a.spec.block(1, compress::Projection::kUp), 8u);
+  const auto b = resolve_auto(c, {s8, s16}, "auto:" + ratio8 + ":8,16");
+  EXPECT_EQ(b.spec.block(2, compress::Projection::kDown), 16u);
+  try {
+    resolve_auto(c, {s8}, "auto:0.9:8,32");
+    ADD_FAILURE() << "a block size without a table was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("no sensitivity was measured at B = 32"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(resolve_auto(c, {s8}, "auto:0.001:8"), std::invalid_argument);  // unreachable
+  EXPECT_THROW(resolve_auto(c, {s8}, "0:up:8"), std::invalid_argument);         // not auto
+}
+
 TEST(Sensitivity, SequencesAreCutToTheTokenBudget) {
   const std::vector<std::vector<int32_t>> s = {{1, 2, 3}, {4, 5}, {6, 7, 8, 9}};
   EXPECT_EQ(sensitivity_sequences(s, 5).size(), 2u);
