@@ -343,36 +343,16 @@ int run_eval(const EvalOptions& o) {
   const uint32_t n_cont = std::min<uint32_t>(o.sweep.continuation_prompts, eval_ids.size());
 
   // Time estimate from a quick measurement of this device.
-  double prefill_s_per_token = 0, decode_s = 0;
-  {
-    model::Session s(*m, 64);
-    std::vector<int32_t> probe(32);
-    for (size_t i = 0; i < probe.size(); ++i) probe[i] = eval_ids[0][i % eval_ids[0].size()];
-    for (int rep = 0; rep < 2; ++rep) {
-      s.reset();
-      const auto t0 = Clock::now();
-      s.prefill(probe);
-      prefill_s_per_token = since(t0) / probe.size();
-    }
-    const auto t0 = Clock::now();
-    s.decode(s.last_argmax());
-    decode_s = since(t0);
-  }
-  const uint64_t cont_tokens = uint64_t(n_cont) * (o.sweep.continuation_tokens - 1);
-  const double teacher_s = (eval_tokens + cont_tokens) * prefill_s_per_token +
-                           cont_tokens * decode_s +
-                           (any_ls ? 2 * calib_tokens * prefill_s_per_token : 0);
-  double configs_s = 0;
-  std::vector<double> config_estimate;
-  for (const auto& c : grid) {
-    // Students run at least as fast as the teacher: the dense estimate is an upper bound.
-    const double e =
-        (eval_tokens + cont_tokens) * prefill_s_per_token + o.sweep.decode_steps * decode_s +
-        (calibrates_ls(c) ? 3.5 * calib_tokens * prefill_s_per_token : 0) +
-        (calibrates_kd(c) ? eval::estimate_kd_seconds(c, n_layers, calib_tokens, o.kd.kd) : 0);
-    config_estimate.push_back(e);
-    configs_s += e;
-  }
+  eval::SweepWork work;
+  work.eval_tokens = eval_tokens;
+  work.continuation_tokens = uint64_t(n_cont) * (o.sweep.continuation_tokens - 1);
+  work.calib_tokens = calib_tokens;
+  work.decode_steps = o.sweep.decode_steps;
+  work.n_layers = n_layers;
+  const eval::SweepEstimate estimate = eval::estimate_sweep_seconds(
+      grid, work, eval::measure_speed(*m, eval_ids[0]), o.kd.kd, stored_student);
+  const double teacher_s = estimate.teacher_s;
+  const std::vector<double>& config_estimate = estimate.config_s;
   std::fprintf(
       stderr,
       "eval: %zu configurations, %zu evaluation prompts (%llu tokens, %u with a %u-token "
@@ -384,10 +364,10 @@ int run_eval(const EvalOptions& o) {
                           std::to_string(calib_tokens) + " tokens)")
                              .c_str()
                        : "",
-      ctx.info().name.c_str(), clock_text(teacher_s + configs_s).c_str());
+      ctx.info().name.c_str(), clock_text(estimate.total()).c_str());
 
   double done_estimate = 0;
-  const double total_estimate = teacher_s + configs_s;
+  const double total_estimate = estimate.total();
   const auto work_start = Clock::now();
   std::string stage;
   auto report = [&](const std::string& what, size_t d, size_t n, double this_estimate) {

@@ -1,7 +1,7 @@
 // eval's configurations from its flags: the grid's order and contents written out by hand, the
 // low-rank baseline with its own block sizes, whole patch specs and auto requests (which add
 // their block sizes to the sensitivity), and the refusals -- a block size the model cannot take,
-// a malformed spec, nothing asked for -- before any work; the kd time estimate by hand.
+// a malformed spec, nothing asked for -- before any work; the kd and sweep time estimates by hand.
 #include "runtime/eval/grid.h"
 
 #include <gtest/gtest.h>
@@ -103,6 +103,35 @@ TEST(Grid, KdEstimateByHand) {
   // 1,000 calibration tokens a step (fewer than 2,048) x (30 - 22 + 8) layers x 3 forwards x 60
   // steps / 12,000 layer-tokens per second = 240 s.
   EXPECT_DOUBLE_EQ(eval::estimate_kd_seconds(c, 30, 1000, kd), 240.0);
+}
+
+TEST(Grid, SweepEstimateByHand) {
+  const std::vector<eval::SweepConfig> grid = {
+      {model::Structure::kBlockCirculant, 64, "all", "gate,up,down", "none"},
+      {model::Structure::kBlockCirculant, 64, "all", "gate,up,down", "ls"},
+      {model::Structure::kBlockCirculant, 4, "last8", "gate,up,down", "kd"}};
+  eval::SweepWork w;
+  w.eval_tokens = 900;
+  w.continuation_tokens = 100;
+  w.calib_tokens = 1000;
+  w.decode_steps = 16;
+  w.n_layers = 30;
+  const eval::DeviceSpeed d{0.01, 0.1};  // 100 prefill tokens/s, 10 decode steps/s
+  distill::KdOptions kd;
+  const auto e = eval::estimate_sweep_seconds(grid, w, d, kd);
+  // Teacher: 1,000 tokens forward (10 s) + 100 decode steps (10 s) + ls targets, twice over the
+  // calibration text (20 s).
+  EXPECT_DOUBLE_EQ(e.teacher_s, 40.0);
+  ASSERT_EQ(e.config_s.size(), 3u);
+  EXPECT_DOUBLE_EQ(e.config_s[0], 10.0 + 1.6);               // forward + 16 decode steps
+  EXPECT_DOUBLE_EQ(e.config_s[1], 10.0 + 1.6 + 3.5 * 10.0);  // + ls
+  EXPECT_DOUBLE_EQ(e.config_s[2], 10.0 + 1.6 + 240.0);       // + kd (KdEstimateByHand)
+  EXPECT_DOUBLE_EQ(e.total(), 40.0 + 11.6 + 46.6 + 251.6);
+  // A stored student calibrates nothing: no ls targets, no ls or kd time.
+  const auto s = eval::estimate_sweep_seconds(grid, w, d, kd, true);
+  EXPECT_DOUBLE_EQ(s.teacher_s, 20.0);
+  EXPECT_DOUBLE_EQ(s.config_s[1], 11.6);
+  EXPECT_DOUBLE_EQ(s.config_s[2], 11.6);
 }
 
 }  // namespace
