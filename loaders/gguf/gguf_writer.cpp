@@ -227,7 +227,8 @@ void GgufWriter::write(std::ostream& out) const {
     // Pad after every tensor but the last, as llama.cpp does, so re-written files match.
     if (i + 1 < tensors_.size()) pad((alignment_ - t.data.size() % alignment_) % alignment_);
   }
-  if (!out) throw std::runtime_error("GGUF write failed");
+  // A failed stream is the caller's to report: write(path) names the file and the reason (a
+  // full disk), which a bare "write failed" here would hide.
 }
 
 void GgufWriter::write(const std::filesystem::path& path) const {

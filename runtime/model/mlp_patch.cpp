@@ -142,7 +142,7 @@ MlpPatch::~MlpPatch() = default;
 void MlpPatch::upload(const PatchedProjection& pp) {
   const auto& c = config_;
   if (pp.layer >= c.n_layers)
-    throw vk::Error("patch: layer " + std::to_string(pp.layer) + " does not exist");
+    throw std::invalid_argument("patch: layer " + std::to_string(pp.layer) + " does not exist");
   const bool down = pp.projection == compress::Projection::kDown;
   const uint32_t rows = down ? c.n_embd : c.n_ff, cols = down ? c.n_ff : c.n_embd;
   const bool circ = pp.structure == Structure::kBlockCirculant;
@@ -151,7 +151,7 @@ void MlpPatch::upload(const PatchedProjection& pp) {
   const std::string name =
       "layer " + std::to_string(pp.layer) + " " + compress::projection_name(pp.projection);
   if (r0 != rows || c0 != cols)
-    throw vk::Error("patch: " + name + " is " + std::to_string(r0) + "x" + std::to_string(c0) +
+    throw std::invalid_argument("patch: " + name + " is " + std::to_string(r0) + "x" + std::to_string(c0) +
                     ", the model needs " + std::to_string(rows) + "x" + std::to_string(cols));
   auto e = std::make_unique<Entry>();
   e->rows = rows;

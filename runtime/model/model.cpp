@@ -18,7 +18,7 @@ Model::Model(vk::Context& ctx, const loaders::LlamaModelFile& file, ModelOptions
                     " has no 16-bit storage: f16 weights are not possible, use f32");
   n_ctx_ = options.context ? std::min(options.context, config_.n_ctx) : config_.n_ctx;
   if (config_.n_embd % 4 || config_.n_ff % 4 || (config_.n_heads * config_.head_dim) % 4)
-    throw vk::Error("bcvk needs model widths that are multiples of 4");
+    throw std::invalid_argument("bcvk needs model widths that are multiples of 4");
 
   const size_t total = 3 + 9 * file.layers().size();
   size_t done = 0;

@@ -6,7 +6,7 @@ namespace bcvk::ops {
 
 void attention(vk::Context& ctx, vk::Stream& s, const AttentionArgs& a) {
   if (a.head_dim > 256 || a.head_dim % 2)
-    throw vk::Error("attention: head size " + std::to_string(a.head_dim) +
+    throw std::invalid_argument("attention: head size " + std::to_string(a.head_dim) +
                     " is not an even size up to 256");
   // Shared memory holds WG * (head_dim + 2) floats; pick the widest group that fits.
   uint32_t wg = 32;

@@ -4,6 +4,7 @@
 #include <bit>
 
 #include "loaders/half.h"
+#include "runtime/util/check.h"
 #include "runtime/vk/error.h"
 #include "runtime/vk/transfer.h"
 
@@ -57,7 +58,7 @@ CirculantWorkspace::CirculantWorkspace(vk::Context& ctx, uint32_t block, uint32_
                 vk::MemoryUse::kDevice, "circulant real output"),
       forward_(ctx, real_in_, complex_in_),
       inverse_(ctx, real_out_, complex_out_) {
-  if (block < 2) throw vk::Error("internal error: the FFT path needs a block size of at least 2");
+  if (block < 2) util::internal_error("the FFT path needs a block size of at least 2");
 }
 
 uint32_t CirculantWorkspace::token_bucket(uint32_t T) const {
@@ -79,7 +80,7 @@ BlockCirculantLinear::BlockCirculantLinear(vk::Context& ctx, const compress::Blo
       weights_type_(weights),
       parameters_(params.parameters()) {
   if (params.c.size() != size_t(p_) * q_ * B_)
-    throw vk::Error("internal error: block-circulant parameters of the wrong size");
+    util::internal_error("block-circulant parameters of the wrong size");
   if (path_ == CirculantPath::kAuto)
     path_ = B_ < kDirectBelow ? CirculantPath::kDirect : CirculantPath::kFft;
   if (path_ == CirculantPath::kFft && B_ < 2)
@@ -98,7 +99,7 @@ void BlockCirculantLinear::record(vk::Context& ctx, vk::Stream& s, CirculantWork
   if (c.T == 0) return;
   if (c.x.size < (uint64_t(c.T - 1) * c.x_stride + n_) * 4 ||
       c.y.size < (uint64_t(c.T - 1) * c.y_stride + c.y_offset + m_) * 4)
-    throw vk::Error("internal error: block-circulant views too small");
+    util::internal_error("block-circulant views too small");
   if (path_ == CirculantPath::kDirect) {
     const uint32_t wg =
         ctx.info().subgroup_arithmetic ? std::clamp(ctx.info().subgroup_size, 8u, 64u) : 64u;
@@ -113,7 +114,7 @@ void BlockCirculantLinear::record(vk::Context& ctx, vk::Stream& s, CirculantWork
     return;
   }
   if (!ws || ws->block() != B_ || ws->max_blocks() < std::max(p_, q_))
-    throw vk::Error("internal error: block-circulant FFT path without a matching workspace");
+    util::internal_error("block-circulant FFT path without a matching workspace");
   for (uint32_t t0 = 0; t0 < c.T; t0 += ws->max_tokens()) {
     if (t0) s.barrier();  // the next chunk reuses the workspace
     record_fft(ctx, s, *ws, c, t0, std::min(ws->max_tokens(), c.T - t0), label);

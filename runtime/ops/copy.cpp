@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "runtime/util/check.h"
 #include "runtime/vk/error.h"
 
 namespace bcvk::ops {
@@ -15,11 +16,10 @@ void copy(vk::Context& ctx, vk::Stream& stream, const CopyArgs& a, std::string_v
   const vk::BufferView &src = a.src, &dst = a.dst;
   const uint32_t xor_key = a.xor_key;
   const vk::DeviceTuning& t = ctx.tuning();
-  if (src.size != dst.size)
-    throw vk::Error("internal error: copy between views of different sizes");
+  if (src.size != dst.size) util::internal_error("copy between views of different sizes");
   if (src.offset % t.binding_alignment || dst.offset % t.binding_alignment)
-    throw vk::Error("internal error: copy views must start at a multiple of " +
-                    std::to_string(t.binding_alignment) + " bytes");
+    util::internal_error("copy views must start at a multiple of " +
+                         std::to_string(t.binding_alignment) + " bytes");
   const uint32_t wg = t.elementwise_workgroup;
   vk::Kernel& kernel = ctx.kernel("copy", {{0, wg}}, sizeof(CopyPush));
   for (uint64_t done = 0; done < src.size; done += t.max_binding_bytes) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "runtime/util/check.h"
 #include "runtime/vk/context.h"
 #include "runtime/vk/error.h"
 
@@ -15,7 +16,7 @@ namespace bcvk::ops {
 inline uint32_t groups_for(uint64_t n, uint32_t wg, const vk::Context& ctx) {
   const uint64_t g = (n + wg - 1) / wg;
   if (g > ctx.tuning().max_groups_x)
-    throw vk::Error("internal error: dispatch of " + std::to_string(g) + " groups");
+    util::internal_error("dispatch of " + std::to_string(g) + " groups");
   return static_cast<uint32_t>(std::max<uint64_t>(g, 1));
 }
 

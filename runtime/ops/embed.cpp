@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "runtime/ops/dispatch.h"
+#include "runtime/util/check.h"
 #include "runtime/vk/error.h"
 
 namespace bcvk::ops {
@@ -12,11 +13,10 @@ void embed(vk::Context& ctx, vk::Stream& s, const EmbedArgs& a) {
   const uint32_t wg = ctx.tuning().elementwise_workgroup;
   const bool block = is_block_type(a.type);
   if (block && (a.D % 32 || !holds_row(a.type, a.D)))
-    throw vk::Error("internal error: embed: " + std::string(weight_type_name(a.type)) +
-                    " cannot hold rows of " + std::to_string(a.D));
+    util::internal_error("embed: " + std::string(weight_type_name(a.type)) +
+                         " cannot hold rows of " + std::to_string(a.D));
   const uint64_t row_bytes = device_row_bytes(a.type, a.D);
-  if (a.table.size < uint64_t(a.V) * row_bytes)
-    throw vk::Error("internal error: embed table view too small");
+  if (a.table.size < uint64_t(a.V) * row_bytes) util::internal_error("embed table view too small");
   // Rows per dispatch: as many as one binding holds, starting at aligned offsets.
   const uint64_t align = ctx.tuning().binding_alignment;
   const uint64_t step = align / std::gcd<uint64_t>(row_bytes, align);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "runtime/ops/fft.h"
+#include "runtime/util/check.h"
 #include "runtime/vk/error.h"
 #include "runtime/vk/pipeline_cache.h"
 
@@ -145,10 +146,10 @@ FftPlan::FftPlan(vk::Context& ctx, FftShape shape, const vk::Buffer& real,
                  const vk::Buffer& complex, const std::filesystem::path& cache_file)
     : shape_(shape), impl_(std::make_unique<Impl>()) {
   if (shape.size < 2 || shape.batches == 0)
-    throw vk::Error("internal error: empty FFT plan " + describe(shape));
+    util::internal_error("empty FFT plan " + describe(shape));
   if (real.size() < fft_real_buffer_bytes(shape.size, shape.batches) ||
       complex.size() < fft_complex_buffer_bytes(shape.size, shape.batches))
-    throw vk::Error("internal error: FFT buffers too small for " + describe(shape));
+    util::internal_error("FFT buffers too small for " + describe(shape));
   ensure_glslang();
   Impl& m = *impl_;
   m.physical = ctx.info().handle;

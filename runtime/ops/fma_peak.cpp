@@ -1,5 +1,6 @@
 #include "runtime/ops/fma_peak.h"
 
+#include "runtime/util/check.h"
 #include "runtime/vk/error.h"
 
 namespace bcvk::ops {
@@ -9,8 +10,8 @@ double fma_peak(vk::Context& ctx, vk::Stream& stream, const FmaPeakArgs& args) {
   const uint32_t invocations = args.invocations;
   const uint32_t wg = ctx.tuning().elementwise_workgroup;
   if (invocations % wg != 0 || out.size < invocations * 16ull)
-    throw vk::Error("internal error: fma_peak needs a multiple of " + std::to_string(wg) +
-                    " invocations and 16 bytes of output each");
+    util::internal_error("fma_peak needs a multiple of " + std::to_string(wg) +
+                         " invocations and 16 bytes of output each");
   vk::Kernel& kernel =
       ctx.kernel("fma_peak", {{0, wg}, {1, kFmaPeakIterations}}, sizeof(FmaPeakPush));
   stream.dispatch(kernel, {out}, FmaPeakPush{args.a, args.b}, {invocations / wg, 1, 1}, "fma_peak");

@@ -2,6 +2,7 @@
 
 #include <limits>
 
+#include "runtime/util/check.h"
 #include "runtime/vk/error.h"
 
 namespace bcvk::ops {
@@ -22,11 +23,11 @@ uint64_t kv_value_bytes(KvType t) {
 
 void kv_store(vk::Context& ctx, vk::Stream& stream, const KvStoreArgs& a, std::string_view label) {
   if (a.values % 2 || a.value_offset % 2 || a.values == 0)
-    throw vk::Error("internal error: kv_store needs an even, non-zero value count and offset");
+    util::internal_error("kv_store needs an even, non-zero value count and offset");
   const uint64_t in = uint64_t(a.values) * 4, out = (a.value_offset + a.values) * 2;
   if (a.k.size < in || a.v.size < in || a.k_cache.size < out || a.v_cache.size < out ||
       a.value_offset / 2 > std::numeric_limits<uint32_t>::max())
-    throw vk::Error("internal error: kv_store views too small");
+    util::internal_error("kv_store views too small");
   const uint32_t wg = ctx.tuning().elementwise_workgroup, pairs = a.values / 2;
   vk::Kernel& k = ctx.kernel("kv_store", {{0, wg}}, sizeof(KvStorePush));
   stream.dispatch(k, {a.k, a.v, a.k_cache, a.v_cache},

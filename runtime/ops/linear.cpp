@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "runtime/util/check.h"
 #include "runtime/vk/error.h"
 
 namespace bcvk::ops {
@@ -55,13 +56,12 @@ LinearShape default_block_linear_shape(const vk::PhysicalDeviceInfo& info, uint3
 
 void linear(vk::Context& ctx, vk::Stream& stream, const LinearArgs& a, std::string_view label) {
   if (a.K % 4 || a.x_stride % 4 || a.N == 0 || a.T == 0)
-    throw vk::Error("internal error: linear needs K and x_stride to be multiples of 4");
+    util::internal_error("linear needs K and x_stride to be multiples of 4");
   if (!holds_row(a.type, a.K))
-    throw vk::Error("internal error: linear: " + std::string(weight_type_name(a.type)) +
-                    " cannot hold rows of " + std::to_string(a.K));
+    util::internal_error("linear: " + std::string(weight_type_name(a.type)) +
+                         " cannot hold rows of " + std::to_string(a.K));
   const uint64_t row_bytes = device_row_bytes(a.type, a.K);
-  if (a.w.size < uint64_t(a.N) * row_bytes)
-    throw vk::Error("internal error: linear weight view too small");
+  if (a.w.size < uint64_t(a.N) * row_bytes) util::internal_error("linear weight view too small");
   const auto& info = ctx.info();
   LinearShape s = default_linear_shape(info, a.T);
   const bool block = is_block_type(a.type);
@@ -85,7 +85,7 @@ void linear(vk::Context& ctx, vk::Stream& stream, const LinearArgs& a, std::stri
   uint32_t block_rows = s.rows, block_tokens = s.tokens;
   if (tiled) {
     if (s.tile_n % s.micro_n || s.tile_t % s.micro_t)
-      throw vk::Error("internal error: linear tile sizes must be multiples of the micro tile");
+      util::internal_error("linear tile sizes must be multiples of the micro tile");
     const uint32_t wg = (s.tile_n / s.micro_n) * (s.tile_t / s.micro_t);
     k = &ctx.kernel(
         half ? "linear_tiled_f16" : "linear_tiled_f32",

@@ -4,6 +4,7 @@
 #include <map>
 #include <vector>
 
+#include "runtime/util/check.h"
 #include "runtime/vk/error.h"
 #include "shaders/registry.h"
 
@@ -26,11 +27,10 @@ constexpr uint32_t kStorageClassPushConstant = 9;
 // Calls f(op, operands, operand count) for every instruction after the header.
 template <class F>
 void for_each_instruction(std::span<const uint32_t> spirv, F f) {
-  if (spirv.size() < 5 || spirv[0] != kSpirvMagic)
-    throw Error("internal error: not a SPIR-V module");
+  if (spirv.size() < 5 || spirv[0] != kSpirvMagic) util::internal_error("not a SPIR-V module");
   for (size_t i = 5; i < spirv.size();) {
     const uint32_t op = spirv[i] & 0xffff, len = spirv[i] >> 16;
-    if (len == 0 || i + len > spirv.size()) throw Error("internal error: malformed SPIR-V");
+    if (len == 0 || i + len > spirv.size()) util::internal_error("malformed SPIR-V");
     f(op, spirv.data() + i + 1, len - 1);
     i += len;
   }
@@ -43,7 +43,7 @@ uint32_t spirv_binding_count(std::span<const uint32_t> spirv) {
     if (op == kOpDecorate && n >= 3) {
       if (a[1] == kDecorationBinding) count = std::max(count, a[2] + 1);
       if (a[1] == kDecorationDescriptorSet && a[2] != 0)
-        throw Error("internal error: bcvk shaders use descriptor set 0 only");
+        util::internal_error("bcvk shaders use descriptor set 0 only");
     }
   });
   return count;
@@ -73,13 +73,13 @@ uint32_t spirv_push_constant_bytes(std::span<const uint32_t> spirv) {
   const uint32_t block = pointee.at(push_pointer);
   const auto members = struct_members.find(block);
   if (members == struct_members.end())
-    throw Error("internal error: the push-constant block is not a struct");
+    util::internal_error("the push-constant block is not a struct");
   uint32_t end = 0;
   for (uint32_t m = 0; m < members->second.size(); ++m) {
     const auto size = scalar_or_vector_bytes.find(members->second[m]);
     const auto offset = offsets.find({block, m});
     if (size == scalar_or_vector_bytes.end() || offset == offsets.end())
-      throw Error("internal error: a push-constant member that is not a scalar or vector");
+      util::internal_error("a push-constant member that is not a scalar or vector");
     end = std::max(end, offset->second + size->second);
   }
   return end;
@@ -89,7 +89,7 @@ Kernel::Kernel(const Device& device, const PipelineCache& cache, const std::stri
                std::vector<SpecConstant> spec, uint32_t push_constant_size)
     : device_(device), name_(shader), push_size_(push_constant_size), prune_at_(kPruneAt) {
   const shaders::ShaderBinary* bin = shaders::find(shader);
-  if (!bin) throw Error("internal error: no embedded shader named " + shader);
+  if (!bin) util::internal_error("no embedded shader named " + shader);
   if (push_constant_size > device.info().max_push_constants_size)
     throw Error(shader + " needs " + std::to_string(push_constant_size) +
                 " bytes of push constants; " + device.info().name + " allows " +
@@ -97,8 +97,9 @@ Kernel::Kernel(const Device& device, const PipelineCache& cache, const std::stri
   binding_count_ = spirv_binding_count(bin->words);
   if (const uint32_t declared = spirv_push_constant_bytes(bin->words);
       declared != push_constant_size)
-    throw Error("internal error: shader " + shader + " declares " + std::to_string(declared) +
-                " bytes of push constants; its op passes " + std::to_string(push_constant_size));
+    util::internal_error("shader " + shader + " declares " + std::to_string(declared) +
+                         " bytes of push constants; its op passes " +
+                         std::to_string(push_constant_size));
   const VkDevice dev = device.handle();
 
   try {
@@ -235,20 +236,20 @@ void Kernel::prune(const Allocator& allocator) {
 
 VkDescriptorSet Kernel::descriptor_set(std::span<const BufferView> views) {
   if (views.size() != binding_count_)
-    throw Error("internal error: " + name_ + " takes " + std::to_string(binding_count_) +
-                " buffers, got " + std::to_string(views.size()));
+    util::internal_error("" + name_ + " takes " + std::to_string(binding_count_) +
+                         " buffers, got " + std::to_string(views.size()));
   const auto& info = device_.info();
   std::vector<uint64_t> key;
   key.reserve(views.size() * 3);
   for (const BufferView& v : views) {
     if (!v.buffer || !v.buffer->handle())
-      throw Error("internal error: " + name_ + " bound an empty buffer");
+      util::internal_error("" + name_ + " bound an empty buffer");
     if (v.offset % info.min_storage_buffer_offset_alignment != 0 || v.size == 0 ||
         v.size > info.max_storage_buffer_range || v.offset + v.size > v.buffer->capacity())
-      throw Error("internal error: " + name_ + " binds " + v.buffer->name() + " at offset " +
-                  std::to_string(v.offset) + ", size " + std::to_string(v.size) +
-                  ": misaligned, empty, or beyond maxStorageBufferRange (" +
-                  std::to_string(info.max_storage_buffer_range) + ")");
+      util::internal_error("" + name_ + " binds " + v.buffer->name() + " at offset " +
+                           std::to_string(v.offset) + ", size " + std::to_string(v.size) +
+                           ": misaligned, empty, or beyond maxStorageBufferRange (" +
+                           std::to_string(info.max_storage_buffer_range) + ")");
     key.insert(key.end(), {v.buffer->id(), v.offset, v.size});
   }
   if (auto it = sets_.find(key); it != sets_.end()) return it->second.set;

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <utility>
 
+#include "runtime/util/check.h"
 #include "runtime/vk/error.h"
 
 namespace bcvk::vk {
@@ -224,7 +225,7 @@ Allocation Allocator::allocate(const VkMemoryRequirements& req, MemoryUse use,
       add_block(std::move(nb));
     }
   }
-  throw Error("internal error: a fresh memory block could not hold " + format_bytes(req.size));
+  util::internal_error("a fresh memory block could not hold " + format_bytes(req.size));
 }
 
 void Allocator::free(const Allocation& a) {
@@ -334,8 +335,8 @@ Buffer& Buffer::operator=(Buffer&& o) noexcept {
 
 BufferView Buffer::view(VkDeviceSize offset, VkDeviceSize size) const {
   if (offset > capacity_ || size > capacity_ - offset)
-    throw Error("internal error: view [" + std::to_string(offset) + ", +" + std::to_string(size) +
-                ") outside " + name_ + " of " + std::to_string(capacity_) + " bytes");
+    util::internal_error("view [" + std::to_string(offset) + ", +" + std::to_string(size) +
+                         ") outside " + name_ + " of " + std::to_string(capacity_) + " bytes");
   return {this, offset, size};
 }
 

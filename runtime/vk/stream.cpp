@@ -1,5 +1,6 @@
 #include "runtime/vk/stream.h"
 
+#include "runtime/util/check.h"
 #include "runtime/vk/error.h"
 
 namespace bcvk::vk {
@@ -67,15 +68,15 @@ void Stream::begin_if_needed() {
 void Stream::dispatch(Kernel& kernel, std::span<const BufferView> views, const void* push,
                       uint32_t push_size, Groups groups, std::string_view label) {
   if (push_size != kernel.push_constant_size())
-    throw Error("internal error: " + kernel.name() + " expects " +
-                std::to_string(kernel.push_constant_size()) + " bytes of push constants, got " +
-                std::to_string(push_size));
+    util::internal_error("" + kernel.name() + " expects " +
+                         std::to_string(kernel.push_constant_size()) +
+                         " bytes of push constants, got " + std::to_string(push_size));
   const auto& lim = device_.info().max_workgroup_count;
   if (groups.x == 0 || groups.y == 0 || groups.z == 0 || groups.x > lim[0] || groups.y > lim[1] ||
       groups.z > lim[2])
-    throw Error("internal error: " + kernel.name() + " dispatch of " + std::to_string(groups.x) +
-                "x" + std::to_string(groups.y) + "x" + std::to_string(groups.z) +
-                " groups is empty or exceeds the device's maxComputeWorkGroupCount");
+    util::internal_error("" + kernel.name() + " dispatch of " + std::to_string(groups.x) + "x" +
+                         std::to_string(groups.y) + "x" + std::to_string(groups.z) +
+                         " groups is empty or exceeds the device's maxComputeWorkGroupCount");
   const VkDescriptorSet set = kernel.descriptor_set(views);
   begin_if_needed();
   vkCmdBindPipeline(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, kernel.pipeline());
@@ -134,7 +135,7 @@ void Stream::barrier() {
 
 void Stream::copy(BufferView src, BufferView dst) {
   if (src.size != dst.size || !src.buffer || !dst.buffer)
-    throw Error("internal error: copy between views of different sizes");
+    util::internal_error("copy between views of different sizes");
   if (src.size == 0) return;
   begin_if_needed();
   VkBufferCopy region{src.offset, dst.offset, src.size};

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "runtime/util/check.h"
 #include "runtime/vk/error.h"
 #include "runtime/vk/stream.h"
 
@@ -15,8 +16,8 @@ constexpr VkDeviceSize kStagingChunk = 32ull << 20;
 
 void check_range(const Buffer& b, VkDeviceSize offset, size_t size, const char* what) {
   if (offset > b.capacity() || size > b.capacity() - offset)
-    throw Error(std::string("internal error: ") + what + " of " + std::to_string(size) +
-                " bytes at offset " + std::to_string(offset) + " overruns " + b.name());
+    util::internal_error(std::string(what) + " of " + std::to_string(size) + " bytes at offset " +
+                         std::to_string(offset) + " overruns " + b.name());
 }
 
 }  // namespace

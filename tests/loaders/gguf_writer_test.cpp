@@ -117,5 +117,21 @@ TEST(GgufWriter, WritesAtomically) {
   std::filesystem::remove_all(dir);
 }
 
+// A full disk names the file and the reason (it said only "GGUF write failed" once the file
+// outgrew the write buffer).
+TEST(GgufWriter, AFullDiskNamesTheFileAndTheReason) {
+  GgufWriter w = sample_writer();
+  const std::vector<float> big(1 << 20, 0.5f);  // 4 MiB: many buffer flushes
+  w.add_tensor_from_f32("big", {1 << 20}, GgmlType::F32, big);
+  try {
+    w.write("/dev/full");
+    FAIL() << "writing to /dev/full succeeded";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("/dev/full: write failed: No space left on device"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace bcvk

@@ -13,6 +13,7 @@
 #include "runtime/ops/embed.h"
 #include "runtime/ops/kv_store.h"
 #include "runtime/ops/linear.h"
+#include "runtime/util/check.h"
 #include "runtime/ops/rms_norm.h"
 #include "runtime/ops/rope.h"
 #include "runtime/ops/silu_mul.h"
@@ -60,7 +61,7 @@ TEST_F(KernelTest, APushSizeThatDiffersFromTheShaderIsRefused) {
   try {
     vk::Kernel k(ctx().device(), ctx().pipeline_cache(), "embed_q_q4_1", {}, 16);
     FAIL() << "a 16-byte push block was accepted for a 24-byte one";
-  } catch (const vk::Error& e) {
+  } catch (const util::InternalError& e) {
     EXPECT_NE(std::string(e.what()).find("embed_q_q4_1 declares 24 bytes"), std::string::npos)
         << e.what();
   }
@@ -68,12 +69,12 @@ TEST_F(KernelTest, APushSizeThatDiffersFromTheShaderIsRefused) {
 
 TEST(SpirvReflection, RejectsGarbage) {
   const std::vector<uint32_t> garbage = {0xdeadbeef, 1, 2, 3, 4, 5};
-  EXPECT_THROW(vk::spirv_binding_count(garbage), vk::Error);
+  EXPECT_THROW(vk::spirv_binding_count(garbage), util::InternalError);
   std::vector<uint32_t> truncated(shaders::find("copy")->words.begin(),
                                   shaders::find("copy")->words.end());
   truncated.resize(7);
   truncated[5] = (100u << 16) | 71u;  // an instruction claiming 100 words
-  EXPECT_THROW(vk::spirv_binding_count(truncated), vk::Error);
+  EXPECT_THROW(vk::spirv_binding_count(truncated), util::InternalError);
 }
 
 TEST_F(KernelTest, EveryEmbeddedShaderBuildsAPipeline) {
@@ -128,7 +129,7 @@ TEST_F(PipelineCacheTest, SavedCacheIsReloadedAndForeignDataIgnored) {
   {
     vk::PipelineCache cache(ctx().device(), file);
     EXPECT_FALSE(cache.loaded_from_disk());
-    vk::Kernel k(ctx().device(), cache, "copy", {{0, 64}}, 8);
+    vk::Kernel k(ctx().device(), cache, "copy", {{0, 64}}, sizeof(ops::CopyPush));
   }  // saved on destruction
   ASSERT_TRUE(std::filesystem::exists(file));
   // At least the 32-byte header; lavapipe keeps its compiled code in Mesa's own disk cache.
@@ -143,7 +144,7 @@ TEST_F(PipelineCacheTest, SavedCacheIsReloadedAndForeignDataIgnored) {
   }
   vk::PipelineCache cache(ctx().device(), file);
   EXPECT_FALSE(cache.loaded_from_disk());
-  vk::Kernel k(ctx().device(), cache, "copy", {{0, 64}}, 8);  // still works
+  vk::Kernel k(ctx().device(), cache, "copy", {{0, 64}}, sizeof(ops::CopyPush));  // still works
 }
 
 TEST(PipelineCachePath, FollowsBcvkThenXdgThenHome) {
