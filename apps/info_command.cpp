@@ -1,19 +1,12 @@
 // bcvk info MODEL [--json] [--metadata]: what a GGUF model file holds.
-#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-#include <map>
-#include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
 #include "apps/text.h"
 #include "loaders/gguf/gguf_file.h"
-#include "loaders/llama_config.h"
-#include "loaders/llama_model.h"
-#include "loaders/tokenizer/tokenizer.h"
-#include "runtime/compress/compressed_gguf.h"
-#include "runtime/model/config_json.h"
+#include "runtime/model/model_info.h"
 #include "runtime/vk/memory.h"
 
 namespace bcvk::apps {
@@ -35,34 +28,14 @@ std::string shape_string(const std::vector<uint64_t>& dims) {
 // A Hugging Face directory: config.json + safetensors, listed by role.
 int run_info_hf(const InfoOptions& o) {
   const auto m = loaders::LlamaModelFile::open(o.model);
-  const loaders::LlamaConfig& c = m.config();
-  std::vector<const loaders::WeightTensor*> all = {&m.token_embd(), &m.output_norm()};
-  if (!c.tied_embeddings) all.push_back(&m.output());
-  for (const auto& L : m.layers())
-    for (const auto* w :
-         {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_norm, &L.gate, &L.up, &L.down})
-      all.push_back(w);
-  uint64_t params = 0;
-  for (const auto* w : all) params += w->elements();
   if (o.json) {
-    nlohmann::json tensors = nlohmann::json::array();
-    for (const auto* w : all)
-      tensors.push_back({{"name", w->name},
-                         {"type", gguf::ggml_type_name(w->type)},
-                         {"shape", {w->rows, w->cols}},
-                         {"bytes", w->data.size()}});
-    std::cout << nlohmann::json{{"file", o.model},
-                                {"format", "safetensors"},
-                                {"file_bytes", m.file_bytes()},
-                                {"architecture", c.architecture},
-                                {"hyperparameters", model::hyperparameters_json(c)},
-                                {"rope_layout", loaders::rope_layout_name(m.rope_layout())},
-                                {"parameters", params},
-                                {"tensors", tensors}}
-                     .dump(2)
-              << "\n";
+    std::cout << model::info_json(m, o.model).dump(2) << "\n";
     return 0;
   }
+  const loaders::LlamaConfig& c = m.config();
+  const auto all = model::weight_tensors(m);
+  uint64_t params = 0;
+  for (const auto* w : all) params += w->elements();
   std::printf("%s (Hugging Face: config.json + safetensors, %s)\n", o.model.c_str(),
               vk::format_bytes(m.file_bytes()).c_str());
   std::printf(
@@ -80,104 +53,38 @@ int run_info_hf(const InfoOptions& o) {
   return 0;
 }
 
+// The compression line(s) of a file bcvk compress wrote.
+void print_compression(const model::CompressionInfo& ci) {
+  std::printf("  compressed    %llu MLP projections block-circulant (%s), %.2f M parameters\n",
+              static_cast<unsigned long long>(ci.projections), ci.block_sizes.c_str(),
+              ci.parameters / 1e6);
+  if (!ci.record) return;
+  const auto& r = *ci.record;
+  std::printf(
+      "                by bcvk %s from %s (sha256 %.16s...): --patch %s, calibration %s%s\n",
+      terminal_safe(r.bcvk_version).c_str(), terminal_safe(r.source).c_str(),
+      terminal_safe(r.source_sha256).c_str(), terminal_safe(r.patch).c_str(),
+      terminal_safe(r.calibration).c_str(),
+      r.calibration != "none" && !r.calibration.empty()
+          ? (" on " + std::to_string(r.calibration_prompts) + " prompts (sha256 " +
+             r.calibration_sha256.substr(0, 16) + "...)")
+                .c_str()
+          : "");
+  if (!r.patch_choice.empty())
+    std::printf("                %s chose %s\n", terminal_safe(r.patch).c_str(),
+                terminal_safe(r.patch_description).c_str());
+}
+
 int run_info(const InfoOptions& o) {
   if (std::filesystem::is_directory(o.model)) return run_info_hf(o);
   const gguf::GgufFile f = gguf::GgufFile::open(o.model);
-  const loaders::LlamaConfig c = loaders::LlamaConfig::from_gguf(f);
-  uint64_t params = 0, tensor_bytes = 0;
-  std::map<std::string, uint64_t> per_type;
-  for (const auto& t : f.tensors()) {
-    params += t.elements;
-    tensor_bytes += t.bytes;
-    per_type[std::string(gguf::ggml_type_name(t.type))] += 1;
-  }
-  const std::string tok_model = f.get_string("tokenizer.ggml.model").value_or("");
-  const std::string tok_pre = f.get_string("tokenizer.ggml.pre").value_or("");
-  const bool has_template = f.find("tokenizer.chat_template") != nullptr;
-  // What generate would check before running: the whole model (every tensor, shapes, values)
-  // and the tokenizer.
-  std::vector<std::string> problems;
-  try {
-    (void)loaders::LlamaModelFile::open(o.model);
-  } catch (const std::exception& e) {
-    problems.push_back(e.what());
-  }
-  try {
-    (void)loaders::Tokenizer::from_gguf(f);
-  } catch (const std::exception& e) {
-    problems.push_back(std::string("tokenizer: ") + e.what());
-  }
-  // A compressed model (bcvk compress): what it stores block-circulant and how it was made.  The
-  // model is opened as a whole so a malformed circulant tensor is reported here too.
-  const auto record = compress::read_compression_record(f);
-  nlohmann::json compression;
-  if (record ||
-      f.find("bcvk.circulant." + loaders::circulant_tensor_name(0, "gate") + ".block_size") ||
-      std::any_of(f.tensors().begin(), f.tensors().end(),
-                  [](const auto& t) { return t.name.ends_with(".circulant"); })) {
-    const auto model = loaders::LlamaModelFile::open(o.model);
-    uint64_t n = 0, circ_params = 0;
-    std::map<uint32_t, uint64_t> blocks;
-    for (const auto& L : model.layers())
-      for (const auto* t : {&L.circulant.gate, &L.circulant.up, &L.circulant.down})
-        if (t->present()) {
-          ++n;
-          circ_params += t->parameters();
-          ++blocks[t->block];
-        }
-    std::string block_text;
-    for (const auto& [b, count] : blocks)
-      block_text += (block_text.empty() ? "" : ", ") +
-                    ("B=" + std::to_string(b) + " x" + std::to_string(count));
-    compression = {{"circulant_projections", n},
-                   {"circulant_parameters", circ_params},
-                   {"block_sizes", block_text}};
-    if (record)
-      compression.update({{"bcvk_version", record->bcvk_version},
-                          {"patch", record->patch},
-                          {"patch_description", record->patch_description},
-                          {"calibration", record->calibration},
-                          {"calibration_prompts", record->calibration_prompts},
-                          {"calibration_prompts_sha256", record->calibration_sha256},
-                          {"calibration_settings", record->calibration_settings},
-                          {"source", record->source},
-                          {"source_sha256", record->source_sha256},
-                          {"dtype", gguf::ggml_type_name(record->dtype)}});
-    if (record && !record->patch_choice.empty()) compression["patch_choice"] = record->patch_choice;
-  }
-
+  const model::GgufInfo info = model::inspect_gguf(f, o.model);
+  const int rc = info.problems.empty() ? 0 : 1;
   if (o.json) {
-    nlohmann::json tensors = nlohmann::json::array();
-    for (const auto& t : f.tensors())
-      tensors.push_back({{"name", t.name},
-                         {"type", gguf::ggml_type_name(t.type)},
-                         {"shape", t.dims},
-                         {"elements", t.elements},
-                         {"bytes", t.bytes},
-                         {"offset", t.file_offset}});
-    nlohmann::json meta = nlohmann::json::object();
-    for (const auto& [k, v] : f.metadata()) meta[k] = v.to_string(o.metadata ? SIZE_MAX : 8);
-    nlohmann::json out = {
-        {"file", o.model},
-        {"file_bytes", f.file_size()},
-        {"gguf_version", f.version()},
-        {"alignment", f.alignment()},
-        {"architecture", c.architecture},
-        {"name", c.name},
-        {"hyperparameters", model::hyperparameters_json(c)},
-        {"tokenizer", {{"model", tok_model}, {"pre", tok_pre}, {"chat_template", has_template}}},
-        {"parameters", params},
-        {"tensor_bytes", tensor_bytes},
-        {"tensors", tensors},
-        {"metadata", meta},
-    };
-    if (!compression.is_null()) out["compression"] = compression;
-    out["ready_to_run"] = problems.empty();
-    out["problems"] = problems;
-    std::cout << out.dump(2) << "\n";
-    return problems.empty() ? 0 : 1;
+    std::cout << model::info_json(f, info, o.model, o.metadata).dump(2) << "\n";
+    return rc;
   }
-
+  const loaders::LlamaConfig& c = info.config;
   std::printf("%s\n", terminal_safe(o.model).c_str());
   std::printf("  file          %s (%llu bytes), GGUF v%u, alignment %llu\n",
               vk::format_bytes(f.file_size()).c_str(),
@@ -194,39 +101,19 @@ int run_info(const InfoOptions& o) {
   std::printf("  embeddings    %s\n",
               c.tied_embeddings ? "tied (token_embd is the LM head)" : "separate output.weight");
   std::printf("  tokenizer     %s, pre-tokenizer %s, chat template %s\n",
-              tok_model.empty() ? "?" : terminal_safe(tok_model).c_str(),
-              tok_pre.empty() ? "default" : terminal_safe(tok_pre).c_str(),
-              has_template ? "yes" : "no");
-  std::printf("  parameters    %llu (%.1f M)\n", static_cast<unsigned long long>(params),
-              params / 1e6);
+              info.tokenizer_model.empty() ? "?" : terminal_safe(info.tokenizer_model).c_str(),
+              info.tokenizer_pre.empty() ? "default" : terminal_safe(info.tokenizer_pre).c_str(),
+              info.chat_template ? "yes" : "no");
+  std::printf("  parameters    %llu (%.1f M)\n", static_cast<unsigned long long>(info.parameters),
+              info.parameters / 1e6);
   std::string types;
-  for (const auto& [name, n] : per_type)
+  for (const auto& [name, n] : info.tensor_types)
     types += (types.empty() ? "" : ", ") + name + " x" + std::to_string(n);
   std::printf("  tensor types  %s\n", types.c_str());
-  if (problems.empty()) std::printf("  status        ready to run\n");
-  for (const auto& p : problems)
+  if (info.problems.empty()) std::printf("  status        ready to run\n");
+  for (const auto& p : info.problems)
     std::printf("  status        cannot run: %s\n", terminal_safe(p).c_str());
-  if (!compression.is_null()) {
-    std::printf(
-        "  compressed    %llu MLP projections block-circulant (%s), %.2f M parameters\n",
-        static_cast<unsigned long long>(compression["circulant_projections"].get<uint64_t>()),
-        compression["block_sizes"].get<std::string>().c_str(),
-        compression["circulant_parameters"].get<uint64_t>() / 1e6);
-    if (record)
-      std::printf(
-          "                by bcvk %s from %s (sha256 %.16s...): --patch %s, calibration %s%s\n",
-          terminal_safe(record->bcvk_version).c_str(), terminal_safe(record->source).c_str(),
-          terminal_safe(record->source_sha256).c_str(), terminal_safe(record->patch).c_str(),
-          terminal_safe(record->calibration).c_str(),
-          record->calibration != "none" && !record->calibration.empty()
-              ? (" on " + std::to_string(record->calibration_prompts) + " prompts (sha256 " +
-                 record->calibration_sha256.substr(0, 16) + "...)")
-                    .c_str()
-              : "");
-    if (record && !record->patch_choice.empty())
-      std::printf("                %s chose %s\n", terminal_safe(record->patch).c_str(),
-                  terminal_safe(record->patch_description).c_str());
-  }
+  if (info.compression) print_compression(*info.compression);
   if (o.metadata) {
     std::printf("\nmetadata (%zu keys)\n", f.metadata().size());
     for (const auto& [k, v] : f.metadata())
@@ -238,8 +125,8 @@ int run_info(const InfoOptions& o) {
                 std::string(gguf::ggml_type_name(t.type)).c_str(), shape_string(t.dims).c_str(),
                 static_cast<unsigned long long>(t.bytes));
   std::printf("%-32s %-6s %-18s %14llu\n", "total", "", "",
-              static_cast<unsigned long long>(tensor_bytes));
-  return problems.empty() ? 0 : 1;
+              static_cast<unsigned long long>(info.tensor_bytes));
+  return rc;
 }
 
 }  // namespace
