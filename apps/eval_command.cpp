@@ -334,9 +334,6 @@ int run_eval(const EvalOptions& o) {
     write_outputs(run, o, 0, run.seconds);
     return finish(ctx, o.dev, vk::ProfileTable{});
   }
-  std::set<uint32_t> kd_start_layers;
-  for (const auto& c : grid)
-    if (calibrates_kd(c)) kd_start_layers.insert(c.spec(n_layers).layers.front());
   uint64_t eval_tokens = 0, calib_tokens = 0;
   for (const auto& p : eval_ids) eval_tokens += p.size();
   for (const auto& p : calib_ids) calib_tokens += p.size();
@@ -351,8 +348,6 @@ int run_eval(const EvalOptions& o) {
   work.n_layers = n_layers;
   const eval::SweepEstimate estimate = eval::estimate_sweep_seconds(
       grid, work, eval::measure_speed(*m, eval_ids[0]), o.kd.kd, stored_student);
-  const double teacher_s = estimate.teacher_s;
-  const std::vector<double>& config_estimate = estimate.config_s;
   std::fprintf(
       stderr,
       "eval: %zu configurations, %zu evaluation prompts (%llu tokens, %u with a %u-token "
@@ -366,16 +361,30 @@ int run_eval(const EvalOptions& o) {
                        : "",
       ctx.info().name.c_str(), clock_text(estimate.total()).c_str());
 
-  double done_estimate = 0;
+  // Progress of the sweep against the estimate: the teacher's pass is ~70% of the teacher's
+  // share, the ls targets the rest; configuration i has its own.
   const double total_estimate = estimate.total();
   const auto work_start = Clock::now();
-  std::string stage;
-  auto report = [&](const std::string& what, size_t d, size_t n, double this_estimate) {
-    const double frac_here = n ? double(d) / n : 1.0;
-    const double done = done_estimate + frac_here * this_estimate;
+  const eval::SweepProgress report = [&](int stage, const std::string& what, size_t d, size_t n) {
+    double done = 0, here = 0;
+    std::string label = "[teacher]";
+    if (stage < 0) {
+      here = what == "calib targets"  ? estimate.teacher_s * 0.3
+             : what == "soft targets" ? 0
+                                      : estimate.teacher_s * 0.7;
+      done = what == "calib targets" || what == "soft targets" ? estimate.teacher_s * 0.7 : 0;
+      if (what == "soft targets") label = "[kd teacher]";
+    } else {
+      done = estimate.teacher_s;
+      for (int i = 0; i < stage; ++i) done += estimate.config_s[size_t(i)];
+      here = estimate.config_s[size_t(stage)];
+      label = "[" + std::to_string(stage + 1) + "/" + std::to_string(grid.size()) + "] " +
+              grid[size_t(stage)].name();
+    }
+    done += (n ? double(d) / n : 1.0) * here;
     const double elapsed = since(work_start);  // the estimate covers what follows sensitivity
     const double eta = done > 0 ? elapsed / done * (total_estimate - done) : total_estimate;
-    progress("%-60s %-12s %zu/%zu  elapsed %s  ETA %s   ", stage.substr(0, 60).c_str(),
+    progress("%-60s %-12s %zu/%zu  elapsed %s  ETA %s   ", label.substr(0, 60).c_str(),
              what.c_str(), d, n, clock_text(elapsed).c_str(),
              clock_text(std::max(0.0, eta)).c_str());
   };
@@ -383,45 +392,29 @@ int run_eval(const EvalOptions& o) {
   eval::SweepOptions so = o.sweep;
   so.continuation_prompts = n_cont;
   so.kd = o.kd.kd;
-  stage = "[teacher]";
-  run.teacher = eval::run_teacher(*m, eval_ids, so, [&](const std::string& w, size_t d, size_t n) {
-    report(w, d, n, teacher_s * 0.7);
-  });
-  std::unique_ptr<eval::TeacherTargets> targets;
-  if (any_ls)
-    targets = std::make_unique<eval::TeacherTargets>(
-        *m, calib_ids, [&](size_t d, size_t n) { report("calib targets", d, n, teacher_s * 0.3); });
-  // kd: the teacher's soft targets on the host, once for every kd configuration.
-  std::unique_ptr<distill::KdTeacher> kd_teacher;
-  if (any_kd) {
-    stage = "[kd teacher]";
-    kd_teacher = std::make_unique<distill::KdTeacher>(
-        *host, calib_ids, o.kd.kd.temperature, kd_start_layers, o.kd.kd.val_fraction, o.kd.kd.seed,
-        [&](size_t d, size_t n) { report("soft targets", d, n, 0); });
+  eval::SweepPlan plan;
+  plan.teacher = m.get();
+  plan.file = &file;
+  plan.grid = grid;
+  plan.eval_ids = eval_ids;
+  plan.calib_ids = calib_ids;
+  plan.options = so;
+  plan.host = host.get();
+  plan.stored_student = student.get();
+  plan.stored_patch = stored_patch.get();
+  eval::SweepOutcome outcome = eval::run_sweep(plan, report);
+  if (outcome.kd_sequences) {
     end_progress();
     std::fprintf(stderr,
-                 "eval: kd soft targets: %zu sequences (%llu tokens; %zu held out, %llu "
+                 "eval: kd soft targets: %llu sequences (%llu tokens; %llu held out, %llu "
                  "tokens) in %.1f s, %.0f MiB on the host\n",
-                 kd_teacher->sequences().size(),
-                 (unsigned long long)kd_teacher->tokens(kd_teacher->train()) +
-                     kd_teacher->tokens(kd_teacher->validation()),
-                 kd_teacher->validation().size(),
-                 (unsigned long long)kd_teacher->tokens(kd_teacher->validation()),
-                 kd_teacher->seconds(), kd_teacher->host_bytes() / 1048576.0);
+                 (unsigned long long)outcome.kd_sequences, (unsigned long long)outcome.kd_tokens,
+                 (unsigned long long)outcome.kd_validation_sequences,
+                 (unsigned long long)outcome.kd_validation_tokens, outcome.kd_teacher_seconds,
+                 outcome.kd_teacher_host_bytes / 1048576.0);
   }
-  done_estimate = teacher_s;
-  for (size_t i = 0; i < grid.size(); ++i) {
-    stage = "[" + std::to_string(i + 1) + "/" + std::to_string(grid.size()) + "] " + grid[i].name();
-    const eval::Progress p = [&](const std::string& w, size_t d, size_t n) {
-      report(w, d, n, config_estimate[i]);
-    };
-    run.results.push_back(
-        stored_student
-            ? eval::run_stored_student(*student, *stored_patch, grid[i], run.teacher, so, p)
-            : eval::run_config(*m, file, grid[i], run.teacher, targets.get(), so, p,
-                               {host.get(), kd_teacher.get()}));
-    done_estimate += config_estimate[i];
-  }
+  run.teacher = std::move(outcome.teacher);
+  run.results = std::move(outcome.results);
   end_progress();
   run.seconds = since(start);
   describe_run(run, o, ctx, calib_set, eval_set, so, eval_ids.size(), calib_ids.size(),

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <memory>
+#include <set>
 #include <stdexcept>
 
 #include "runtime/util/statistics.h"
@@ -313,6 +315,57 @@ ConfigResult run_stored_student(model::Model& student, const model::MlpPatch& pa
   measure_student(student, patch, teacher, o, progress, r);
   r.seconds = since(start);
   return r;
+}
+
+SweepOutcome run_sweep(const SweepPlan& plan, const SweepProgress& progress) {
+  const bool stored = plan.stored_student != nullptr;
+  const auto ls = [&](const SweepConfig& c) { return !stored && c.ls(); };
+  const auto kd = [&](const SweepConfig& c) { return !stored && c.kd(); };
+  const bool any_ls = std::any_of(plan.grid.begin(), plan.grid.end(), ls);
+  const bool any_kd = std::any_of(plan.grid.begin(), plan.grid.end(), kd);
+  if (!plan.teacher || !plan.file) throw std::invalid_argument("sweep: no teacher model");
+  if (plan.eval_ids.empty()) throw std::invalid_argument("sweep: no evaluation prompts");
+  if ((any_ls || any_kd) && plan.calib_ids.empty())
+    throw std::invalid_argument("sweep: calibration needs calibration text, and there is none");
+  if (any_kd && !plan.host) throw std::invalid_argument("sweep: kd needs the model on the host");
+  if (stored && !plan.stored_patch)
+    throw std::invalid_argument("sweep: a stored student needs its patch");
+  const auto at = [&](int stage) -> Progress {
+    return [&, stage](const std::string& what, size_t d, size_t n) {
+      if (progress) progress(stage, what, d, n);
+    };
+  };
+
+  SweepOutcome out;
+  out.teacher = run_teacher(*plan.teacher, plan.eval_ids, plan.options, at(-1));
+  std::unique_ptr<TeacherTargets> targets;
+  if (any_ls)
+    targets = std::make_unique<TeacherTargets>(
+        *plan.teacher, plan.calib_ids, [&](size_t d, size_t n) { at(-1)("calib targets", d, n); });
+  std::unique_ptr<distill::KdTeacher> kd_teacher;
+  if (any_kd) {
+    const uint32_t n_layers = plan.file->config().n_layers;
+    std::set<uint32_t> start_layers;  // every kd configuration's first patched layer
+    for (const auto& c : plan.grid)
+      if (kd(c)) start_layers.insert(c.spec(n_layers).layers.front());
+    const distill::KdOptions& o = plan.options.kd;
+    kd_teacher = std::make_unique<distill::KdTeacher>(
+        *plan.host, plan.calib_ids, o.temperature, start_layers, o.val_fraction, o.seed,
+        [&](size_t d, size_t n) { at(-1)("soft targets", d, n); });
+    out.kd_sequences = kd_teacher->sequences().size();
+    out.kd_validation_sequences = kd_teacher->validation().size();
+    out.kd_validation_tokens = kd_teacher->tokens(kd_teacher->validation());
+    out.kd_tokens = kd_teacher->tokens(kd_teacher->train()) + out.kd_validation_tokens;
+    out.kd_teacher_seconds = kd_teacher->seconds();
+    out.kd_teacher_host_bytes = double(kd_teacher->host_bytes());
+  }
+  for (size_t i = 0; i < plan.grid.size(); ++i)
+    out.results.push_back(
+        stored ? run_stored_student(*plan.stored_student, *plan.stored_patch, plan.grid[i],
+                                    out.teacher, plan.options, at(int(i)))
+               : run_config(*plan.teacher, *plan.file, plan.grid[i], out.teacher, targets.get(),
+                            plan.options, at(int(i)), {plan.host, kd_teacher.get()}));
+  return out;
 }
 
 }  // namespace bcvk::eval

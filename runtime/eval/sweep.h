@@ -114,6 +114,34 @@ ConfigResult run_stored_student(model::Model& student, const model::MlpPatch& pa
                                 const SweepConfig& config, const TeacherReference& teacher,
                                 const SweepOptions& options, const Progress& progress = {});
 
+// A whole sweep: the teacher's pass, then what its configurations share -- the ls targets and the
+// kd soft targets, each computed once -- then every configuration in order.
+struct SweepPlan {
+  model::Model* teacher = nullptr;                // the dense model, on the device
+  const loaders::LlamaModelFile* file = nullptr;  // its file: students are made from it
+  std::vector<SweepConfig> grid;
+  std::vector<std::vector<int32_t>> eval_ids;
+  std::vector<std::vector<int32_t>> calib_ids;  // ls and kd configurations
+  SweepOptions options;
+  const distill::HostModel<float>* host = nullptr;  // kd configurations
+  // A compressed file's student (run_stored_student), measured as every grid entry.
+  model::Model* stored_student = nullptr;
+  const model::MlpPatch* stored_patch = nullptr;
+};
+struct SweepOutcome {
+  TeacherReference teacher;
+  std::vector<ConfigResult> results;  // in grid order
+  // kd: the soft targets' size and time, when a configuration distilled.
+  uint64_t kd_sequences = 0, kd_tokens = 0, kd_validation_sequences = 0, kd_validation_tokens = 0;
+  double kd_teacher_seconds = 0, kd_teacher_host_bytes = 0;
+};
+// stage -1: the teacher's work (its pass; "calib targets"; "soft targets"); stage i >= 0:
+// configuration i.  Then what, done, total as in Progress.
+using SweepProgress = std::function<void(int, const std::string&, size_t, size_t)>;
+// Checks the plan first (std::invalid_argument: no teacher, an ls configuration without
+// calibration text, kd without the host model, a stored student without its patch).
+SweepOutcome run_sweep(const SweepPlan& plan, const SweepProgress& progress = {});
+
 // The metric names, in table order.
 const std::vector<std::string>& metric_names();
 

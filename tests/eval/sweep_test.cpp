@@ -144,5 +144,48 @@ TEST_F(SweepTest, AStoredStudentMeasuresLikeTheInMemoryStudent) {
   EXPECT_GT(from_file.aggregate.at("kl").mean, 1e-4);  // it is a real (lossy) student
 }
 
+// run_sweep: the teacher's work first (its pass, then the ls targets, once), then each
+// configuration in grid order; its results are run_config's (ls beats none); and a plan that
+// cannot run is refused before any work.
+TEST_F(SweepTest, RunSweepDoesTheTeachersWorkOnceThenEachConfiguration) {
+  const auto file = loaders::LlamaModelFile::open(dir / "m.gguf");
+  model::Model m(ctx(), file);
+  const uint32_t V = file.config().n_vocab;
+  eval::SweepPlan plan;
+  plan.teacher = &m;
+  plan.file = &file;
+  plan.grid = {{model::Structure::kBlockCirculant, 16, "all"},
+               {model::Structure::kBlockCirculant, 16, "all", "gate,up,down", "ls"}};
+  plan.eval_ids = prompts(6, 6, V, 1);
+  plan.options.continuation_prompts = 2;
+  plan.options.continuation_tokens = 4;
+
+  std::vector<std::pair<int, std::string>> seen;  // (stage, what) as they first appear
+  const eval::SweepProgress progress = [&](int stage, const std::string& what, size_t, size_t) {
+    if (seen.empty() || seen.back() != std::pair{stage, what}) seen.emplace_back(stage, what);
+  };
+  EXPECT_THROW(eval::run_sweep(plan, progress), std::invalid_argument);  // ls, no calibration
+  EXPECT_TRUE(seen.empty()) << "work started before the plan was checked";
+  plan.calib_ids = prompts(12, 10, V, 7);
+  const eval::SweepOutcome out = eval::run_sweep(plan, progress);
+  ASSERT_EQ(out.results.size(), 2u);
+  EXPECT_EQ(out.teacher.last_logits.size(), 6u);
+  EXPECT_LT(out.results[1].aggregate.at("kl").mean, out.results[0].aggregate.at("kl").mean);
+  EXPECT_TRUE(out.results[1].calibration.has_value());
+  EXPECT_EQ(out.kd_sequences, 0u);
+  // Stages never go back: -1 (teacher, then "calib targets" once), 0, 1.
+  int last = -1, targets = 0;
+  for (const auto& [stage, what] : seen) {
+    EXPECT_GE(stage, last) << what;
+    last = stage;
+    targets += what == "calib targets";
+  }
+  EXPECT_EQ(targets, 1);
+  EXPECT_EQ(last, 1);
+
+  plan.grid.push_back({model::Structure::kBlockCirculant, 16, "last1", "gate,up,down", "kd"});
+  EXPECT_THROW(eval::run_sweep(plan), std::invalid_argument);  // kd without the host model
+}
+
 }  // namespace
 }  // namespace bcvk
