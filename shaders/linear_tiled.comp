@@ -5,6 +5,7 @@
 // invocation's inner loop reads consecutive addresses across neighbouring invocations and
 // keeps a kMicroT x kMicroN block of accumulators in registers: every loaded value feeds
 // kMicroN (or kMicroT) FMAs instead of one.  Same buffers and push constants as linear.comp.
+// Dispatch: runtime/ops/linear.cpp.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 

@@ -5,6 +5,8 @@
 // present, unsupported type -- is refused with an error naming the tensor.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <map>
 
 #include "loaders/gguf/gguf_writer.h"
@@ -26,6 +28,7 @@ struct CirculantSpec {
   uint64_t rows = 96, cols = 64;  // metadata
   bool keep_dense = false;
   const char* drop_key = nullptr;  // "block_size", "rows" or "cols"
+  float poison = 0;                // non-zero: the value written at element 7
 };
 
 class CirculantTensorTest : public ::testing::Test {
@@ -48,6 +51,7 @@ class CirculantTensorTest : public ::testing::Test {
     for (uint64_t d : dims) n *= d;
     std::vector<float> c(n);
     for (size_t i = 0; i < n; ++i) c[i] = float(i) / 1000.0f;
+    if (s.poison != 0) c[7] = s.poison;
     for (const auto& t : in.tensors()) {
       if (t.name == "blk.0.ffn_gate.weight") {
         if (s.keep_dense) w.add_tensor_view(t.name, t.dims, t.type, in.tensor_data(t));
@@ -144,6 +148,19 @@ TEST_F(CirculantTensorTest, MissingMetadataIsRefused) {
     expect_refused(s,
                    std::string("has no metadata \"bcvk.circulant.blk.0.ffn_gate.circulant.") + key);
   }
+}
+
+// A NaN or infinite parameter makes every output NaN (the model then "generates" <|endoftext|>):
+// refused at load with the tensor and element named, in f32 and f16 files.
+TEST_F(CirculantTensorTest, NonFiniteParametersAreRefused) {
+  for (const float bad : {NAN, INFINITY, -INFINITY})
+    for (const auto type : {gguf::GgmlType::F32, gguf::GgmlType::F16}) {
+      CirculantSpec s;
+      s.poison = bad;
+      s.type = type;
+      expect_refused(s, "holds a non-finite value");
+      expect_refused(s, "at element 7");
+    }
 }
 
 TEST_F(CirculantTensorTest, ZeroOrOversizedBlockIsRefused) {
