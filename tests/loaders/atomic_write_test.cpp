@@ -128,6 +128,49 @@ TEST(AtomicWrite, SigintRemovesTheTemporaryAndEndsAsTheSignalWould) {
   EXPECT_EQ(d.entries(), 0u) << "a temporary or a half-written output was left";
 }
 
+// A tracked child (bench --startup's measured start) does not outlive an interrupted bcvk: the
+// cleanup ends it before the process ends by the signal.  (It was left running.)
+bool ended(pid_t pid) {  // gone, or a zombie waiting for a reaper
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return true;
+  const auto close = line.rfind(')');
+  return close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z';
+}
+
+TEST(AtomicWrite, SigtermEndsTrackedChildren) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    install_signal_cleanup();
+    const pid_t grandchild = ::fork();
+    if (grandchild == 0) {
+      for (;;) ::pause();  // would run forever
+    }
+    track_child(grandchild);
+    (void)!::write(fds[1], &grandchild, sizeof grandchild);
+    std::raise(SIGTERM);
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  pid_t grandchild = 0;
+  ASSERT_EQ(::read(fds[0], &grandchild, sizeof grandchild), ssize_t(sizeof grandchild));
+  ::close(fds[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFSIGNALED(status));
+  EXPECT_EQ(WTERMSIG(status), SIGTERM);
+  bool gone = false;
+  for (int i = 0; i < 200 && !gone; ++i) {  // SIGKILL is asynchronous: up to 2 s
+    gone = ended(grandchild);
+    if (!gone) ::usleep(10000);
+  }
+  EXPECT_TRUE(gone) << "the tracked child " << grandchild << " outlived its interrupted parent";
+  if (!gone) ::kill(grandchild, SIGKILL);
+}
+
 TEST(CheckOutputs, RefusesOutputsThatAreInputsOrEachOther) {
   Dir d;
   const auto model = (d.p / "model.gguf").string();
