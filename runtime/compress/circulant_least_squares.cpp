@@ -3,7 +3,9 @@
 #include <cmath>
 #include <numbers>
 #include <stdexcept>
+
 #include <string>
+#include "runtime/compress/ridge.h"
 
 namespace bcvk::compress {
 
@@ -76,7 +78,7 @@ BlockCirculant CirculantLeastSquares::solve(double lambda_rel, double* lambda_me
     const cd* A = &A_[size_t(f) * q_ * q_];
     double trace = 0;
     for (uint32_t j = 0; j < q_; ++j) trace += A[size_t(j) * q_ + j].real();
-    const double lambda = std::max(lambda_rel * trace / q_, 1e-30);
+    const double lambda = ridge_lambda(lambda_rel, trace, q_);
     lambda_sum += lambda;
     // Solve C (A + lambda I) = B, i.e. (A + lambda I)^T C^T = B^T: Gaussian elimination with
     // partial pivoting on the q x q system, p right-hand sides.  M = (A + lambda I)^T.

@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "runtime/compress/ridge.h"
+
 namespace bcvk::compress {
 
 namespace {
@@ -47,14 +49,15 @@ LowRank truncated_svd(std::span<const float> w, uint32_t rows, uint32_t cols, ui
 }
 
 LowRank fit_low_rank(std::span<const double> A_in, std::span<const double> C_in, uint32_t rows,
-                     uint32_t cols, uint32_t rank, double lambda_rel) {
+                     uint32_t cols, uint32_t rank, double lambda_rel, double* lambda_out) {
   check(rows, cols, rank);
   if (A_in.size() != size_t(cols) * cols || C_in.size() != size_t(rows) * cols)
     throw std::invalid_argument("fit_low_rank: moment matrices of the wrong size");
   Mat A = Eigen::Map<const Mat>(A_in.data(), cols, cols);
   const Mat C = Eigen::Map<const Mat>(C_in.data(), rows, cols);
-  const double lambda = lambda_rel * A.trace() / cols;
-  A.diagonal().array() += std::max(lambda, 1e-12);
+  const double lambda = ridge_lambda(lambda_rel, A.trace(), cols);
+  if (lambda_out) *lambda_out = lambda;
+  A.diagonal().array() += lambda;
   // With A = L L^T: ||Y - W X||^2 + lambda ||W||^2 = ||W L - C L^{-T}||^2 + const, so the best
   // rank-r W is the truncated SVD of C L^{-T}, mapped back by L^{-1} on the right.
   const Eigen::LLT<Mat> llt(A);

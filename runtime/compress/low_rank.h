@@ -24,9 +24,10 @@ LowRank truncated_svd(std::span<const float> w, uint32_t rows, uint32_t cols, ui
 
 // Activation-aware: minimizes sum_t ||y_t - U V x_t||^2 + lambda ||U V||_F^2 over rank-r U V,
 // given the input second moment A = sum_t x_t x_t^T (n x n) and the cross moment
-// C = sum_t y_t x_t^T (m x n), both row-major, in double.  lambda = lambda_rel * trace(A) / n.
+// C = sum_t y_t x_t^T (m x n), both row-major, in double.  lambda = ridge_lambda(lambda_rel,
+// trace(A), n), written to `lambda` when given.
 LowRank fit_low_rank(std::span<const double> A, std::span<const double> C, uint32_t rows,
-                     uint32_t cols, uint32_t rank, double lambda_rel);
+                     uint32_t cols, uint32_t rank, double lambda_rel, double* lambda = nullptr);
 
 std::vector<float> expand(const LowRank& lr);  // U V, [rows][cols]
 

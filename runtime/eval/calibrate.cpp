@@ -60,8 +60,7 @@ class Fit {
       const RM A = A_, C = C_;
       out.low_rank = compress::fit_low_rank(std::span<const double>(A.data(), A.size()),
                                             std::span<const double>(C.data(), C.size()), rows_,
-                                            cols_, pp_.low_rank.rank, lambda_rel);
-      *lambda = lambda_rel * A_.trace() / cols_;
+                                            cols_, pp_.low_rank.rank, lambda_rel, lambda);
     }
     return out;
   }

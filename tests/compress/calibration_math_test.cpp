@@ -1,11 +1,12 @@
 // Activation-aware fits: block-circulant least squares and the low-rank baseline, on synthetic
-// data whose answer is known.
+// data whose answer is known; and the one ridge formula they share.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "runtime/compress/circulant_least_squares.h"
 #include "runtime/compress/low_rank.h"
+#include "runtime/compress/ridge.h"
 #include "tests/support/random.h"
 
 namespace bcvk::compress {
@@ -66,6 +67,18 @@ TEST(CirculantLeastSquares, OnWhiteInputsEqualsTheProjection) {
   EXPECT_EQ(ls.tokens(), n);
   const BlockCirculant fit = ls.solve(1e-12), proj = project_block_circulant(w, m, n, B);
   for (size_t i = 0; i < proj.c.size(); ++i) ASSERT_NEAR(fit.c[i], proj.c[i], 1e-6);
+}
+
+// One ridge for every fit: lambda_rel x the moment's mean diagonal, floored above zero.
+TEST(Ridge, IsRelativeToTheMeanDiagonalOfTheMoment) {
+  EXPECT_DOUBLE_EQ(compress::ridge_lambda(1e-3, 600.0, 3), 0.2);  // 1e-3 x 600 / 3
+  EXPECT_DOUBLE_EQ(compress::ridge_lambda(0.5, 8.0, 4), 1.0);
+  EXPECT_GT(compress::ridge_lambda(1e-3, 0.0, 10), 0.0);  // an all-zero input still solves
+  // The low-rank fit reports the lambda it used (the calibration report's figure).
+  const std::vector<double> A = {2, 0, 0, 4}, C = {1, 1};  // n = 2, m = 1
+  double lambda = 0;
+  compress::fit_low_rank(A, C, 1, 2, 1, 0.1, &lambda);
+  EXPECT_DOUBLE_EQ(lambda, 0.1 * 6.0 / 2);
 }
 
 TEST(LowRank, RankMatchesTheBlockCirculantParameterCount) {
