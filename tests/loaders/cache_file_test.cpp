@@ -4,6 +4,7 @@
 #include "loaders/cache_file.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -89,6 +90,42 @@ TEST(CacheFile, FilesAreWrittenWholeAndReadBackVerified) {
   std::filesystem::resize_file(file, std::filesystem::file_size(file) - 3);
   EXPECT_FALSE(read_cache_file(file, kKey, &why));
   EXPECT_NE(why.find("truncated or corrupted"), std::string::npos) << why;
+  std::filesystem::remove_all(dir);
+}
+
+// Four processes write and read one entry at once, 300 times each, with payloads of two sizes:
+// every read sees a whole entry (one of the payloads) or no file yet -- never a torn or mixed
+// one -- and no temporary file is left.
+TEST(CacheFile, ConcurrentProcessesSeeOnlyWholeEntries) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("bcvk-cache-race-" + std::to_string(::getpid()));
+  const auto file = dir / "entry.bin";
+  const std::string small(300, 'a'), big = payload() + payload();
+  std::vector<pid_t> children;
+  for (int k = 0; k < 4; ++k) {
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      int bad = 0;
+      for (int i = 0; i < 300; ++i) {
+        write_cache_file(file, kKey, (i + k) % 2 ? small : big);
+        std::string why;
+        const auto got = read_cache_file(file, kKey, &why);
+        if (!got || (*got != small && *got != big)) ++bad;
+      }
+      ::_exit(bad ? 1 : 0);
+    }
+    children.push_back(pid);
+  }
+  for (pid_t pid : children) {
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        << "a process read a torn, mixed or missing entry";
+  }
+  size_t files = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir)) ++files;
+  EXPECT_EQ(files, 1u) << "temporaries left behind";
   std::filesystem::remove_all(dir);
 }
 
