@@ -12,7 +12,15 @@ layout(constant_id = 1) const uint kRows = 4;
 layout(constant_id = 2) const uint kTokens = 1;
 
 layout(std430, binding = 0) readonly buffer W { uint wq[]; };
+#ifdef X_UNIFORM
+// One token's X in a uniform buffer (decode on CPU devices): llvmpipe loads a uniformly indexed
+// uniform-buffer element once and broadcasts it, while every storage-buffer load inside a loop
+// becomes a per-lane loop of scalar loads -- most of this kernel's time when X came from one.
+layout(constant_id = 3) const uint kXVecs = 1;  // vec4s of X bound (K / 4)
+layout(std140, binding = 1) uniform X { vec4 x4[kXVecs]; };
+#else
 layout(std430, binding = 1) readonly buffer X { vec4 x4[]; };
+#endif
 layout(std430, binding = 2) buffer Y { float y[]; };
 
 layout(push_constant) uniform Push {
@@ -32,9 +40,9 @@ shared float partial[gl_WorkGroupSize.x];
 
 #ifdef ROW_PER_LANE
 // The form for CPU devices (lavapipe): each invocation computes whole rows, so every invocation
-// of a workgroup reads the same slice of X at the same time.  llvmpipe turns such uniform loads
-// into one scalar load, while a load whose address differs per invocation costs a gather; the
-// weights, which differ per row anyway, are the only gathered data.  No cross-lane reduction.
+// of a workgroup reads the same slice of X at the same time (with X_UNIFORM, one scalar load
+// each); the weights, which differ per row anyway, are the only per-lane loads.  No cross-lane
+// reduction.
 void main() {
   const uint row = min(gl_GlobalInvocationID.x, pc.N - 1);  // all lanes active: X stays uniform
   const uint tok0 = gl_WorkGroupID.y * kTokens;

@@ -80,6 +80,14 @@ void linear(vk::Context& ctx, vk::Stream& stream, const LinearArgs& a, std::stri
   const bool row_lane = block && s.form == LinearForm::kRowPerLane;
   const bool half = a.type == WeightType::kF16;
   const bool sub = info.subgroup_arithmetic;
+  // One token's X through a uniform buffer (shaders/linear_q.comp, X_UNIFORM).
+  const uint64_t x_bytes = uint64_t(a.K) * 4;
+  const bool uniform_x =
+      row_lane && a.T == 1 && o.x_binding != XBinding::kStorage &&
+      x_bytes <= std::min<uint64_t>(info.max_uniform_buffer_range, 65536) &&
+      a.x.offset % std::max<uint64_t>(info.min_uniform_buffer_offset_alignment, 1) == 0;
+  if (o.x_binding == XBinding::kUniform && !uniform_x)
+    util::internal_error("linear: X cannot be read through a uniform buffer here");
 
   vk::Kernel* k = nullptr;
   uint32_t block_rows = s.rows, block_tokens = s.tokens;
@@ -94,8 +102,11 @@ void linear(vk::Context& ctx, vk::Stream& stream, const LinearArgs& a, std::stri
     block_rows = s.tile_n;
     block_tokens = s.tile_t;
   } else if (row_lane) {
-    k = &ctx.kernel("linear_q_" + std::string(weight_type_name(a.type)) + "_rows",
-                    {{0, s.workgroup}, {2, s.tokens}}, sizeof(LinearQPush));
+    const std::string name =
+        "linear_q_" + std::string(weight_type_name(a.type)) + (uniform_x ? "_rows_ux" : "_rows");
+    std::vector<vk::SpecConstant> spec = {{0, s.workgroup}, {2, s.tokens}};
+    if (uniform_x) spec.push_back({3, static_cast<uint32_t>(a.K / 4)});
+    k = &ctx.kernel(name, spec, sizeof(LinearQPush));
     block_rows = s.workgroup;
   } else if (block) {
     const std::string shader =
@@ -116,7 +127,7 @@ void linear(vk::Context& ctx, vk::Stream& stream, const LinearArgs& a, std::stri
   if (chunk == 0)
     throw vk::Error("linear: one weight row of " + std::to_string(row_bytes) +
                     " bytes exceeds a binding");
-  const vk::BufferView xv = a.x.buffer->view(a.x.offset, a.x.size);
+  const vk::BufferView xv = a.x.buffer->view(a.x.offset, uniform_x ? x_bytes : a.x.size);
   const vk::BufferView yv = a.y.buffer->view(a.y.offset, a.y.size);
   for (uint64_t r0 = 0; r0 < a.N; r0 += chunk) {
     const uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(chunk, a.N - r0));

@@ -28,10 +28,15 @@ static_assert(sizeof(LinearQPush) == 32);
 // Row-per-lane form (block types, linear_q.comp ROW_PER_LANE): each invocation computes `tokens`
 // outputs of one row; workgroup = rows per workgroup.
 enum class LinearForm { kAuto, kMatVec, kTiled, kRowPerLane };
+// How the row-per-lane form reads X: kAuto takes a uniform buffer for one token when K floats
+// fit the device's uniform-buffer range (and 64 KiB), else a storage buffer.
+enum class XBinding { kAuto, kStorage, kUniform };
+
 struct LinearShape {
   uint32_t workgroup = 0, rows = 0, tokens = 0;
   LinearForm form = LinearForm::kAuto;
   uint32_t tile_n = 0, tile_t = 0, micro_n = 0, micro_t = 0;
+  XBinding x_binding = XBinding::kAuto;
 };
 LinearShape default_linear_shape(const vk::PhysicalDeviceInfo& info, uint32_t T);
 LinearShape default_block_linear_shape(const vk::PhysicalDeviceInfo& info, uint32_t T);

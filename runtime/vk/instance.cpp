@@ -174,6 +174,8 @@ PhysicalDeviceInfo query_device(VkPhysicalDevice pd, uint32_t index) {
 
   info.max_storage_buffer_range = lim.maxStorageBufferRange;
   info.min_storage_buffer_offset_alignment = lim.minStorageBufferOffsetAlignment;
+  info.max_uniform_buffer_range = lim.maxUniformBufferRange;
+  info.min_uniform_buffer_offset_alignment = lim.minUniformBufferOffsetAlignment;
   info.max_memory_allocation_size = maint3.maxMemoryAllocationSize;
   // Without maintenance4 the spec sets no buffer-size limit; the allocation limit applies.
   info.max_buffer_size = has_maint4 ? maint4.maxBufferSize : maint3.maxMemoryAllocationSize;

@@ -73,6 +73,8 @@ struct PhysicalDeviceInfo {
   // Limits the runtime plans with.
   uint64_t max_storage_buffer_range = 0;
   uint64_t min_storage_buffer_offset_alignment = 0;
+  uint64_t max_uniform_buffer_range = 0;
+  uint64_t min_uniform_buffer_offset_alignment = 0;
   uint64_t max_memory_allocation_size = 0;
   uint64_t max_buffer_size = 0;
   uint32_t max_shared_memory = 0;

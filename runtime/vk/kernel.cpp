@@ -22,7 +22,8 @@ constexpr uint32_t kDecorationDescriptorSet = 34;
 constexpr uint32_t kDecorationOffset = 35;
 constexpr uint32_t kOpTypeInt = 21, kOpTypeFloat = 22, kOpTypeVector = 23, kOpTypeStruct = 30,
                    kOpTypePointer = 32, kOpVariable = 59, kOpMemberDecorate = 72;
-constexpr uint32_t kStorageClassPushConstant = 9;
+constexpr uint32_t kStorageClassPushConstant = 9, kStorageClassUniform = 2;
+constexpr uint32_t kDecorationBlock = 2, kDecorationBufferBlock = 3;
 
 // Calls f(op, operands, operand count) for every instruction after the header.
 template <class F>
@@ -47,6 +48,36 @@ uint32_t spirv_binding_count(std::span<const uint32_t> spirv) {
     }
   });
   return count;
+}
+
+std::vector<VkDescriptorType> spirv_binding_types(std::span<const uint32_t> spirv) {
+  std::map<uint32_t, uint32_t> binding;                        // variable id -> binding
+  std::map<uint32_t, uint32_t> block_decoration;               // struct id -> Block / BufferBlock
+  std::map<uint32_t, std::pair<uint32_t, uint32_t>> pointer;   // type id -> (class, pointee)
+  std::map<uint32_t, std::pair<uint32_t, uint32_t>> variable;  // id -> (pointer type, class)
+  for_each_instruction(spirv, [&](uint32_t op, const uint32_t* a, uint32_t n) {
+    if (op == kOpDecorate && n >= 2 && (a[1] == kDecorationBlock || a[1] == kDecorationBufferBlock))
+      block_decoration[a[0]] = a[1];
+    else if (op == kOpDecorate && n >= 3 && a[1] == kDecorationBinding)
+      binding[a[0]] = a[2];
+    else if (op == kOpTypePointer && n >= 3)
+      pointer[a[0]] = {a[1], a[2]};
+    else if (op == kOpVariable && n >= 3)
+      variable[a[1]] = {a[0], a[2]};
+  });
+  std::vector<VkDescriptorType> types(spirv_binding_count(spirv),
+                                      VK_DESCRIPTOR_TYPE_STORAGE_BUFFER);
+  for (const auto& [id, b] : binding) {
+    const auto v = variable.find(id);
+    if (v == variable.end()) util::internal_error("a binding decorates no variable");
+    const auto p = pointer.find(v->second.first);
+    if (p == pointer.end()) util::internal_error("a bound variable that is not a pointer");
+    const auto deco = block_decoration.find(p->second.second);
+    if (v->second.second == kStorageClassUniform && deco != block_decoration.end() &&
+        deco->second == kDecorationBlock)
+      types.at(b) = VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER;
+  }
+  return types;
 }
 
 uint32_t spirv_push_constant_bytes(std::span<const uint32_t> spirv) {
@@ -94,7 +125,8 @@ Kernel::Kernel(const Device& device, const PipelineCache& cache, const std::stri
     throw Error(shader + " needs " + std::to_string(push_constant_size) +
                 " bytes of push constants; " + device.info().name + " allows " +
                 std::to_string(device.info().max_push_constants_size));
-  binding_count_ = spirv_binding_count(bin->words);
+  binding_types_ = spirv_binding_types(bin->words);
+  binding_count_ = static_cast<uint32_t>(binding_types_.size());
   if (const uint32_t declared = spirv_push_constant_bytes(bin->words);
       declared != push_constant_size)
     util::internal_error("shader " + shader + " declares " + std::to_string(declared) +
@@ -110,7 +142,7 @@ Kernel::Kernel(const Device& device, const PipelineCache& cache, const std::stri
 
     std::vector<VkDescriptorSetLayoutBinding> bindings(binding_count_);
     for (uint32_t b = 0; b < binding_count_; ++b)
-      bindings[b] = {b, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1, VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
+      bindings[b] = {b, binding_types_[b], 1, VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
     VkDescriptorSetLayoutCreateInfo li{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
     li.bindingCount = binding_count_;
     li.pBindings = bindings.data();
@@ -199,13 +231,16 @@ Kernel::CachedSet Kernel::allocate_set() {
     if (r != VK_ERROR_OUT_OF_POOL_MEMORY && r != VK_ERROR_FRAGMENTED_POOL) BCVK_VK_CHECK(r);
     pools_[i].free = 0;
   }
-  VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                            kSetsPerPool * std::max(binding_count_, 1u)};
+  const auto uniform = static_cast<uint32_t>(
+      std::count(binding_types_.begin(), binding_types_.end(), VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER));
+  std::vector<VkDescriptorPoolSize> sizes = {
+      {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kSetsPerPool * std::max(binding_count_ - uniform, 1u)}};
+  if (uniform) sizes.push_back({VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, kSetsPerPool * uniform});
   VkDescriptorPoolCreateInfo pi{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
   pi.flags = VK_DESCRIPTOR_POOL_CREATE_FREE_DESCRIPTOR_SET_BIT;  // prune() returns sets
   pi.maxSets = kSetsPerPool;
-  pi.poolSizeCount = 1;
-  pi.pPoolSizes = &size;
+  pi.poolSizeCount = static_cast<uint32_t>(sizes.size());
+  pi.pPoolSizes = sizes.data();
   VkDescriptorPool pool = VK_NULL_HANDLE;
   BCVK_VK_CHECK(vkCreateDescriptorPool(dev, &pi, nullptr, &pool));
   pools_.push_back({pool, kSetsPerPool});
@@ -241,15 +276,19 @@ VkDescriptorSet Kernel::descriptor_set(std::span<const BufferView> views) {
   const auto& info = device_.info();
   std::vector<uint64_t> key;
   key.reserve(views.size() * 3);
-  for (const BufferView& v : views) {
-    if (!v.buffer || !v.buffer->handle())
-      util::internal_error("" + name_ + " bound an empty buffer");
-    if (v.offset % info.min_storage_buffer_offset_alignment != 0 || v.size == 0 ||
-        v.size > info.max_storage_buffer_range || v.offset + v.size > v.buffer->capacity())
-      util::internal_error("" + name_ + " binds " + v.buffer->name() + " at offset " +
+  for (size_t b = 0; b < views.size(); ++b) {
+    const BufferView& v = views[b];
+    if (!v.buffer || !v.buffer->handle()) util::internal_error(name_ + " bound an empty buffer");
+    const bool ubo = binding_types_[b] == VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER;
+    const uint64_t align =
+        ubo ? info.min_uniform_buffer_offset_alignment : info.min_storage_buffer_offset_alignment;
+    const uint64_t range = ubo ? info.max_uniform_buffer_range : info.max_storage_buffer_range;
+    if (v.offset % align != 0 || v.size == 0 || v.size > range ||
+        v.offset + v.size > v.buffer->capacity())
+      util::internal_error(name_ + " binds " + v.buffer->name() + " at offset " +
                            std::to_string(v.offset) + ", size " + std::to_string(v.size) +
-                           ": misaligned, empty, or beyond maxStorageBufferRange (" +
-                           std::to_string(info.max_storage_buffer_range) + ")");
+                           ": misaligned, empty, or beyond the " + (ubo ? "uniform" : "storage") +
+                           " buffer range (" + std::to_string(range) + ")");
     key.insert(key.end(), {v.buffer->id(), v.offset, v.size});
   }
   if (auto it = sets_.find(key); it != sets_.end()) return it->second.set;
@@ -268,7 +307,7 @@ VkDescriptorSet Kernel::descriptor_set(std::span<const BufferView> views) {
     writes[b].dstSet = set;
     writes[b].dstBinding = b;
     writes[b].descriptorCount = 1;
-    writes[b].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+    writes[b].descriptorType = binding_types_[b];
     writes[b].pBufferInfo = &infos[b];
   }
   vkUpdateDescriptorSets(device_.handle(), static_cast<uint32_t>(writes.size()), writes.data(), 0,

@@ -25,6 +25,9 @@ constexpr uint32_t kSpecSoftHalf = 100;
 // Storage-buffer binding indices of descriptor set 0 that `spirv` declares, highest + 1.
 // Throws if the module uses a descriptor set other than 0.
 uint32_t spirv_binding_count(std::span<const uint32_t> spirv);
+// Each binding's descriptor type: a uniform buffer (a Block in the Uniform storage class) or a
+// storage buffer (the StorageBuffer class, or an old-style BufferBlock).
+std::vector<VkDescriptorType> spirv_binding_types(std::span<const uint32_t> spirv);
 // Bytes of the push-constant block `spirv` declares (the end of its last member), 0 for none.
 // Kernel checks it against the size the dispatching op passes, so a push struct on the host
 // that drifts from the shader's fails at pipeline creation instead of reading garbage.
@@ -72,6 +75,7 @@ class Kernel {
   const Device& device_;
   std::string name_;
   uint32_t binding_count_ = 0;
+  std::vector<VkDescriptorType> binding_types_;
   uint32_t push_size_ = 0;
   bool from_pipeline_cache_ = false, creation_feedback_ = false;
   VkShaderModule module_ = VK_NULL_HANDLE;

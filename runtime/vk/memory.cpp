@@ -276,8 +276,10 @@ Buffer::Buffer(Allocator& allocator, VkDeviceSize size, MemoryUse use, std::stri
   ci.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
   switch (use) {
     case MemoryUse::kDevice:
-      ci.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
-                 VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+      // Uniform too: kernels may read small, uniformly indexed data (a decode step's input
+      // vector) through a uniform buffer, which CPU devices load far faster.
+      ci.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT |
+                 VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
       break;
     case MemoryUse::kUpload:
       ci.usage = VK_BUFFER_USAGE_TRANSFER_SRC_BIT;

@@ -3,7 +3,8 @@
 // a double-precision dot product.  Odd row counts, row block counts that are odd (the padded row
 // layout of Q4_0/Q5_0/Q8_0/Q3_K/Q6_K) and even, T = 1 and T > 1 (several tokens per lane), both
 // block-type forms, accumulation, guard columns around the output; and weights larger than one
-// storage-buffer binding, split across dispatches.
+// storage-buffer binding, split across dispatches; decode's X through a uniform buffer and a
+// storage buffer.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -38,6 +39,7 @@ struct Case {
   LinearForm form;
   bool accumulate;
   uint32_t y_offset = 2, guard = 5;
+  ops::XBinding x_binding = ops::XBinding::kAuto;
 };
 
 // Runs linear on `file` (N x K of type t) and checks every output against the reference, and
@@ -54,7 +56,10 @@ void check_linear(vk::Context& ctx, WeightType t, const std::vector<std::byte>& 
                         std::string(ops::weight_type_name(t)) + " N=" + std::to_string(c.N) +
                             " K=" + std::to_string(c.K) + " T=" + std::to_string(c.T) +
                             (c.form == LinearForm::kMatVec ? " matvec" : " row-per-lane") +
-                            (c.accumulate ? " accumulate" : ""),
+                            (c.accumulate ? " accumulate" : "") +
+                            (c.x_binding == ops::XBinding::kUniform   ? " x-uniform"
+                             : c.x_binding == ops::XBinding::kStorage ? " x-storage"
+                                                                      : ""),
                         y_stride};
   const auto packed = ops::pack_rows(t, file, c.N, c.K);
   test::GuardedBuffer wb(ctx, packed);
@@ -73,6 +78,7 @@ void check_linear(vk::Context& ctx, WeightType t, const std::vector<std::byte>& 
   a.T = c.T;
   a.accumulate = c.accumulate;
   a.shape.form = c.form;
+  a.shape.x_binding = c.x_binding;
   vk::Stream stream(ctx.device());
   ops::linear(ctx, stream, a);
   stream.submit_and_wait();
@@ -147,7 +153,40 @@ TEST_P(LinearQLargeTest, WeightsCrossingTheBindingRangeMatchTheReference) {
   const auto file = test::random_tensor(t, N, K, 4242 + K);
   for (auto form : {LinearForm::kMatVec, LinearForm::kRowPerLane})
     check_linear(ctx(), t, file, Case{N, K, 2, form, true});
+  check_linear(ctx(), t, file, Case{N, K, 1, LinearForm::kRowPerLane, true});  // X uniform
 }
+
+// Decode's row-per-lane form reads one token's X through a uniform buffer or a storage buffer
+// (shaders/linear_q.comp X_UNIFORM); both give the reference, for every block type, with K from one
+// unit to the widest the default model has (1,536) and past 64 KiB of X (storage only).
+class LinearQXBindingTest : public test::GpuTest,
+                            public ::testing::WithParamInterface<WeightType> {};
+
+TEST_P(LinearQXBindingTest, UniformAndStorageXGiveTheReference) {
+  const WeightType t = GetParam();
+  const uint32_t g = std::max<uint32_t>(ops::row_granule(t), 32);
+  for (uint32_t K : {g, (1536 / g) * g})
+    for (auto xb : {ops::XBinding::kUniform, ops::XBinding::kStorage}) {
+      const auto file = test::random_tensor(t, 37, K, K * 13 + 5);
+      Case c{37, K, 1, LinearForm::kRowPerLane, true};
+      c.x_binding = xb;
+      check_linear(ctx(), t, file, c);
+    }
+  // X larger than a uniform buffer may be (64 KiB): auto falls back to the storage buffer.
+  const uint32_t K = (17000 / g) * g;
+  check_linear(ctx(), t, test::random_tensor(t, 5, K, 99),
+               Case{5, K, 1, LinearForm::kRowPerLane, false});
+}
+
+std::vector<WeightType> block_types() {
+  std::vector<WeightType> v;
+  for (WeightType t : ops::all_weight_types())
+    if (ops::is_block_type(t)) v.push_back(t);
+  return v;
+}
+
+INSTANTIATE_TEST_SUITE_P(BlockTypes, LinearQXBindingTest, ::testing::ValuesIn(block_types()),
+                         [](const auto& p) { return std::string(ops::weight_type_name(p.param)); });
 
 INSTANTIATE_TEST_SUITE_P(Types, LinearQLargeTest,
                          ::testing::Values(WeightType::kQ4_1, WeightType::kQ8_0, WeightType::kQ6_K),

@@ -13,10 +13,10 @@
 #include "runtime/ops/embed.h"
 #include "runtime/ops/kv_store.h"
 #include "runtime/ops/linear.h"
-#include "runtime/util/check.h"
 #include "runtime/ops/rms_norm.h"
 #include "runtime/ops/rope.h"
 #include "runtime/ops/silu_mul.h"
+#include "runtime/util/check.h"
 #include "runtime/vk/error.h"
 #include "runtime/vk/kernel.h"
 #include "shaders/registry.h"
@@ -65,6 +65,23 @@ TEST_F(KernelTest, APushSizeThatDiffersFromTheShaderIsRefused) {
     EXPECT_NE(std::string(e.what()).find("embed_q_q4_1 declares 24 bytes"), std::string::npos)
         << e.what();
   }
+}
+
+// Descriptor types come from the SPIR-V: decode's X_UNIFORM variants bind X as a uniform buffer,
+// everything else binds storage buffers.
+TEST(SpirvReflection, BindingTypesFollowTheShader) {
+  using T = std::vector<VkDescriptorType>;
+  const T ssbo3 = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                   VK_DESCRIPTOR_TYPE_STORAGE_BUFFER};
+  const T ux = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER,
+                VK_DESCRIPTOR_TYPE_STORAGE_BUFFER};
+  EXPECT_EQ(vk::spirv_binding_types(shaders::find("linear_q_q4_1_rows")->words), ssbo3);
+  EXPECT_EQ(vk::spirv_binding_types(shaders::find("linear_q_q4_1_rows_ux")->words), ux);
+  size_t uniform = 0;
+  for (const auto& sh : shaders::all())
+    for (auto t : vk::spirv_binding_types(sh.words))
+      uniform += t == VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER;
+  EXPECT_EQ(uniform, 11u);  // one per block type's _rows_ux variant
 }
 
 TEST(SpirvReflection, RejectsGarbage) {
