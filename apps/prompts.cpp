@@ -2,8 +2,6 @@
 
 #include <stdexcept>
 
-#include "loaders/mapped_file.h"
-
 namespace bcvk::apps {
 
 std::vector<std::vector<int32_t>> tokenize(const loaders::Tokenizer& tok,
@@ -25,12 +23,6 @@ std::vector<std::vector<int32_t>> tokenize(const loaders::Tokenizer& tok,
     out.push_back(std::move(ids));
   }
   return out;
-}
-
-std::string file_sha256(const std::string& path) {
-  const loaders::MappedFile f(path);
-  return loaders::sha256_hex(
-      std::string_view(reinterpret_cast<const char*>(f.bytes().data()), f.size()));
 }
 
 }  // namespace bcvk::apps

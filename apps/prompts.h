@@ -17,7 +17,6 @@ std::vector<std::vector<int32_t>> tokenize(const loaders::Tokenizer& tok,
                                            const loaders::PromptSet& set, size_t limit,
                                            uint32_t context, uint32_t extra);
 
-// SHA-256 of a file's bytes, hex.
-std::string file_sha256(const std::string& path);
+using loaders::file_sha256;
 
 }  // namespace bcvk::apps

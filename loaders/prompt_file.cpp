@@ -7,6 +7,7 @@
 #include <set>
 
 #include "loaders/format_error.h"
+#include "loaders/mapped_file.h"
 
 namespace bcvk::loaders {
 
@@ -140,6 +141,11 @@ std::string sha256_hex(std::string_view bytes) {
   for (uint32_t x : h)
     for (int s = 28; s >= 0; s -= 4) out.push_back(hex[(x >> s) & 0xf]);
   return out;
+}
+
+std::string file_sha256(const std::string& path) {
+  const MappedFile f(path);
+  return sha256_hex(std::string_view(reinterpret_cast<const char*>(f.bytes().data()), f.size()));
 }
 
 }  // namespace bcvk::loaders

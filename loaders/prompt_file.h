@@ -27,5 +27,7 @@ std::vector<std::string> overlapping_prompts(const PromptSet& a, const PromptSet
 
 // SHA-256 of bytes, lowercase hex.
 std::string sha256_hex(std::string_view bytes);
+// SHA-256 of a file's bytes (mapped, not copied), lowercase hex.
+std::string file_sha256(const std::string& path);
 
 }  // namespace bcvk::loaders

@@ -4,7 +4,6 @@
 #include <filesystem>
 #include <stdexcept>
 
-#include "loaders/mapped_file.h"
 #include "loaders/prompt_file.h"
 #include "runtime/distill/sensitivity.h"
 #include "runtime/model/mlp_patch.h"
@@ -23,12 +22,6 @@ bool uses_ls(CalibrationMethod m) {
 }
 bool uses_kd(CalibrationMethod m) {
   return m == CalibrationMethod::kKd || m == CalibrationMethod::kLsKd;
-}
-
-std::string file_sha256(const std::string& path) {
-  const loaders::MappedFile f(path);
-  return loaders::sha256_hex(
-      std::string_view(reinterpret_cast<const char*>(f.bytes().data()), f.size()));
 }
 
 // auto:RATIO: sensitivity at each of the request's block sizes on calibration text, then the
@@ -197,7 +190,7 @@ CompressResult compress_model(const CompressJob& job, const CompressProgress& pr
     settings.erase("train_tokens_per_s");
     rec.calibration_settings = settings.dump();
   }
-  rec.source_sha256 = file_sha256(job.source_path);
+  rec.source_sha256 = loaders::file_sha256(job.source_path);
 
   std::vector<compress::CirculantProjection> stored;
   for (auto& pp : projections) stored.push_back({pp.layer, pp.projection, std::move(pp.circulant)});

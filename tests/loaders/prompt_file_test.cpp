@@ -40,6 +40,13 @@ TEST(Sha256, KnownDigests) {
             "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
+// A file's digest is its bytes' (the FIPS 180-2 "abc" vector); a missing file is a clear error.
+TEST_F(PromptFileTest, FileDigestIsTheDigestOfItsBytes) {
+  EXPECT_EQ(file_sha256(write("abc.txt", "abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_THROW(file_sha256((dir / "missing.txt").string()), std::runtime_error);
+}
+
 TEST_F(PromptFileTest, PlainTextSkipsBlankLinesAndKeepsLineNumbers) {
   const auto set =
       read_prompt_set(write("p.txt", "first prompt\n\n  \nsecond, with ümlaut\r\nthird"));
