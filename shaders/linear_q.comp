@@ -5,6 +5,7 @@
 // over the row's units of 32 values, so each decoded unit feeds kTokens dot products and each
 // loaded slice of X feeds kRows rows.  Dispatch: runtime/ops/linear.cpp.
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
 #include "common.glsl"
 
 layout(local_size_x_id = 0) in;
@@ -17,6 +18,7 @@ layout(std430, binding = 0) readonly buffer W { uint wq[]; };
 // uniform-buffer element once and broadcasts it, while every storage-buffer load inside a loop
 // becomes a per-lane loop of scalar loads -- most of this kernel's time when X came from one.
 layout(constant_id = 3) const uint kXVecs = 1;  // vec4s of X bound (K / 4)
+layout(constant_id = 4) const bool kUnrollUnits = false;  // unroll the loop over units
 layout(std140, binding = 1) uniform X { vec4 x4[kXVecs]; };
 #else
 layout(std430, binding = 1) readonly buffer X { vec4 x4[]; };
@@ -51,6 +53,17 @@ void main() {
   const uint rb = row * pc.row_words;
   float acc[kTokens];
   for (uint t = 0; t < kTokens; ++t) acc[t] = 0.0;
+#if defined(X_UNIFORM) && defined(FUSED_DOT)
+  // llvmpipe loads a uniform-buffer element once per workgroup only when its offset is a
+  // constant (or comes from push constants); a loop counter is neither, so inside a loop every
+  // lane gathers all 32 values of X per unit.  Unrolled over the K/32 units (K fixed by a
+  // specialization constant), X's offsets are constants.  The host asks for it only for small K
+  // (kUnrollUnits), where the unrolled code stays small.
+  if (kTokens == 1 && kUnrollUnits) {
+    [[unroll]] for (uint u = 0; u < kXVecs / 8; ++u)
+      acc[0] += dot_unit(rb, u, kXVecs / 8 / kUnitsPerBlock, u * 8);
+  } else
+#endif
   for (uint u = 0; u < units; ++u) {
 #ifdef FUSED_DOT
     // One token (decode): the scale factored out of the dot product.  Several tokens decode the

@@ -105,7 +105,10 @@ void linear(vk::Context& ctx, vk::Stream& stream, const LinearArgs& a, std::stri
     const std::string name =
         "linear_q_" + std::string(weight_type_name(a.type)) + (uniform_x ? "_rows_ux" : "_rows");
     std::vector<vk::SpecConstant> spec = {{0, s.workgroup}, {2, s.tokens}};
-    if (uniform_x) spec.push_back({3, static_cast<uint32_t>(a.K / 4)});
+    if (uniform_x) {
+      spec.push_back({3, static_cast<uint32_t>(a.K / 4)});
+      spec.push_back({4, a.K <= kUnrolledXMaxK ? 1u : 0u});
+    }
     k = &ctx.kernel(name, spec, sizeof(LinearQPush));
     block_rows = s.workgroup;
   } else if (block) {

@@ -32,6 +32,10 @@ enum class LinearForm { kAuto, kMatVec, kTiled, kRowPerLane };
 // fit the device's uniform-buffer range (and 64 KiB), else a storage buffer.
 enum class XBinding { kAuto, kStorage, kUniform };
 
+// The row-per-lane form with X in a uniform buffer unrolls its loop over K's units of 32 values
+// up to this K (shaders/linear_q.comp, kUnrollUnits); larger K keeps the loop.
+constexpr uint32_t kUnrolledXMaxK = 2048;
+
 struct LinearShape {
   uint32_t workgroup = 0, rows = 0, tokens = 0;
   LinearForm form = LinearForm::kAuto;

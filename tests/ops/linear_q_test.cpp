@@ -165,7 +165,9 @@ class LinearQXBindingTest : public test::GpuTest,
 TEST_P(LinearQXBindingTest, UniformAndStorageXGiveTheReference) {
   const WeightType t = GetParam();
   const uint32_t g = std::max<uint32_t>(ops::row_granule(t), 32);
-  for (uint32_t K : {g, (1536 / g) * g})
+  // The uniform X is read by an unrolled loop up to ops::kUnrolledXMaxK, by a loop above it.
+  static_assert(ops::kUnrolledXMaxK < 4096);
+  for (uint32_t K : {g, (1536 / g) * g, (4096 / g) * g})
     for (auto xb : {ops::XBinding::kUniform, ops::XBinding::kStorage}) {
       const auto file = test::random_tensor(t, 37, K, K * 13 + 5);
       Case c{37, K, 1, LinearForm::kRowPerLane, true};
