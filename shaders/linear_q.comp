@@ -14,9 +14,9 @@ layout(constant_id = 2) const uint kTokens = 1;
 
 layout(std430, binding = 0) readonly buffer W { uint wq[]; };
 #ifdef X_UNIFORM
-// One token's X in a uniform buffer (decode on CPU devices): llvmpipe loads a uniformly indexed
-// uniform-buffer element once and broadcasts it, while every storage-buffer load inside a loop
-// becomes a per-lane loop of scalar loads -- most of this kernel's time when X came from one.
+// One token's X in a uniform buffer (decode on CPU devices): llvmpipe gathers a uniform-buffer
+// element lane by lane without a loop (once and broadcast when its offset is constant, see
+// kUnrollUnits), while every storage-buffer load inside a loop becomes a per-lane loop.
 layout(constant_id = 3) const uint kXVecs = 1;  // vec4s of X bound (K / 4)
 layout(constant_id = 4) const bool kUnrollUnits = false;  // unroll the loop over units
 layout(std140, binding = 1) uniform X { vec4 x4[kXVecs]; };
@@ -42,8 +42,8 @@ shared float partial[gl_WorkGroupSize.x];
 
 #ifdef ROW_PER_LANE
 // The form for CPU devices (lavapipe): each invocation computes whole rows, so every invocation
-// of a workgroup reads the same slice of X at the same time (with X_UNIFORM, one scalar load
-// each); the weights, which differ per row anyway, are the only per-lane loads.  No cross-lane
+// of a workgroup reads the same slice of X at the same time (with X_UNIFORM and the unrolled
+// loop, one scalar load each); the weights, which differ per row anyway, are the only per-lane loads.  No cross-lane
 // reduction.
 void main() {
   const uint row = min(gl_GlobalInvocationID.x, pc.N - 1);  // all lanes active: X stays uniform
