@@ -36,6 +36,7 @@ layout(push_constant) uniform Push {
   uint n_kv_heads;
   uint pos0;   // cache row of query token 0; token t attends to rows info[t].y .. pos0 + t
   float scale; // 1 / sqrt(head_dim)
+  uint q_stride; // floats between tokens in Q (a fused Q/K/V output holds K and V after Q)
 } pc;
 
 shared float s_m[gl_WorkGroupSize.x];
@@ -52,7 +53,7 @@ void main() {
   const uint last = pc.pos0 + t;
 
   float qv[kHeadDim];
-  for (uint d = 0; d < kHeadDim; ++d) qv[d] = q[t * q_dim + h * kHeadDim + d] * pc.scale;
+  for (uint d = 0; d < kHeadDim; ++d) qv[d] = q[t * pc.q_stride + h * kHeadDim + d] * pc.scale;
 
   float m = -1.0 / 0.0, l = 0.0;
   float acc[kHeadDim];

@@ -24,6 +24,11 @@ layout(std140, binding = 1) uniform X { vec4 x4[kXVecs]; };
 layout(std430, binding = 1) readonly buffer X { vec4 x4[]; };
 #endif
 layout(std430, binding = 2) buffer Y { float y[]; };
+#ifdef ROW_PER_LANE
+// Non-zero: the gated MLP's first half in one dispatch, Y[o] = silu(W[o] X) * W[o + kGluRows] X
+// (gate rows, then up rows), so X is read once for both and no silu_mul dispatch follows.
+layout(constant_id = 5) const uint kGluRows = 0;
+#endif
 
 layout(push_constant) uniform Push {
   uint K;          // input features (a multiple of 32; of 256 for K-quants)
@@ -51,8 +56,12 @@ void main() {
   const uint units = pc.K / 32;
   const uint blocks = units / kUnitsPerBlock;
   const uint rb = row * pc.row_words;
-  float acc[kTokens];
-  for (uint t = 0; t < kTokens; ++t) acc[t] = 0.0;
+  const uint rb2 = (row + kGluRows) * pc.row_words;  // the up row when kGluRows != 0
+  float acc[kTokens], acc2[kTokens];
+  for (uint t = 0; t < kTokens; ++t) {
+    acc[t] = 0.0;
+    acc2[t] = 0.0;
+  }
 #if defined(X_UNIFORM) && defined(FUSED_DOT)
   // llvmpipe loads a uniform-buffer element once per workgroup only when its offset is a
   // constant (or comes from push constants); a loop counter is neither, so inside a loop every
@@ -60,8 +69,10 @@ void main() {
   // specialization constant), X's offsets are constants.  The host asks for it only for small K
   // (kUnrollUnits), where the unrolled code stays small.
   if (kTokens == 1 && kUnrollUnits) {
-    [[unroll]] for (uint u = 0; u < kXVecs / 8; ++u)
+    [[unroll]] for (uint u = 0; u < kXVecs / 8; ++u) {
       acc[0] += dot_unit(rb, u, kXVecs / 8 / kUnitsPerBlock, u * 8);
+      if (kGluRows != 0) acc2[0] += dot_unit(rb2, u, kXVecs / 8 / kUnitsPerBlock, u * 8);
+    }
   } else
 #endif
   for (uint u = 0; u < units; ++u) {
@@ -69,17 +80,24 @@ void main() {
     // One token (decode): the scale factored out of the dot product.  Several tokens decode the
     // unit once and reuse it for each.
     if (kTokens == 1) {
-      acc[0] += dot_unit(rb, u, blocks, min(tok0, pc.T - 1) * (pc.x_stride / 4) + u * 8);
+      const uint xb = min(tok0, pc.T - 1) * (pc.x_stride / 4) + u * 8;
+      acc[0] += dot_unit(rb, u, blocks, xb);
+      if (kGluRows != 0) acc2[0] += dot_unit(rb2, u, blocks, xb);
       continue;
     }
 #endif
-    vec4 w[8];
+    vec4 w[8], w2[8];
     decode_unit(rb, u, blocks, w);
+    if (kGluRows != 0) decode_unit(rb2, u, blocks, w2);
     for (uint t = 0; t < kTokens; ++t) {
       const uint xb = min(tok0 + t, pc.T - 1) * (pc.x_stride / 4) + u * 8;
-      float s = 0.0;
-      for (uint i = 0; i < 8; ++i) s += dot(w[i], x4[xb + i]);
+      float s = 0.0, s2 = 0.0;
+      for (uint i = 0; i < 8; ++i) {
+        s += dot(w[i], x4[xb + i]);
+        if (kGluRows != 0) s2 += dot(w2[i], x4[xb + i]);
+      }
       acc[t] += s;
+      acc2[t] += s2;
     }
   }
   if (gl_GlobalInvocationID.x >= pc.N) return;
@@ -87,7 +105,9 @@ void main() {
     const uint tok = tok0 + t;
     if (tok < pc.T) {
       const uint idx = tok * pc.y_stride + pc.y_offset + row;
-      y[idx] = (pc.accumulate != 0 ? y[idx] : 0.0) + acc[t];
+      float v = acc[t];
+      if (kGluRows != 0) v = v / (1.0 + exp(-v)) * acc2[t];  // as silu_mul.comp
+      y[idx] = (pc.accumulate != 0 ? y[idx] : 0.0) + v;
     }
   }
 }

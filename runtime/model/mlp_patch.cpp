@@ -151,8 +151,9 @@ void MlpPatch::upload(const PatchedProjection& pp) {
   const std::string name =
       "layer " + std::to_string(pp.layer) + " " + compress::projection_name(pp.projection);
   if (r0 != rows || c0 != cols)
-    throw std::invalid_argument("patch: " + name + " is " + std::to_string(r0) + "x" + std::to_string(c0) +
-                    ", the model needs " + std::to_string(rows) + "x" + std::to_string(cols));
+    throw std::invalid_argument("patch: " + name + " is " + std::to_string(r0) + "x" +
+                                std::to_string(c0) + ", the model needs " + std::to_string(rows) +
+                                "x" + std::to_string(cols));
   auto e = std::make_unique<Entry>();
   e->rows = rows;
   e->cols = cols;

@@ -42,13 +42,23 @@ Model::Model(vk::Context& ctx, const loaders::LlamaModelFile& file, ModelOptions
     };
     DeviceLayer d;
     d.attn_norm = upload(L.attn_norm, true);
-    d.wq = upload(L.wq, false);
-    d.wk = upload(L.wk, false);
-    d.wv = upload(L.wv, false);
+    {
+      std::vector<Staged> qkv;
+      qkv.push_back(stage(L.wq, false));
+      qkv.push_back(stage(L.wk, false));
+      qkv.push_back(stage(L.wv, false));
+      d.qkv = upload_fused(std::move(qkv), {&d.wq, &d.wk, &d.wv},
+                           "blk." + std::to_string(l) + ".attn_qkv (fused)");
+    }
     d.wo = upload(L.wo, false);
     d.ffn_norm = upload(L.ffn_norm, true);
-    d.gate = upload(L.gate, false, skip(compress::Projection::kGate));
-    d.up = upload(L.up, false, skip(compress::Projection::kUp));
+    {
+      std::vector<Staged> gu;
+      gu.push_back(stage(L.gate, false, skip(compress::Projection::kGate)));
+      gu.push_back(stage(L.up, false, skip(compress::Projection::kUp)));
+      d.gate_up = upload_fused(std::move(gu), {&d.gate, &d.up},
+                               "blk." + std::to_string(l) + ".ffn_gate_up (fused)");
+    }
     d.down = upload(L.down, false, skip(compress::Projection::kDown));
     layers_.push_back(std::move(d));
     for (int i = 0; i < 9; ++i) step();
@@ -67,8 +77,10 @@ Model::Model(vk::Context& ctx, const loaders::LlamaModelFile& file, ModelOptions
   vk::upload(ctx.allocator(), rope_table_, std::span<const float>(table));
 }
 
-DeviceWeight Model::upload(const loaders::WeightTensor& w, bool vector_f32, bool skip) {
-  DeviceWeight d;
+Model::Staged Model::stage(const loaders::WeightTensor& w, bool vector_f32, bool skip) {
+  Staged st;
+  st.name = w.name;
+  DeviceWeight& d = st.weight;
   d.rows = static_cast<uint32_t>(w.rows);
   d.cols = static_cast<uint32_t>(w.cols);
   d.type = ops::WeightType::kF32;
@@ -82,10 +94,10 @@ DeviceWeight Model::upload(const loaders::WeightTensor& w, bool vector_f32, bool
         d.type = *native;
     }
   }
-  if (skip) return d;  // no buffer: Session refuses to run it dense
+  if (skip) return st;  // no buffer: Session refuses to run it dense
   parameters_ += w.elements();
   file_weight_bytes_ += w.data.size();
-  std::vector<std::byte> bytes;
+  std::vector<std::byte>& bytes = st.bytes;
   if (d.type == ops::WeightType::kF32) {
     const std::vector<float> values = w.to_f32();
     bytes.resize(values.size() * 4);
@@ -100,18 +112,79 @@ DeviceWeight Model::upload(const loaders::WeightTensor& w, bool vector_f32, bool
   } else {
     bytes = ops::pack_rows(d.type, w.data, w.rows, w.cols);
   }
-  d.buffer = vk::Buffer(ctx_.allocator(), bytes.size(), vk::MemoryUse::kDevice, w.name);
-  vk::upload(ctx_.allocator(), d.buffer, std::span<const std::byte>(bytes));
-  weight_bytes_ += d.buffer.size();
-  if (!vector_f32) {
-    auto it = std::find_if(type_bytes_.begin(), type_bytes_.end(),
-                           [&](const auto& p) { return p.first == d.type; });
-    if (it == type_bytes_.end())
-      type_bytes_.emplace_back(d.type, d.buffer.size());
-    else
-      it->second += d.buffer.size();
+  d.bytes = bytes.size();
+  return st;
+}
+
+const vk::Buffer* Model::place(std::vector<std::byte> bytes, const std::string& name) {
+  vk::Buffer& b =
+      buffers_.emplace_back(ctx_.allocator(), bytes.size(), vk::MemoryUse::kDevice, name);
+  vk::upload(ctx_.allocator(), b, std::span<const std::byte>(bytes));
+  weight_bytes_ += b.size();
+  return &b;
+}
+
+void Model::count(const DeviceWeight& w, bool matrix) {
+  if (!matrix) return;
+  auto it = std::find_if(type_bytes_.begin(), type_bytes_.end(),
+                         [&](const auto& p) { return p.first == w.type; });
+  if (it == type_bytes_.end())
+    type_bytes_.emplace_back(w.type, w.bytes);
+  else
+    it->second += w.bytes;
+}
+
+DeviceWeight Model::upload(const loaders::WeightTensor& w, bool vector_f32, bool skip) {
+  Staged st = stage(w, vector_f32, skip);
+  if (skip) return st.weight;
+  st.weight.buffer = place(std::move(st.bytes), st.name);
+  count(st.weight, !vector_f32);
+  return st.weight;
+}
+
+DeviceWeight Model::upload_fused(std::vector<Staged> parts,
+                                 std::initializer_list<DeviceWeight*> out,
+                                 const std::string& name) {
+  const uint64_t align = ctx_.tuning().binding_alignment;
+  bool fuse = true;
+  uint64_t total = 0;
+  for (const Staged& p : parts) {
+    const DeviceWeight& w = p.weight;
+    fuse = fuse && !p.bytes.empty() && w.type == parts[0].weight.type &&
+           w.cols == parts[0].weight.cols && w.bytes % align == 0 &&
+           w.bytes == uint64_t(w.rows) * ops::device_row_bytes(w.type, w.cols);
+    total += w.bytes;
   }
-  return d;
+  auto part = out.begin();
+  if (!fuse || total > ctx_.tuning().max_binding_bytes) {
+    for (Staged& p : parts) {
+      if (!p.bytes.empty()) {
+        p.weight.buffer = place(std::move(p.bytes), p.name);
+        count(p.weight, true);
+      }
+      **part++ = p.weight;
+    }
+    return {};
+  }
+  DeviceWeight f = parts[0].weight;
+  f.rows = 0;
+  f.bytes = total;
+  std::vector<std::byte> bytes;
+  bytes.reserve(total);
+  for (const Staged& p : parts) {
+    bytes.insert(bytes.end(), p.bytes.begin(), p.bytes.end());
+    f.rows += p.weight.rows;
+  }
+  f.buffer = place(std::move(bytes), name);
+  count(f, true);
+  uint64_t at = 0;
+  for (Staged& p : parts) {
+    p.weight.buffer = f.buffer;
+    p.weight.offset = at;
+    at += p.weight.bytes;
+    **part++ = p.weight;
+  }
+  return f;
 }
 
 std::string Model::weight_types() const {
@@ -129,14 +202,31 @@ std::string Model::weight_types() const {
 std::vector<std::pair<std::string, uint64_t>> Model::decode_weight_bytes() const {
   // The matrices a decode step streams, by the labels Session gives their dispatches.  The
   // embedding gather reads one row; a tied LM head reads the whole table as "lm_head".
-  std::vector<std::pair<std::string, uint64_t>> out = {
-      {"linear_q", 0}, {"linear_k", 0}, {"linear_v", 0}, {"linear_o", 0},
-      {"mlp_gate", 0}, {"mlp_up", 0},   {"mlp_down", 0}};
+  // Fused matrices run as one dispatch under the fused label.
+  std::vector<std::pair<std::string, uint64_t>> out;
+  auto add = [&](const char* label, const DeviceWeight& w) {
+    auto it = std::find_if(out.begin(), out.end(), [&](const auto& p) { return p.first == label; });
+    if (it == out.end()) it = out.insert(out.end(), {label, 0});
+    it->second += w.present() ? w.bytes : 0;
+  };
   for (const DeviceLayer& L : layers_) {
-    const DeviceWeight* w[] = {&L.wq, &L.wk, &L.wv, &L.wo, &L.gate, &L.up, &L.down};
-    for (size_t i = 0; i < out.size(); ++i) out[i].second += w[i]->buffer.size();
+    if (L.qkv.present()) {
+      add("linear_qkv", L.qkv);
+    } else {
+      add("linear_q", L.wq);
+      add("linear_k", L.wk);
+      add("linear_v", L.wv);
+    }
+    add("linear_o", L.wo);
+    if (L.gate_up.present()) {
+      add("mlp_gate_up", L.gate_up);
+    } else {
+      add("mlp_gate", L.gate);
+      add("mlp_up", L.up);
+    }
+    add("mlp_down", L.down);
   }
-  out.emplace_back("lm_head", output().buffer.size());
+  add("lm_head", output());
   return out;
 }
 

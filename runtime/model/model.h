@@ -2,7 +2,9 @@
 // type (native) or inflated to f16 or f32.
 #pragma once
 
+#include <deque>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,16 +36,23 @@ struct ModelOptions {
   std::function<bool(uint32_t layer, compress::Projection)> skip_mlp;
 };
 
-// One weight matrix (or vector) on the device.
+// One weight matrix (or vector) on the device: a range of a buffer the Model owns.  Matrices
+// read by one fused dispatch share a buffer, rows back to back.
 struct DeviceWeight {
-  vk::Buffer buffer;
+  const vk::Buffer* buffer = nullptr;  // null: not uploaded
+  uint64_t offset = 0, bytes = 0;
   ops::WeightType type = ops::WeightType::kF32;
   uint32_t rows = 0, cols = 0;
-  vk::BufferView view() const { return buffer.view(); }
+  bool present() const { return buffer != nullptr; }
+  vk::BufferView view() const { return buffer->view(offset, bytes); }
 };
 
 struct DeviceLayer {
   DeviceWeight attn_norm, wq, wk, wv, wo, ffn_norm, gate, up, down;
+  // When present, the rows of wq, wk, wv (and of gate, up) as one matrix in one buffer, so one
+  // dispatch computes them all: on lavapipe a dispatch's fixed cost is as large as these
+  // matrices' own time.  wq .. up stay usable alone (views at aligned offsets).
+  DeviceWeight qkv, gate_up;
 };
 
 class Model {
@@ -78,13 +87,29 @@ class Model {
   uint64_t parameter_count() const { return parameters_; }
 
  private:
+  // A tensor's device type and bytes, not yet uploaded.
+  struct Staged {
+    DeviceWeight weight;
+    std::vector<std::byte> bytes;
+    std::string name;
+  };
+  Staged stage(const loaders::WeightTensor& w, bool vector_f32, bool skip = false);
   DeviceWeight upload(const loaders::WeightTensor& w, bool vector_f32, bool skip = false);
+  // Uploads `parts` into one buffer, back to back, when they can be one matrix (same type and
+  // row length, each part's bytes a multiple of the binding alignment, the whole within one
+  // binding): returns the fused weight and sets each part's view.  Else uploads them apart and
+  // returns an empty weight.
+  DeviceWeight upload_fused(std::vector<Staged> parts, std::initializer_list<DeviceWeight*> out,
+                            const std::string& name);
+  const vk::Buffer* place(std::vector<std::byte> bytes, const std::string& name);
+  void count(const DeviceWeight& w, bool matrix);
 
   vk::Context& ctx_;
   loaders::LlamaConfig config_;
   loaders::RopeLayout rope_;
   ModelOptions options_;
   uint32_t n_ctx_ = 0;
+  std::deque<vk::Buffer> buffers_;  // every weight's storage (a deque: addresses stay put)
   DeviceWeight token_embd_, output_norm_, output_;
   std::vector<DeviceLayer> layers_;
   vk::Buffer rope_table_;

@@ -44,7 +44,7 @@ Session::Session(Model& model, uint32_t max_batch, bool profile, const MlpPatch*
       const DeviceWeight& w = p == compress::Projection::kGate ? L.gate
                               : p == compress::Projection::kUp ? L.up
                                                                : L.down;
-      if (!w.buffer.handle() && !(patch && patch->patched(l, p)))
+      if (!w.present() && !(patch && patch->patched(l, p)))
         throw std::invalid_argument(
             "layer " + std::to_string(l) + " " + compress::projection_name(p) +
             ": the dense weight was not loaded (the model was loaded for a patched student "
@@ -56,7 +56,7 @@ Session::Session(Model& model, uint32_t max_batch, bool profile, const MlpPatch*
   token_info_ = activations(ctx_, 2 * B, "token positions");
   x_ = activations(ctx_, B * E, "residual stream");
   xn_ = activations(ctx_, B * std::max(E, QD), "normed activations");
-  q_ = activations(ctx_, B * QD, "queries");
+
   att_ = activations(ctx_, B * QD, "attention output");
   g_ = activations(ctx_, B * F, "MLP gate");
   u_ = activations(ctx_, B * F, "MLP up");
@@ -69,10 +69,20 @@ Session::Session(Model& model, uint32_t max_batch, bool profile, const MlpPatch*
     k_cache_.emplace_back(ctx_.allocator(), kv_bytes, vk::MemoryUse::kDevice, "KV cache (K)");
     v_cache_.emplace_back(ctx_.allocator(), kv_bytes, vk::MemoryUse::kDevice, "KV cache (V)");
   }
-  if (model.kv_type() == ops::KvType::kF16) {  // K and V of a batch, before they are stored
+  // gu_ holds several tokens' [gate | up] rows, and one token's where silu_mul cannot be fused.
+  bool any_qkv = false, any_apart = false, need_gu = false;
+  for (const DeviceLayer& L : model.layers()) {
+    (L.qkv.present() ? any_qkv : any_apart) = true;
+    need_gu = need_gu || (L.gate_up.present() &&
+                          (B > 1 || !ops::linear_glu_available(ctx_.info(), L.gate_up.type, 1)));
+  }
+  if (any_apart && model.kv_type() == ops::KvType::kF16) {  // K and V before they are stored
     k_new_ = activations(ctx_, B * KV, "new keys");
     v_new_ = activations(ctx_, B * KV, "new values");
   }
+  if (any_apart) q_ = activations(ctx_, B * QD, "queries");
+  if (any_qkv) qkv_ = activations(ctx_, B * (QD + 2 * KV), "fused Q, K, V");
+  if (need_gu) gu_ = activations(ctx_, B * 2 * F, "fused MLP gate and up");
 }
 
 void Session::check_tokens(std::span<const int32_t> tokens, size_t limit) const {
@@ -215,52 +225,58 @@ void Session::record_layer(uint32_t l, uint32_t T, uint32_t pos0, const LayerCap
                  .T = T,
                  .eps = c.rms_eps});
   s.barrier();
-  // Q into scratch.  K and V straight into the cache rows of positions pos0 .. pos0 + T - 1 when
-  // it holds f32; with an f16 cache into f32 staging rows first, K rotated there, then both
-  // rounded into the cache.
   const ops::KvType kv = model_.kv_type();
-  const bool staged = kv == ops::KvType::kF16;
-  const vk::Buffer& k_dst = staged ? k_new_ : kc;
-  const vk::Buffer& v_dst = staged ? v_new_ : vc;
-  const uint32_t kv_offset = staged ? 0 : pos0 * KV;
-  linear(L.wq, xn_, E, q_, QD, 0, false, T, "linear_q");
-  linear(L.wk, xn_, E, k_dst, KV, kv_offset, false, T, "linear_k");
-  linear(L.wv, xn_, E, v_dst, KV, kv_offset, false, T, "linear_v");
-  s.barrier();
   ops::RopeArgs rope{.table = model_.rope_table().view(),
                      .token_info = token_info_.view(),
                      .T = T,
                      .head_dim = hd,
                      .rope_dims = c.rope_dims,
                      .adjacent = adjacent};
-  rope.x = q_.view();
-  rope.n_heads = c.n_heads;
-  rope.stride = QD;
-  ops::rope(ctx_, s, rope);
-  rope.x = k_dst.view();
-  rope.n_heads = c.n_kv_heads;
-  rope.stride = KV;
-  rope.offset = kv_offset;
-  ops::rope(ctx_, s, rope);
-  if (staged) {
+  ops::AttentionArgs att{.k_cache = kc.view(),
+                         .v_cache = vc.view(),
+                         .out = att_.view(),
+                         .token_info = token_info_.view(),
+                         .T = T,
+                         .head_dim = hd,
+                         .n_heads = c.n_heads,
+                         .n_kv_heads = c.n_kv_heads,
+                         .pos0 = pos0,
+                         .scale = scale,
+                         .kv = kv};
+  if (L.qkv.present()) {
+    // One dispatch for Q, K and V into rows [Q | K | V]; Q and K rotated there, K and V stored
+    // into the cache rows of positions pos0 .. pos0 + T - 1, attention reads Q in place.
+    const uint32_t W = QD + 2 * KV;
+    linear(L.qkv, xn_, E, qkv_, W, 0, false, T, "linear_qkv");
     s.barrier();
-    ops::kv_store(
-        ctx_, s, {k_new_.view(), v_new_.view(), kc.view(), vc.view(), T * KV, uint64_t(pos0) * KV});
+    rope.x = qkv_.view();
+    rope.stride = W;
+    rope.n_heads = c.n_heads;
+    ops::rope(ctx_, s, rope);
+    rope.n_heads = c.n_kv_heads;
+    rope.offset = QD;
+    ops::rope(ctx_, s, rope);
+    s.barrier();
+    ops::kv_store(ctx_, s,
+                  {.k = qkv_.view(),
+                   .v = qkv_.view(),
+                   .k_cache = kc.view(),
+                   .v_cache = vc.view(),
+                   .values = T * KV,
+                   .value_offset = uint64_t(pos0) * KV,
+                   .width = KV,
+                   .src_stride = W,
+                   .k_src_offset = QD,
+                   .v_src_offset = QD + KV,
+                   .cache = kv});
+    s.barrier();
+    att.q = qkv_.view();
+    att.q_stride = W;
+  } else {
+    record_qkv_apart(L, T, pos0, rope);
+    att.q = q_.view();
   }
-  s.barrier();
-  ops::attention(ctx_, s,
-                 {.q = q_.view(),
-                  .k_cache = kc.view(),
-                  .v_cache = vc.view(),
-                  .out = att_.view(),
-                  .token_info = token_info_.view(),
-                  .T = T,
-                  .head_dim = hd,
-                  .n_heads = c.n_heads,
-                  .n_kv_heads = c.n_kv_heads,
-                  .pos0 = pos0,
-                  .scale = scale,
-                  .kv = kv});
+  ops::attention(ctx_, s, att);
   s.barrier();
   linear(L.wo, att_, QD, x_, E, 0, true, T, "linear_o");  // x += Wo att
   s.barrier();
@@ -279,6 +295,44 @@ void Session::record_layer(uint32_t l, uint32_t T, uint32_t pos0, const LayerCap
   record_mlp(l, T, cap);
 }
 
+// Q, K and V of a layer whose projections are separate buffers (differing types).  Q into
+// scratch.  K and V straight into the cache rows of positions pos0 .. pos0 + T - 1 when it holds
+// f32; with an f16 cache into f32 staging rows first, K rotated there, then both rounded into the
+// cache.
+void Session::record_qkv_apart(const DeviceLayer& L, uint32_t T, uint32_t pos0,
+                               ops::RopeArgs rope) {
+  const auto& c = model_.config();
+  const uint32_t E = c.n_embd, QD = c.n_heads * c.head_dim, KV = c.n_kv_heads * c.head_dim;
+  vk::Stream& s = stream_;
+  const uint32_t l = static_cast<uint32_t>(&L - model_.layers().data());
+  const vk::Buffer& kc = k_cache_[l];
+  const vk::Buffer& vc = v_cache_[l];
+  const ops::KvType kv = model_.kv_type();
+  const bool staged = kv == ops::KvType::kF16;
+  const vk::Buffer& k_dst = staged ? k_new_ : kc;
+  const vk::Buffer& v_dst = staged ? v_new_ : vc;
+  const uint32_t kv_offset = staged ? 0 : pos0 * KV;
+  linear(L.wq, xn_, E, q_, QD, 0, false, T, "linear_q");
+  linear(L.wk, xn_, E, k_dst, KV, kv_offset, false, T, "linear_k");
+  linear(L.wv, xn_, E, v_dst, KV, kv_offset, false, T, "linear_v");
+  s.barrier();
+  rope.x = q_.view();
+  rope.n_heads = c.n_heads;
+  rope.stride = QD;
+  ops::rope(ctx_, s, rope);
+  rope.x = k_dst.view();
+  rope.n_heads = c.n_kv_heads;
+  rope.stride = KV;
+  rope.offset = kv_offset;
+  ops::rope(ctx_, s, rope);
+  if (staged) {
+    s.barrier();
+    ops::kv_store(
+        ctx_, s, {k_new_.view(), v_new_.view(), kc.view(), vc.view(), T * KV, uint64_t(pos0) * KV});
+  }
+  s.barrier();
+}
+
 // x += down(silu(gate(xn)) * up(xn)); with `cap`, gate, up and the hidden activations are copied
 // out too.  When gate and up are block-circulant on the FFT path with one block size, up reuses
 // the input spectrum gate's call left in the workspace (one pack and forward FFT fewer).
@@ -287,6 +341,41 @@ void Session::record_mlp(uint32_t l, uint32_t T, const LayerCaptureBuffers* cap)
   const uint32_t E = c.n_embd, F = c.n_ff;
   vk::Stream& s = stream_;
   const DeviceLayer& L = model_.layers()[l];
+  const bool patched = patch_ && (patch_->patched(l, compress::Projection::kGate) ||
+                                  patch_->patched(l, compress::Projection::kUp));
+  if (L.gate_up.present() && !patched && !cap) {
+    // Gate and up as one matrix.  One token on the row-per-lane form: silu(gate) * up in the same
+    // dispatch; else [gate | up] rows, then silu_mul over them.
+    if (ops::linear_glu_available(ctx_.info(), L.gate_up.type, T)) {
+      ops::LinearArgs a;
+      a.w = L.gate_up.view();
+      a.type = L.gate_up.type;
+      a.N = F;
+      a.K = E;
+      a.x = xn_.view();
+      a.x_stride = E;
+      a.y = h_.view();
+      a.y_stride = F;
+      a.T = T;
+      a.glu = true;
+      ops::linear(ctx_, s, a, "mlp_gate_up");
+    } else {
+      linear(L.gate_up, xn_, E, gu_, 2 * F, 0, false, T, "mlp_gate_up");
+      s.barrier();
+      ops::silu_mul(ctx_, s,
+                    {.g = gu_.view(),
+                     .u = gu_.view(),
+                     .h = h_.view(),
+                     .count = T * F,
+                     .width = F,
+                     .in_stride = 2 * F,
+                     .u_offset = F});
+    }
+    s.barrier();
+    mlp_projection(l, compress::Projection::kDown, L.down, h_, F, x_, E, true, T, "mlp_down");
+    s.barrier();
+    return;
+  }
   const bool shared_spectrum = patch_ && patch_->gate_and_up_share_input_spectrum(l);
   mlp_projection(l, compress::Projection::kGate, L.gate, xn_, E, g_, F, false, T, "mlp_gate");
   mlp_projection(l, compress::Projection::kUp, L.up, xn_, E, u_, F, false, T, "mlp_up",

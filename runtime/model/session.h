@@ -9,6 +9,7 @@
 
 #include "runtime/model/mlp_patch.h"
 #include "runtime/model/model.h"
+#include "runtime/ops/rope.h"
 #include "runtime/vk/profile.h"
 #include "runtime/vk/stream.h"
 
@@ -78,6 +79,7 @@ class Session {
   void upload_token_info(uint32_t T, uint32_t pos0);
 
   Model& model_;
+  void record_qkv_apart(const DeviceLayer& L, uint32_t T, uint32_t pos0, ops::RopeArgs rope);
   const MlpPatch* patch_;
   vk::Context& ctx_;
   uint32_t max_batch_;
@@ -90,6 +92,9 @@ class Session {
   vk::Buffer ids_, token_info_, x_, xn_, q_, att_, g_, u_, h_, logits_, argmax_;
   std::vector<vk::Buffer> k_cache_, v_cache_;  // per layer [n_ctx, kv_dim] f32 or f16
   vk::Buffer k_new_, v_new_;                   // f16 cache: [max_batch, kv_dim] f32 staging
+  // Fused layers' outputs: [max_batch, q_dim + 2 kv_dim] (Q, K, V) and [max_batch, 2 n_ff]
+  // (gate, up; several tokens only -- one token's gate/up is fused with silu_mul).
+  vk::Buffer qkv_, gu_;
 };
 
 }  // namespace bcvk::model

@@ -1,5 +1,6 @@
 #include "runtime/ops/attention.h"
 
+#include "runtime/util/check.h"
 #include "runtime/vk/error.h"
 
 namespace bcvk::ops {
@@ -7,14 +8,17 @@ namespace bcvk::ops {
 void attention(vk::Context& ctx, vk::Stream& s, const AttentionArgs& a) {
   if (a.head_dim > 256 || a.head_dim % 2)
     throw std::invalid_argument("attention: head size " + std::to_string(a.head_dim) +
-                    " is not an even size up to 256");
+                                " is not an even size up to 256");
   // Shared memory holds WG * (head_dim + 2) floats; pick the widest group that fits.
   uint32_t wg = 32;
   while (wg > 1 && uint64_t(wg) * (a.head_dim + 2) * 4 > ctx.info().max_shared_memory) wg /= 2;
+  const uint32_t q_stride = a.q_stride ? a.q_stride : a.n_heads * a.head_dim;
+  if (q_stride < a.n_heads * a.head_dim)
+    util::internal_error("attention: a query stride shorter than the heads");
   vk::Kernel& k = ctx.kernel(a.kv == KvType::kF16 ? "attention_kv_f16" : "attention",
                              {{0, wg}, {1, a.head_dim}}, sizeof(AttentionPush));
   s.dispatch(k, {a.q, a.k_cache, a.v_cache, a.out, a.token_info},
-             AttentionPush{a.n_heads, a.n_kv_heads, a.pos0, a.scale}, {a.n_heads, a.T, 1},
+             AttentionPush{a.n_heads, a.n_kv_heads, a.pos0, a.scale, q_stride}, {a.n_heads, a.T, 1},
              "attention");
 }
 

@@ -14,18 +14,20 @@ namespace bcvk::ops {
 struct AttentionPush {
   uint32_t n_heads, n_kv_heads, pos0;
   float scale;
+  uint32_t q_stride;
 };
-static_assert(sizeof(AttentionPush) == 16);
+static_assert(sizeof(AttentionPush) == 20);
 
 // out[t] = softmax(q[t] K[f..pos0+t]^T * scale) V[f..pos0+t] per head, f = token_info[t].first.
 struct AttentionArgs {
-  vk::BufferView q;  // [T, n_heads * head_dim], rotated
+  vk::BufferView q;  // [T, q_stride] rotated, n_heads * head_dim used per token
   vk::BufferView k_cache, v_cache;
   vk::BufferView out;         // [T, n_heads * head_dim]
   vk::BufferView token_info;  // (position, first key row) per token
   uint32_t T = 0, head_dim = 0, n_heads = 0, n_kv_heads = 0, pos0 = 0;
   float scale = 1.0f;
   KvType kv = KvType::kF32;  // f32 values, or f16 pairs as ops::kv_store writes them
+  uint32_t q_stride = 0;     // floats between tokens in q; 0: n_heads * head_dim
 };
 void attention(vk::Context& ctx, vk::Stream& s, const AttentionArgs& a);
 

@@ -54,6 +54,10 @@ LinearShape default_block_linear_shape(const vk::PhysicalDeviceInfo& info, uint3
   return s;
 }
 
+bool linear_glu_available(const vk::PhysicalDeviceInfo& info, WeightType type, uint32_t T) {
+  return is_block_type(type) && default_block_linear_shape(info, T).form == LinearForm::kRowPerLane;
+}
+
 void linear(vk::Context& ctx, vk::Stream& stream, const LinearArgs& a, std::string_view label) {
   if (a.K % 4 || a.x_stride % 4 || a.N == 0 || a.T == 0)
     util::internal_error("linear needs K and x_stride to be multiples of 4");
@@ -61,7 +65,8 @@ void linear(vk::Context& ctx, vk::Stream& stream, const LinearArgs& a, std::stri
     util::internal_error("linear: " + std::string(weight_type_name(a.type)) +
                          " cannot hold rows of " + std::to_string(a.K));
   const uint64_t row_bytes = device_row_bytes(a.type, a.K);
-  if (a.w.size < uint64_t(a.N) * row_bytes) util::internal_error("linear weight view too small");
+  const uint64_t w_rows = uint64_t(a.N) * (a.glu ? 2 : 1);
+  if (a.w.size < w_rows * row_bytes) util::internal_error("linear weight view too small");
   const auto& info = ctx.info();
   LinearShape s = default_linear_shape(info, a.T);
   const bool block = is_block_type(a.type);
@@ -88,6 +93,8 @@ void linear(vk::Context& ctx, vk::Stream& stream, const LinearArgs& a, std::stri
       a.x.offset % std::max<uint64_t>(info.min_uniform_buffer_offset_alignment, 1) == 0;
   if (o.x_binding == XBinding::kUniform && !uniform_x)
     util::internal_error("linear: X cannot be read through a uniform buffer here");
+  if (a.glu && (!row_lane || w_rows * row_bytes > ctx.tuning().max_binding_bytes))
+    util::internal_error("linear: glu needs the row-per-lane form and 2N rows in one binding");
 
   vk::Kernel* k = nullptr;
   uint32_t block_rows = s.rows, block_tokens = s.tokens;
@@ -109,6 +116,7 @@ void linear(vk::Context& ctx, vk::Stream& stream, const LinearArgs& a, std::stri
       spec.push_back({3, static_cast<uint32_t>(a.K / 4)});
       spec.push_back({4, a.K <= kUnrolledXMaxK ? 1u : 0u});
     }
+    if (a.glu) spec.push_back({5, a.N});
     k = &ctx.kernel(name, spec, sizeof(LinearQPush));
     block_rows = s.workgroup;
   } else if (block) {
@@ -127,6 +135,7 @@ void linear(vk::Context& ctx, vk::Stream& stream, const LinearArgs& a, std::stri
                               std::gcd<uint64_t>(row_bytes, ctx.tuning().binding_alignment);
   const uint64_t step = std::lcm<uint64_t>(align_rows, block_rows);
   uint64_t chunk = ctx.tuning().max_binding_bytes / row_bytes / step * step;
+  if (a.glu) chunk = a.N;  // its 2N rows fit one binding (checked above)
   if (chunk == 0)
     throw vk::Error("linear: one weight row of " + std::to_string(row_bytes) +
                     " bytes exceeds a binding");
@@ -142,7 +151,8 @@ void linear(vk::Context& ctx, vk::Stream& stream, const LinearArgs& a, std::stri
                           static_cast<uint32_t>(a.y_offset + r0),
                           a.accumulate ? 1u : 0u};
     const uint64_t begin = a.w.offset + r0 * row_bytes;
-    const uint64_t bytes = std::min((n * row_bytes + 15) / 16 * 16, a.w.buffer->size() - begin);
+    const uint64_t rows = a.glu ? 2ull * n : n;  // glu: one chunk (checked above)
+    const uint64_t bytes = std::min((rows * row_bytes + 15) / 16 * 16, a.w.buffer->size() - begin);
     const vk::BufferView wv = a.w.buffer->view(begin, bytes);
     const uint32_t gx = (n + block_rows - 1) / block_rows,
                    gy = (a.T + block_tokens - 1) / block_tokens;

@@ -55,8 +55,16 @@ struct LinearArgs {
   uint32_t y_stride = 0, y_offset = 0;
   uint32_t T = 1;
   bool accumulate = false;
+  // The gated MLP's first half: Y[t, o] (+)= silu(W[o] X[t]) * W[N + o] X[t] for o < N, with W
+  // holding 2N rows (gate rows, then up rows).  Only in the row-per-lane form
+  // (linear_glu_available), and W's 2N rows must fit one storage-buffer binding.
+  bool glu = false;
   LinearShape shape;  // override for tuning experiments
 };
+
+// Whether ops::linear with the default shape takes the row-per-lane form for `type` at T tokens,
+// so `glu` can be asked for.
+bool linear_glu_available(const vk::PhysicalDeviceInfo& info, WeightType type, uint32_t T);
 
 // Records the dispatches (more than one when W exceeds one storage-buffer binding: rows are
 // split into chunks bound at aligned offsets).

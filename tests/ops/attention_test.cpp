@@ -37,7 +37,9 @@ TEST_P(AttentionTest, MatchesCpuReference) {
   const uint32_t hd = 64, T = 3, pos0 = 70, rows = pos0 + T;
   const uint32_t qd = heads * hd, kvd = kv_heads * hd;
   test::Rng rng(heads * 10 + kv_heads + first);
-  std::vector<float> q(size_t(T) * qd), k(size_t(rows) * kvd), v(size_t(rows) * kvd);
+  // Queries strided as in a fused Q/K/V output: other values between the tokens' queries.
+  const uint32_t q_stride = qd + 2 * kvd + 4;
+  std::vector<float> q(size_t(T) * q_stride), k(size_t(rows) * kvd), v(size_t(rows) * kvd);
   for (float& x : q) x = rng.uniform(-1.f, 1.f);
   for (float& x : k) x = rng.uniform(-1.f, 1.f);
   for (float& x : v) x = rng.uniform(-1.f, 1.f);
@@ -64,7 +66,8 @@ TEST_P(AttentionTest, MatchesCpuReference) {
                   .n_kv_heads = kv_heads,
                   .pos0 = pos0,
                   .scale = float(1.0 / std::sqrt(double(hd))),
-                  .kv = kv});
+                  .kv = kv,
+                  .q_stride = q_stride});
   s.submit_and_wait();
   test::Expected want;
   for (uint32_t t = 0; t < T; ++t) {
@@ -73,9 +76,9 @@ TEST_P(AttentionTest, MatchesCpuReference) {
       keys.emplace_back(k.begin() + j * kvd, k.begin() + (j + 1) * kvd);
       vals.emplace_back(v.begin() + j * kvd, v.begin() + (j + 1) * kvd);
     }
-    const auto ref =
-        test::cpu_attention(std::vector<double>(q.begin() + t * qd, q.begin() + (t + 1) * qd), keys,
-                            vals, heads, kv_heads, hd);
+    const auto ref = test::cpu_attention(
+        std::vector<double>(q.begin() + t * q_stride, q.begin() + t * q_stride + qd), keys, vals,
+        heads, kv_heads, hd);
     // Outputs are convex combinations of values in [-1, 1]: scale 1.
     for (double r : ref) want.push(r, 1.0);
   }

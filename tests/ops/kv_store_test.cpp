@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "loaders/half.h"
@@ -122,6 +123,60 @@ TEST_F(KvStoreTest, ConvertsEveryHalfAndEveryRoundingCase) {
     EXPECT_TRUE(test::equal_words(c, out, want));
   } else {  // the built-in: a nearest value (overflow to infinity or to the largest half)
     EXPECT_TRUE(test::within(c, halves(out, 0, n), nearest_halves(x), 1.0));
+  }
+}
+
+// K and V read out of a fused Q/K/V output ([T, QD + 2 KV] rows: Q, then K, then V), into an
+// f16 and an f32 cache at row pos0: each cache row holds its token's K (V) values, f32 exactly,
+// f16 as nearest halves, and no other cache word changes.
+TEST_F(KvStoreTest, StridedRowsOfAFusedOutputIntoBothCacheTypes) {
+  const uint32_t T = 3, QD = 24, KV = 10, W = QD + 2 * KV, pos0 = 5, cache_values = 12 * KV;
+  test::Rng rng(5);
+  std::vector<float> qkv(T * W);
+  for (float& v : qkv) v = rng.uniform(-4.f, 4.f);
+  auto src = test::GuardedBuffer::of(ctx(), qkv);
+  for (ops::KvType kv : {ops::KvType::kF16, ops::KvType::kF32}) {
+    const test::OpCase c{"kv_store", std::string("fused rows into ") +
+                                         std::string(ops::kv_type_name(kv)) + " caches"};
+    const size_t words = cache_values * ops::kv_value_bytes(kv) / 4;
+    std::vector<uint32_t> init(words);
+    for (uint32_t& w : init) w = static_cast<uint32_t>(rng.next());
+    auto kc = test::GuardedBuffer::of(ctx(), init), vc = test::GuardedBuffer::of(ctx(), init);
+    vk::Stream s(ctx().device());
+    ops::kv_store(ctx(), s,
+                  {.k = src.view(),
+                   .v = src.view(),
+                   .k_cache = kc.view(),
+                   .v_cache = vc.view(),
+                   .values = T * KV,
+                   .value_offset = pos0 * KV,
+                   .width = KV,
+                   .src_stride = W,
+                   .k_src_offset = QD,
+                   .v_src_offset = QD + KV,
+                   .cache = kv});
+    s.submit_and_wait();
+    for (auto [cache, first] : {std::pair{&kc, QD}, std::pair{&vc, QD + KV}}) {
+      std::vector<float> in;
+      for (uint32_t t = 0; t < T; ++t)
+        in.insert(in.end(), qkv.begin() + t * W + first, qkv.begin() + t * W + first + KV);
+      const auto out = cache->read<uint32_t>();
+      const size_t w0 = pos0 * KV * ops::kv_value_bytes(kv) / 4,
+                   w1 = (pos0 + T) * KV * ops::kv_value_bytes(kv) / 4;
+      std::vector<uint32_t> outside(out.begin(), out.begin() + w0),
+          want_outside(init.begin(), init.begin() + w0);
+      outside.insert(outside.end(), out.begin() + w1, out.end());
+      want_outside.insert(want_outside.end(), init.begin() + w1, init.end());
+      EXPECT_TRUE(test::equal_words(c, outside, want_outside)) << "words outside the stored range";
+      if (kv == ops::KvType::kF16) {
+        EXPECT_TRUE(test::within(c, halves(out, pos0 * KV, T * KV), nearest_halves(in), 1.0));
+      } else {
+        std::vector<uint32_t> got(out.begin() + w0, out.begin() + w1), want(in.size());
+        std::memcpy(want.data(), in.data(), in.size() * 4);
+        EXPECT_TRUE(test::equal_words(c, got, want));
+      }
+      EXPECT_TRUE(cache->guards_intact(c));
+    }
   }
 }
 

@@ -4,7 +4,7 @@
 // layout of Q4_0/Q5_0/Q8_0/Q3_K/Q6_K) and even, T = 1 and T > 1 (several tokens per lane), both
 // block-type forms, accumulation, guard columns around the output; and weights larger than one
 // storage-buffer binding, split across dispatches; decode's X through a uniform buffer and a
-// storage buffer.
+// storage buffer; the fused gate/up form (glu).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -40,6 +40,7 @@ struct Case {
   bool accumulate;
   uint32_t y_offset = 2, guard = 5;
   ops::XBinding x_binding = ops::XBinding::kAuto;
+  bool glu = false;  // `file` holds 2N rows: Y = silu(gate rows X) * (up rows X)
 };
 
 // Runs linear on `file` (N x K of type t) and checks every output against the reference, and
@@ -59,9 +60,10 @@ void check_linear(vk::Context& ctx, WeightType t, const std::vector<std::byte>& 
                             (c.accumulate ? " accumulate" : "") +
                             (c.x_binding == ops::XBinding::kUniform   ? " x-uniform"
                              : c.x_binding == ops::XBinding::kStorage ? " x-storage"
-                                                                      : ""),
+                                                                      : "") +
+                            (c.glu ? " glu" : ""),
                         y_stride};
-  const auto packed = ops::pack_rows(t, file, c.N, c.K);
+  const auto packed = ops::pack_rows(t, file, c.glu ? 2 * c.N : c.N, c.K);
   test::GuardedBuffer wb(ctx, packed);
   auto xb = test::GuardedBuffer::of(ctx, x), yb = test::GuardedBuffer::of(ctx, y0);
 
@@ -79,6 +81,7 @@ void check_linear(vk::Context& ctx, WeightType t, const std::vector<std::byte>& 
   a.accumulate = c.accumulate;
   a.shape.form = c.form;
   a.shape.x_binding = c.x_binding;
+  a.glu = c.glu;
   vk::Stream stream(ctx.device());
   ops::linear(ctx, stream, a);
   stream.submit_and_wait();
@@ -88,19 +91,35 @@ void check_linear(vk::Context& ctx, WeightType t, const std::vector<std::byte>& 
       const size_t idx = size_t(t_) * y_stride + col;
       if (col < c.y_offset || col >= c.y_offset + c.N) want.exact(idx, y0[idx]);  // guard column
     }
+  // Row r's dot product with token t_ and the sum of its products' magnitudes.
+  auto dot = [&](const std::vector<float>& w, uint32_t t_) {
+    double d = 0, mag = 0;
+    for (uint32_t i = 0; i < c.K; ++i) {
+      const double p = double(w[i]) * x[size_t(t_) * x_stride + i];
+      d += p;
+      mag += std::abs(p);
+    }
+    return std::pair{d, mag};
+  };
   for (uint32_t r = 0; r < c.N; ++r) {
     const auto w = file_row(t, file, r, c.K);
+    const auto w_up = c.glu ? file_row(t, file, c.N + r, c.K) : std::vector<float>{};
     for (uint32_t t_ = 0; t_ < c.T; ++t_) {
       const size_t idx = size_t(t_) * y_stride + c.y_offset + r;
-      double ref = c.accumulate ? y0[idx] : 0.0, mag = std::abs(ref);
-      for (uint32_t i = 0; i < c.K; ++i) {
-        const double p = double(w[i]) * x[size_t(t_) * x_stride + i];
-        ref += p;
-        mag += std::abs(p);
+      const double base = c.accumulate ? y0[idx] : 0.0;
+      const auto [d, mag] = dot(w, t_);
+      if (!c.glu) {
+        // f32 accumulation of K products: a few ulps of the magnitude.  A wrong field, nibble or
+        // scale changes single products by ~1/K of the magnitude, far above this bound.
+        want.set(idx, base + d, std::abs(base) + mag + 0.05);
+        continue;
       }
-      // f32 accumulation of K products: a few ulps of the magnitude.  A wrong field, nibble or
-      // scale changes single products by ~1/K of the magnitude, far above this bound.
-      want.set(idx, ref, mag + 0.05);
+      const auto [du, mag_u] = dot(w_up, t_);
+      const double silu = d / (1.0 + std::exp(-d));
+      // The gate's rounding passes through silu (slope at most 1.1) times the up value; the up
+      // value's rounding is scaled by silu(gate).
+      want.set(idx, base + silu * du,
+               std::abs(base) + 1.1 * mag * std::abs(du) + std::abs(silu) * mag_u + 0.05);
     }
   }
   EXPECT_TRUE(test::within(oc, yb.read<float>(), want, 2e-6));
@@ -180,6 +199,31 @@ TEST_P(LinearQXBindingTest, UniformAndStorageXGiveTheReference) {
                Case{5, K, 1, LinearForm::kRowPerLane, false});
 }
 
+// The gated MLP's first half in one row-per-lane dispatch (LinearArgs::glu): gate rows then up
+// rows of one tensor, silu(gate) * up per output, for every block type; the unrolled uniform X,
+// the looped one, a storage X, several tokens per lane and accumulation.
+class LinearQGluTest : public test::GpuTest, public ::testing::WithParamInterface<WeightType> {};
+
+TEST_P(LinearQGluTest, SiluOfGateTimesUpMatchesTheReference) {
+  const WeightType t = GetParam();
+  const uint32_t g = std::max<uint32_t>(ops::row_granule(t), 32);
+  const std::pair<uint32_t, ops::XBinding> runs[] = {{g, ops::XBinding::kUniform},
+                                                     {(1536 / g) * g, ops::XBinding::kUniform},
+                                                     {(4096 / g) * g, ops::XBinding::kUniform},
+                                                     {(1536 / g) * g, ops::XBinding::kStorage}};
+  for (const auto& [K, xb] : runs) {
+    const auto file = test::random_tensor(t, 2 * 37, K, K * 17 + 3);
+    Case c{37, K, 1, LinearForm::kRowPerLane, xb == ops::XBinding::kStorage};
+    c.x_binding = xb;
+    c.glu = true;
+    check_linear(ctx(), t, file, c);
+  }
+  const uint32_t K = 3 * g;
+  Case c{21, K, 5, LinearForm::kRowPerLane, true};
+  c.glu = true;
+  check_linear(ctx(), t, test::random_tensor(t, 2 * 21, K, 77), c);
+}
+
 std::vector<WeightType> block_types() {
   std::vector<WeightType> v;
   for (WeightType t : ops::all_weight_types())
@@ -188,6 +232,9 @@ std::vector<WeightType> block_types() {
 }
 
 INSTANTIATE_TEST_SUITE_P(BlockTypes, LinearQXBindingTest, ::testing::ValuesIn(block_types()),
+                         [](const auto& p) { return std::string(ops::weight_type_name(p.param)); });
+
+INSTANTIATE_TEST_SUITE_P(BlockTypes, LinearQGluTest, ::testing::ValuesIn(block_types()),
                          [](const auto& p) { return std::string(ops::weight_type_name(p.param)); });
 
 INSTANTIATE_TEST_SUITE_P(Types, LinearQLargeTest,

@@ -39,5 +39,39 @@ TEST_P(SiluMulTest, MatchesTheFormula) {
 
 INSTANTIATE_TEST_SUITE_P(Counts, SiluMulTest, ::testing::Values(1u, 255u, 1000u, 6151u));
 
+// A fused gate/up projection's output: T rows of [gate | up | padding] in one buffer, bound as
+// both inputs; h is T rows of `width`.
+class SiluMulPackedTest : public test::GpuTest {};
+
+TEST_F(SiluMulPackedTest, ReadsGateAndUpRowsOfOneBuffer) {
+  const uint32_t T = 3, width = 37, stride = 2 * width + 3;
+  const test::OpCase c{"silu_mul", "packed rows"};
+  test::Rng rng(11);
+  std::vector<float> gu(T * stride);
+  for (float& v : gu) v = rng.uniform(-8.f, 8.f);
+  auto gub = test::GuardedBuffer::of(ctx(), gu);
+  auto hb = test::GuardedBuffer::poisoned(ctx(), T * width * 4);
+  vk::Stream s(ctx().device());
+  ops::silu_mul(ctx(), s,
+                {.g = gub.view(),
+                 .u = gub.view(),
+                 .h = hb.view(),
+                 .count = T * width,
+                 .width = width,
+                 .in_stride = stride,
+                 .u_offset = width});
+  s.submit_and_wait();
+  test::Expected want;
+  for (uint32_t t = 0; t < T; ++t)
+    for (uint32_t i = 0; i < width; ++i) {
+      const double g = gu[t * stride + i], u = gu[t * stride + width + i];
+      const double ref = g / (1.0 + std::exp(-g)) * u;
+      want.push(ref, 1 + std::abs(ref));
+    }
+  EXPECT_TRUE(test::within(c, hb.read<float>(), want, 2e-5));
+  EXPECT_TRUE(hb.guards_intact(c));
+  EXPECT_TRUE(gub.guards_intact(c));
+}
+
 }  // namespace
 }  // namespace bcvk
