@@ -230,9 +230,13 @@ int run_bench(const BenchOptions& o) {
   }
   vk::Context ctx(context_options(o.dev));
   vk::ProfileTable profile;
+  // At least 9 samples: on a shared machine the copy rate swings by 1.5x between samples, and
+  // the decode fraction is only as steady as this median (one sample is ~0.1 s).
+  const int roofline_reps = std::max(o.reps, bench::kMinRooflineReps);
   std::fprintf(stderr, "bench: measuring the roofline of %s (%d reps after a warm-up)\n",
-               ctx.info().name.c_str(), o.reps);
-  const bench::Roofline r = bench::measure_roofline(ctx, o.reps, o.with_model ? nullptr : &profile);
+               ctx.info().name.c_str(), roofline_reps);
+  const bench::Roofline r =
+      bench::measure_roofline(ctx, roofline_reps, o.with_model ? nullptr : &profile);
   const auto& sb = r.bandwidth_samples_gbs;
   const auto& sf = r.fma_samples_gflops;
   const auto [bmin, bmax] = std::minmax_element(sb.begin(), sb.end());

@@ -21,6 +21,9 @@ struct Roofline {
   double bound_gflops(double flop_per_byte) const;
 };
 
+// bcvk bench takes at least this many samples of each roofline figure.
+constexpr int kMinRooflineReps = 9;
+
 // `profile`, when given, collects every timed dispatch.
 Roofline measure_roofline(vk::Context& ctx, int reps, vk::ProfileTable* profile = nullptr);
 

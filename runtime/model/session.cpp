@@ -249,12 +249,10 @@ void Session::record_layer(uint32_t l, uint32_t T, uint32_t pos0, const LayerCap
     const uint32_t W = QD + 2 * KV;
     linear(L.qkv, xn_, E, qkv_, W, 0, false, T, "linear_qkv");
     s.barrier();
+    // Q's heads and K's follow each other in a row: one rope over both.
     rope.x = qkv_.view();
     rope.stride = W;
-    rope.n_heads = c.n_heads;
-    ops::rope(ctx_, s, rope);
-    rope.n_heads = c.n_kv_heads;
-    rope.offset = QD;
+    rope.n_heads = c.n_heads + c.n_kv_heads;
     ops::rope(ctx_, s, rope);
     s.barrier();
     ops::kv_store(ctx_, s,

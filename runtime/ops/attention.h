@@ -28,6 +28,7 @@ struct AttentionArgs {
   float scale = 1.0f;
   KvType kv = KvType::kF32;  // f32 values, or f16 pairs as ops::kv_store writes them
   uint32_t q_stride = 0;     // floats between tokens in q; 0: n_heads * head_dim
+  uint32_t workgroup = 0;    // invocations per (token, head); 0: the device's default
 };
 void attention(vk::Context& ctx, vk::Stream& s, const AttentionArgs& a);
 

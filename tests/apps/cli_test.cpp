@@ -247,7 +247,9 @@ TEST(Cli, BenchWritesJsonAtomicallyAndProfiles) {
   std::filesystem::remove(out);
   EXPECT_EQ(j["device"]["driver_name"], "llvmpipe");
   EXPECT_EQ(j["device"]["vendor"], "Mesa/CPU");
-  EXPECT_EQ(j["roofline"]["bandwidth_samples_gbs"].size(), 2u);
+  // --reps 2 times the model twice, but the roofline takes at least 9 samples
+  // (bench::kMinRooflineReps): one or two copies are too noisy a median on a shared machine.
+  EXPECT_EQ(j["roofline"]["bandwidth_samples_gbs"].size(), 9u);
   EXPECT_GT(j["roofline"]["bandwidth_gbs"].get<double>(), 0.0);
   EXPECT_GT(j["roofline"]["fma_gflops"].get<double>(), 0.0);
   // No temporary file is left next to the output.

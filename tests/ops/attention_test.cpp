@@ -16,9 +16,10 @@
 namespace bcvk {
 namespace {
 
-class AttentionTest : public test::GpuTest,
-                      public ::testing::WithParamInterface<
-                          std::tuple<std::tuple<uint32_t, uint32_t, uint32_t>, ops::KvType>> {};
+class AttentionTest
+    : public test::GpuTest,
+      public ::testing::WithParamInterface<
+          std::tuple<std::tuple<uint32_t, uint32_t, uint32_t>, ops::KvType, uint32_t>> {};
 
 // The cache as attention reads it: f32 values, or f16 pairs packed into words.
 test::GuardedBuffer cache_buffer(vk::Context& ctx, std::vector<float>& values, ops::KvType kv) {
@@ -32,7 +33,7 @@ test::GuardedBuffer cache_buffer(vk::Context& ctx, std::vector<float>& values, o
 }
 
 TEST_P(AttentionTest, MatchesCpuReference) {
-  const auto [shape, kv] = GetParam();
+  const auto [shape, kv, workgroup] = GetParam();  // workgroup 0: the device's default
   const auto [heads, kv_heads, first] = shape;
   const uint32_t hd = 64, T = 3, pos0 = 70, rows = pos0 + T;
   const uint32_t qd = heads * hd, kvd = kv_heads * hd;
@@ -47,8 +48,8 @@ TEST_P(AttentionTest, MatchesCpuReference) {
   for (uint32_t t = 0; t < T; ++t) info.insert(info.end(), {pos0 + t - first, first});
   const test::OpCase c{"attention",
                        "heads=" + std::to_string(heads) + " kv_heads=" + std::to_string(kv_heads) +
-                           " hd=64 T=3 pos0=70 first=" + std::to_string(first) +
-                           " kv=" + std::string(ops::kv_type_name(kv)),
+                           " hd=64 T=3 pos0=70 first=" + std::to_string(first) + " kv=" +
+                           std::string(ops::kv_type_name(kv)) + " wg=" + std::to_string(workgroup),
                        qd};
   auto qb = test::GuardedBuffer::of(ctx(), q), kb = cache_buffer(ctx(), k, kv),
        vb = cache_buffer(ctx(), v, kv), ib = test::GuardedBuffer::of(ctx(), info);
@@ -67,7 +68,8 @@ TEST_P(AttentionTest, MatchesCpuReference) {
                   .pos0 = pos0,
                   .scale = float(1.0 / std::sqrt(double(hd))),
                   .kv = kv,
-                  .q_stride = q_stride});
+                  .q_stride = q_stride,
+                  .workgroup = workgroup});
   s.submit_and_wait();
   test::Expected want;
   for (uint32_t t = 0; t < T; ++t) {
@@ -90,7 +92,8 @@ INSTANTIATE_TEST_SUITE_P(
     Gqa, AttentionTest,
     ::testing::Combine(::testing::Values(std::make_tuple(4u, 4u, 0u), std::make_tuple(9u, 3u, 0u),
                                          std::make_tuple(8u, 2u, 0u), std::make_tuple(9u, 3u, 50u)),
-                       ::testing::Values(ops::KvType::kF32, ops::KvType::kF16)),
+                       ::testing::Values(ops::KvType::kF32, ops::KvType::kF16),
+                       ::testing::Values(0u, 32u)),
     [](const auto& p) {
       const auto& shape = std::get<0>(p.param);
       const ops::KvType kv = std::get<1>(p.param);
@@ -102,6 +105,8 @@ INSTANTIATE_TEST_SUITE_P(
       name += std::to_string(std::get<2>(shape));
       name += "_";
       name += ops::kv_type_name(kv);
+      name += "_wg";
+      name += std::to_string(std::get<2>(p.param));
       return name;
     });
 
