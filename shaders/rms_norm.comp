@@ -2,9 +2,6 @@
 // rms_norm: Y[t, :] = X[t, :] / sqrt(mean(X[t, :]^2) + eps) * G, one workgroup per token.
 // Dispatch: runtime/ops/rms_norm.cpp.
 #extension GL_GOOGLE_include_directive : require
-#ifdef USE_SUBGROUPS
-#extension GL_KHR_shader_subgroup_arithmetic : require
-#endif
 #include "common.glsl"
 
 layout(local_size_x_id = 0) in;
@@ -32,25 +29,12 @@ void main() {
     const float v = x[pc.x_offset + t * pc.x_stride + i];
     ss += v * v;
   }
-#ifdef USE_SUBGROUPS
-  // The host sizes the workgroup to one subgroup where it can: no shared memory and no barrier,
-  // which on llvmpipe cost more than the sums (a workgroup of several subgroups combines them).
-  float total = subgroupAdd(ss);
-  if (gl_NumSubgroups > 1) {
-    if (subgroupElect()) partial[gl_SubgroupID] = total;
-    barrier();
-    total = 0.0;
-    for (uint s = 0; s < gl_NumSubgroups; ++s) total += partial[s];
-  }
-#else
   partial[lid] = ss;
   barrier();
   for (uint stride = WG / 2; stride > 0; stride /= 2) {
     if (lid < stride) partial[lid] += partial[lid + stride];
     barrier();
   }
-  const float total = partial[0];
-#endif
-  const float scale = inversesqrt(total / float(pc.D) + pc.eps);
+  const float scale = inversesqrt(partial[0] / float(pc.D) + pc.eps);
   for (uint i = lid; i < pc.D; i += WG) y[t * pc.y_stride + i] = x[pc.x_offset + t * pc.x_stride + i] * scale * g[i];
 }

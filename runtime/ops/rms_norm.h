@@ -24,10 +24,6 @@ struct RmsNormArgs {
   uint32_t D = 0, T = 0;
   float eps = 1e-5f;
   uint32_t x_offset = 0;
-  // 0: one subgroup per token where the device sums subgroups, else kRowWorkgroup invocations
-  // and a shared-memory tree; non-zero: this workgroup (tests, both reductions).
-  uint32_t workgroup = 0;
-  bool shared_reduction = false;  // the shared-memory tree even with subgroup sums (tests)
 };
 void rms_norm(vk::Context& ctx, vk::Stream& s, const RmsNormArgs& a);
 
