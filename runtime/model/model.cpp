@@ -146,7 +146,7 @@ DeviceWeight Model::upload_fused(std::vector<Staged> parts,
                                  std::initializer_list<DeviceWeight*> out,
                                  const std::string& name) {
   const uint64_t align = ctx_.tuning().binding_alignment;
-  bool fuse = true;
+  bool fuse = options_.fuse_projections;
   uint64_t total = 0;
   for (const Staged& p : parts) {
     const DeviceWeight& w = p.weight;

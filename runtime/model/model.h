@@ -32,6 +32,9 @@ struct ModelOptions {
   WeightMode weights = WeightMode::kNative;  // the file's own types, decoded in the shaders
   uint32_t context = 0;                      // 0: the model's context length
   ops::KvType kv = ops::KvType::kF16;        // what every Session's KV cache holds
+  // Q/K/V (and gate/up) of a layer as one matrix each where their types agree, so one dispatch
+  // computes them; false keeps every projection its own buffer and dispatch (tests).
+  bool fuse_projections = true;
   // MLP projections not to upload (a patched student that never runs them dense), or empty.
   std::function<bool(uint32_t layer, compress::Projection)> skip_mlp;
 };
