@@ -178,11 +178,12 @@ std::vector<std::vector<float>> Session::prefill_packed(
 
 void Session::linear(const DeviceWeight& w, const vk::Buffer& x, uint32_t x_stride,
                      const vk::Buffer& y, uint32_t y_stride, uint32_t y_offset, bool acc,
-                     uint32_t T, std::string_view label) {
+                     uint32_t T, std::string_view label, bool glu) {
   ops::LinearArgs a;
   a.w = w.view();
   a.type = w.type;
-  a.N = w.rows;
+  a.N = glu ? w.rows / 2 : w.rows;  // glu: gate rows then up rows, one output per pair
+  a.glu = glu;
   a.K = w.cols;
   a.x = x.view();
   a.x_stride = x_stride;
@@ -345,18 +346,7 @@ void Session::record_mlp(uint32_t l, uint32_t T, const LayerCaptureBuffers* cap)
     // Gate and up as one matrix.  One token on the row-per-lane form: silu(gate) * up in the same
     // dispatch; else [gate | up] rows, then silu_mul over them.
     if (ops::linear_glu_available(ctx_.info(), L.gate_up.type, T)) {
-      ops::LinearArgs a;
-      a.w = L.gate_up.view();
-      a.type = L.gate_up.type;
-      a.N = F;
-      a.K = E;
-      a.x = xn_.view();
-      a.x_stride = E;
-      a.y = h_.view();
-      a.y_stride = F;
-      a.T = T;
-      a.glu = true;
-      ops::linear(ctx_, s, a, "mlp_gate_up");
+      linear(L.gate_up, xn_, E, h_, F, 0, false, T, "mlp_gate_up", /*glu=*/true);
     } else {
       linear(L.gate_up, xn_, E, gu_, 2 * F, 0, false, T, "mlp_gate_up");
       s.barrier();

@@ -68,7 +68,8 @@ class Session {
   void forward(uint32_t T, bool all_logits);
   void record_layer(uint32_t layer, uint32_t T, uint32_t pos0, const LayerCaptureBuffers* capture);
   void linear(const DeviceWeight& w, const vk::Buffer& x, uint32_t x_stride, const vk::Buffer& y,
-              uint32_t y_stride, uint32_t y_offset, bool acc, uint32_t T, std::string_view label);
+              uint32_t y_stride, uint32_t y_offset, bool acc, uint32_t T, std::string_view label,
+              bool glu = false);
   void record_embed(uint32_t T);
   void record_mlp(uint32_t layer, uint32_t T, const LayerCaptureBuffers* capture);
   void mlp_projection(uint32_t layer, compress::Projection p, const DeviceWeight& w,
