@@ -82,17 +82,23 @@ std::string group_title(const BenchRow& r) {
          std::to_string(r.decode_tokens) + " decode steps";
 }
 
-std::string row_label(const BenchRow& r) {
-  return r.device + " - " + r.variant;
+struct Bar {
+  std::string device, variant;  // drawn on two lines, so a long device name cannot hide the variant
+  bool dense = true;            // dense rows blue, block-circulant rows orange
+  double value = 0;
+};
+
+std::string clip(const std::string& s, size_t n) {
+  return s.size() > n ? s.substr(0, n - 3) + "..." : s;
 }
 
 // A horizontal bar chart: one bar per row, its value printed at the bar's end.
 std::string svg_bars(const std::string& title, const std::string& unit,
-                     const std::vector<std::pair<std::string, double>>& bars) {
-  const int label_w = 360, plot_w = 420, bar_h = 22, top = 40, W = label_w + plot_w + 90;
+                     const std::vector<Bar>& bars, const char* value_format = "%.4g") {
+  const int label_w = 360, plot_w = 420, bar_h = 34, top = 40, W = label_w + plot_w + 90;
   const int H = top + bar_h * int(bars.size()) + 50;
   std::vector<double> values = {0};
-  for (const auto& b : bars) values.push_back(b.second);
+  for (const auto& b : bars) values.push_back(b.value);
   const eval::Axis ax = eval::make_axis(values, false);
   std::ostringstream o;
   o << "<svg xmlns='http://www.w3.org/2000/svg' width='" << W << "' height='" << H
@@ -110,16 +116,16 @@ std::string svg_bars(const std::string& title, const std::string& unit,
     << eval::html_escape(unit) << "</text>\n";
   for (size_t i = 0; i < bars.size(); ++i) {
     const int y = top + bar_h * int(i);
-    const double w = plot_w * ax.position(bars[i].second) - plot_w * ax.position(0);
-    const std::string label =
-        bars[i].first.size() > 56 ? bars[i].first.substr(0, 54) + "..." : bars[i].first;
-    o << "<text x='" << label_w - 8 << "' y='" << y + 15 << "' text-anchor='end'>"
-      << eval::html_escape(label) << "<title>" << eval::html_escape(bars[i].first)
-      << "</title></text>\n<rect x='" << label_w + plot_w * ax.position(0) << "' y='" << y + 3
-      << "' width='" << std::max(w, 1.0) << "' height='" << bar_h - 6 << "' fill='"
-      << (i % 2 ? "#e07b39" : "#3b75af") << "'/>\n<text x='"
-      << label_w + plot_w * ax.position(0) + std::max(w, 1.0) + 4 << "' y='" << y + 15 << "'>"
-      << fmt("%.4g", bars[i].second) << "</text>\n";
+    const double w = plot_w * ax.position(bars[i].value) - plot_w * ax.position(0);
+    o << "<text x='" << label_w - 8 << "' y='" << y + 14 << "' text-anchor='end'><title>"
+      << eval::html_escape(bars[i].device + " - " + bars[i].variant) << "</title>"
+      << eval::html_escape(clip(bars[i].device, 56)) << "<tspan x='" << label_w - 8 << "' dy='14'"
+      << " fill='#555'>" << eval::html_escape(clip(bars[i].variant, 56)) << "</tspan></text>\n"
+      << "<rect x='" << label_w + plot_w * ax.position(0) << "' y='" << y + 6 << "' width='"
+      << std::max(w, 1.0) << "' height='" << bar_h - 12 << "' fill='"
+      << (bars[i].dense ? "#3b75af" : "#e07b39") << "'/>\n<text x='"
+      << label_w + plot_w * ax.position(0) + std::max(w, 1.0) + 4 << "' y='" << y + 21 << "'>"
+      << fmt(value_format, bars[i].value) << "</text>\n";
   }
   return o.str() + "</svg>\n";
 }
@@ -249,7 +255,7 @@ std::string report_html(const std::vector<BenchGroup>& groups) {
       << "</th><th>Vulkan</th><th>host</th><th>bcvk</th><th>variant</th><th>prefill tok/s</th>"
       << "<th>decode tok/s</th><th>decode roofline</th><th>peak device memory</th>"
       << "<th>prefill vs dense</th><th>decode vs dense</th><th>file</th></tr>\n";
-    std::vector<std::pair<std::string, double>> decode, prefill, memory;
+    std::vector<Bar> decode, prefill, roofline, memory;
     for (const BenchRow& r : g.rows) {
       o << "<tr><td>" << eval::html_escape(r.device + " (" + r.vendor + ")") << "</td><td>"
         << eval::html_escape(r.driver) << "</td><td>" << eval::html_escape(r.vulkan_api)
@@ -261,13 +267,19 @@ std::string report_html(const std::vector<BenchGroup>& groups) {
         << mib(r.peak_device_bytes) << "</td><td class='n'>" << ratio(r.prefill_vs_dense)
         << "</td><td class='n'>" << ratio(r.decode_vs_dense) << "</td><td>"
         << eval::html_escape(r.source) << "</td></tr>\n";
-      decode.emplace_back(row_label(r), r.decode_tps);
-      prefill.emplace_back(row_label(r), r.prefill_tps);
-      memory.emplace_back(row_label(r), r.peak_device_bytes / 1048576.0);
+      const bool dense = r.kind == "dense";
+      decode.push_back({r.device, r.variant, dense, r.decode_tps});
+      prefill.push_back({r.device, r.variant, dense, r.prefill_tps});
+      roofline.push_back({r.device, r.variant, dense, 100 * r.decode_roofline_fraction});
+      memory.push_back({r.device, r.variant, dense, r.peak_device_bytes / 1048576.0});
     }
+    // The roofline fraction is the figure that compares across devices of very different speed:
+    // how much of its own measured streaming bandwidth each decode step uses.
     o << "</table>\n"
       << svg_bars("Decode", "tokens/s (median)", decode)
       << svg_bars("Prefill", "tokens/s (median)", prefill)
+      << svg_bars("Decode: fraction of the device's measured copy roofline",
+                  "% of the measured streaming bandwidth", roofline, "%.0f%%")
       << svg_bars("Peak device memory", "MiB", memory);
   }
   o << "</body></html>\n";

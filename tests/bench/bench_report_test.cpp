@@ -64,6 +64,27 @@ TEST(BenchReport, PatchedRowsAreComparedWithTheirOwnFilesDenseRow) {
   EXPECT_NE(md.find("| 1.25x | 0.50x |"), std::string::npos) << md;
 }
 
+// The charts' labels keep what tells two bars apart: a device name longer than the label column
+// is clipped on its own line, the variant on the next stays whole.  The roofline chart draws the
+// file's fraction (0.16) as a percentage.
+TEST(BenchReport, ChartLabelsKeepTheVariantAndTheRooflineIsDrawn) {
+  test::TempDir dir;
+  auto j = fixture();
+  const std::string device(70, 'D');
+  j["device"]["name"] = device;
+  j["variants"][0]["name"] = "patched (layers 0-29, gate/up/down B=64)";
+  j["variants"][0]["kind"] = "patched";
+  const auto rows = bench::read_bench_file(write(dir, "d.json", j.dump()));
+  const std::string html = bench::report_html(bench::group_rows(rows));
+  EXPECT_NE(html.find(">patched (layers 0-29, gate/up/down B=64)</tspan>"), std::string::npos)
+      << html;
+  EXPECT_NE(html.find(">" + std::string(53, 'D') + "...<tspan"), std::string::npos) << html;
+  EXPECT_NE(html.find("<title>" + device + " - patched"), std::string::npos) << html;
+  const size_t roofline = html.find("fraction of the device&#39;s measured copy roofline");
+  ASSERT_NE(roofline, std::string::npos) << html;
+  EXPECT_NE(html.find(">16%</text>", roofline), std::string::npos) << html;
+}
+
 TEST(BenchReport, RowsOfOtherSettingsOrModelsAreGroupedApart) {
   test::TempDir dir;
   auto a = fixture(), kv32 = fixture(), other = fixture(), amd = fixture();
