@@ -73,6 +73,22 @@ LowRank fit_low_rank(std::span<const double> A_in, std::span<const double> C_in,
   return from_factors(u, vt.transpose(), rows, cols, rank);
 }
 
+void balance(LowRank& lr) {
+  for (uint32_t k = 0; k < lr.rank; ++k) {
+    double nu = 0, nv = 0;
+    for (uint32_t i = 0; i < lr.rows; ++i)
+      nu += double(lr.u[size_t(i) * lr.rank + k]) * lr.u[size_t(i) * lr.rank + k];
+    for (uint32_t j = 0; j < lr.cols; ++j)
+      nv += double(lr.v[size_t(k) * lr.cols + j]) * lr.v[size_t(k) * lr.cols + j];
+    if (!(nu > 0) || !(nv > 0)) continue;
+    const double c = std::sqrt(std::sqrt(nv / nu));  // u_k * c, v_k / c: both norms sqrt(|u||v|)
+    for (uint32_t i = 0; i < lr.rows; ++i)
+      lr.u[size_t(i) * lr.rank + k] = float(lr.u[size_t(i) * lr.rank + k] * c);
+    for (uint32_t j = 0; j < lr.cols; ++j)
+      lr.v[size_t(k) * lr.cols + j] = float(lr.v[size_t(k) * lr.cols + j] / c);
+  }
+}
+
 std::vector<float> expand(const LowRank& lr) {
   std::vector<float> w(size_t(lr.rows) * lr.cols);
   for (uint32_t i = 0; i < lr.rows; ++i)

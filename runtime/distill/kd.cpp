@@ -7,6 +7,7 @@
 #include <random>
 #include <stdexcept>
 
+#include "runtime/compress/low_rank.h"
 #include "runtime/distill/parallel.h"
 
 namespace bcvk::distill {
@@ -61,8 +62,10 @@ std::vector<Trainable<float>> to_trainables(
       t.rows = pp.low_rank.rows;
       t.cols = pp.low_rank.cols;
       t.rank = pp.low_rank.rank;
-      t.params = pp.low_rank.u;
-      t.params.insert(t.params.end(), pp.low_rank.v.begin(), pp.low_rank.v.end());
+      compress::LowRank lr = pp.low_rank;
+      compress::balance(lr);  // Adam's steps are absolute: both factors at one scale (low_rank.h)
+      t.params = lr.u;
+      t.params.insert(t.params.end(), lr.v.begin(), lr.v.end());
     }
     out.push_back(std::move(t));
   }

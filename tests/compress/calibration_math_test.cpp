@@ -129,5 +129,29 @@ TEST(LowRank, ActivationAwareFitWeighsTheDirectionsInputsUse) {
   for (uint32_t i = 0; i < m; ++i) EXPECT_NEAR(fit[i * n], w[i * n], 1e-3);
 }
 
+// Factors 1e4 apart in scale (as a whitened fit leaves them) come out with equal norms per
+// rank-one term, the product unchanged; a zero term stays zero (no division by its norm).
+TEST(LowRank, BalanceEqualizesEachTermAndKeepsTheProduct) {
+  const uint32_t m = 9, n = 5, r = 3;
+  test::Rng rng(21);
+  LowRank lr{m, n, r, std::vector<float>(m * r), std::vector<float>(r * n)};
+  for (float& v : lr.u) v = 100.f * rng.uniform(-1.f, 1.f);
+  for (float& v : lr.v) v = 0.01f * rng.uniform(-1.f, 1.f);
+  for (uint32_t i = 0; i < m; ++i) lr.u[i * r + 2] = 0.f;  // term 2 is zero
+  const auto before = expand(lr);
+  balance(lr);
+  const auto after = expand(lr);
+  for (size_t i = 0; i < before.size(); ++i)
+    ASSERT_NEAR(after[i], before[i], 1e-5 * std::abs(before[i]) + 1e-7) << i;
+  for (uint32_t k = 0; k < 2; ++k) {
+    double nu = 0, nv = 0;
+    for (uint32_t i = 0; i < m; ++i) nu += double(lr.u[i * r + k]) * lr.u[i * r + k];
+    for (uint32_t j = 0; j < n; ++j) nv += double(lr.v[k * n + j]) * lr.v[k * n + j];
+    EXPECT_NEAR(std::sqrt(nu), std::sqrt(nv), 1e-5 * std::sqrt(nv)) << "term " << k;
+    EXPECT_GT(nv, 1e-2);  // v was ~1e-2 per entry before: balancing grew it by ~100x
+  }
+  for (uint32_t j = 0; j < n; ++j) EXPECT_TRUE(std::isfinite(lr.v[2 * n + j]));
+}
+
 }  // namespace
 }  // namespace bcvk::compress
