@@ -32,10 +32,11 @@ LowRank fit_low_rank(std::span<const double> A, std::span<const double> C, uint3
 std::vector<float> expand(const LowRank& lr);  // U V, [rows][cols]
 
 // Rescales each rank-one term u_k v_k^T to ||u_k|| = ||v_k|| (the product is unchanged up to
-// rounding).  A fit whitened by the input moment leaves V scaled by its inverse square root
-// (entries ~1e-4 on the model's MLP inputs) and U by its square root; Adam moves every entry by
-// about the learning rate, so on such factors kd changes V by several times itself per step and
-// diverges.  Balanced, both factors move by the same relative amount.  Zero terms stay zero.
+// rounding).  A fit whitened by the input moment leaves V scaled by its inverse square root and U
+// by its square root (SmolLM2's last 8 layers: V entries of rms 6e-4 to 2e-2, U 4 to 720); Adam
+// moves every entry by about the learning rate, so on such factors kd changes V by a large part
+// of itself per step and diverges.  Balanced, both factors move by the same relative amount.
+// Zero terms stay zero.
 void balance(LowRank& lr);
 
 }  // namespace bcvk::compress
