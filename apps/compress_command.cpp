@@ -11,6 +11,7 @@
 #include "apps/progress.h"
 #include "apps/prompts.h"
 #include "loaders/atomic_write.h"
+#include "runtime/distill/kd.h"
 #include "runtime/eval/compress_model.h"
 #include "runtime/vk/memory.h"
 
@@ -131,6 +132,8 @@ int run_compress(const CompressOptions& o) {
     std::printf("  %-40s %.4f -> %.4f (best of %u steps: %u; %.0f training tokens/s)\n",
                 "kd validation loss per position", r.kd->initial_val_loss, r.kd->best_val_loss,
                 r.kd->steps_run, r.kd->best_step, r.kd->tokens_per_second);
+  if (r.kd && !distill::no_progress_note(*r.kd).empty())
+    std::fprintf(stderr, "compress: %s\n", distill::no_progress_note(*r.kd).c_str());
   std::printf("  %-40s %.4f\n", "mean ||W - W_c|| / ||W|| (projection)", r.projection_error);
   if (r.ls) {
     double before = 0, after = 0;

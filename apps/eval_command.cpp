@@ -24,6 +24,7 @@
 #include "runtime/compress/auto_patch.h"
 #include "runtime/compress/compressed_gguf.h"
 #include "runtime/distill/gemm.h"
+#include "runtime/distill/kd.h"
 #include "runtime/distill/sensitivity.h"
 #include "runtime/eval/grid.h"
 #include "runtime/eval/report.h"
@@ -413,6 +414,12 @@ int run_eval(const EvalOptions& o) {
                  (unsigned long long)outcome.kd_validation_tokens, outcome.kd_teacher_seconds,
                  outcome.kd_teacher_host_bytes / 1048576.0);
   }
+  for (const auto& r : outcome.results)
+    if (r.kd) {
+      const std::string note = distill::no_progress_note(*r.kd);
+      if (!note.empty())
+        std::fprintf(stderr, "eval: %s: %s\n", r.config.name().c_str(), note.c_str());
+    }
   run.teacher = std::move(outcome.teacher);
   run.results = std::move(outcome.results);
   end_progress();

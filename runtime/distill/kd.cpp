@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <random>
 #include <stdexcept>
@@ -165,6 +166,19 @@ nlohmann::json to_json(const KdReport& k, bool curves) {
     j["val_loss"] = val;
   }
   return j;
+}
+
+std::string no_progress_note(const KdReport& k) {
+  if (k.steps_run == 0 || k.best_step != 0 || k.val_loss.size() < 2) return "";
+  double lowest = k.val_loss[1].second;
+  for (size_t i = 2; i < k.val_loss.size(); ++i) lowest = std::min(lowest, k.val_loss[i].second);
+  char buf[320];
+  std::snprintf(buf, sizeof buf,
+                "kd did not lower the validation loss in %u steps (start %.4f, lowest later "
+                "%.4f, last %.4f at peak lr %g), so the starting parameters were kept; a smaller "
+                "--kd-lr may train",
+                k.steps_run, k.initial_val_loss, lowest, k.val_loss.back().second, k.options.lr);
+  return buf;
 }
 
 void validate(const KdOptions& o) {

@@ -91,6 +91,11 @@ struct KdReport {
 // with `curves`, also the train and validation losses per step.
 nlohmann::json to_json(const KdReport& report, bool curves);
 
+// When training never lowered the validation loss below its start (so the starting parameters
+// were kept), a sentence saying so with the losses and the usual cure; else empty.  Without it a
+// run whose student is its untrained start reads like a trained one.
+std::string no_progress_note(const KdReport& report);
+
 // Progress: (steps done, steps, last train loss, last val loss or NaN).
 using KdProgress = std::function<void(uint32_t, uint32_t, double, double)>;
 

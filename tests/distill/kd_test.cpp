@@ -115,6 +115,30 @@ TEST(Kd, LowRankTrainsWhateverTheScaleOfItsFactors) {
   EXPECT_NEAR(b, a, 0.02 * a) << "before " << before;  // without balancing: 1.66, never moved
 }
 
+// A run that never got below its starting validation loss says so (eval and compress print it);
+// one that did, or one without validation, says nothing.  Hand-made reports.
+TEST(Kd, ARunThatKeptItsStartSaysSo) {
+  KdReport k;
+  k.options.lr = 1e-3;
+  k.steps_run = 10;
+  k.best_step = 0;
+  k.initial_val_loss = 2.0;
+  k.val_loss = {{0, 2.0}, {5, 3.0}, {10, 2.5}};
+  const std::string note = no_progress_note(k);
+  EXPECT_NE(note.find("in 10 steps (start 2.0000, lowest later 2.5000, last 2.5000 at peak lr "
+                      "0.001)"),
+            std::string::npos)
+      << note;
+  EXPECT_NE(note.find("--kd-lr"), std::string::npos) << note;
+  k.best_step = 5;
+  EXPECT_EQ(no_progress_note(k), "");
+  k.best_step = 0;
+  k.val_loss = {{0, 2.0}};  // no validation after the start
+  EXPECT_EQ(no_progress_note(k), "");
+  k.steps_run = 0;
+  EXPECT_EQ(no_progress_note(k), "");
+}
+
 TEST(Kd, SameSeedSameStudentBitForBit) {
   Fixture fx;
   const HostModel<float> m(fx.file);
