@@ -133,7 +133,7 @@ int run_compress(const CompressOptions& o) {
                 "kd validation loss per position", r.kd->initial_val_loss, r.kd->best_val_loss,
                 r.kd->steps_run, r.kd->best_step, r.kd->tokens_per_second);
   if (r.kd && !distill::no_progress_note(*r.kd).empty())
-    std::fprintf(stderr, "compress: %s\n", distill::no_progress_note(*r.kd).c_str());
+    std::fprintf(stderr, "compress: %s (--kd-lr)\n", distill::no_progress_note(*r.kd).c_str());
   std::printf("  %-40s %.4f\n", "mean ||W - W_c|| / ||W|| (projection)", r.projection_error);
   if (r.ls) {
     double before = 0, after = 0;

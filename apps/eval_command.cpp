@@ -418,7 +418,7 @@ int run_eval(const EvalOptions& o) {
     if (r.kd) {
       const std::string note = distill::no_progress_note(*r.kd);
       if (!note.empty())
-        std::fprintf(stderr, "eval: %s: %s\n", r.config.name().c_str(), note.c_str());
+        std::fprintf(stderr, "eval: %s: %s (--kd-lr)\n", r.config.name().c_str(), note.c_str());
     }
   run.teacher = std::move(outcome.teacher);
   run.results = std::move(outcome.results);

@@ -176,7 +176,7 @@ std::string no_progress_note(const KdReport& k) {
   std::snprintf(buf, sizeof buf,
                 "kd did not lower the validation loss in %u steps (start %.4f, lowest later "
                 "%.4f, last %.4f at peak lr %g), so the starting parameters were kept; a smaller "
-                "--kd-lr may train",
+                "learning rate may train",
                 k.steps_run, k.initial_val_loss, lowest, k.val_loss.back().second, k.options.lr);
   return buf;
 }
