@@ -132,8 +132,8 @@ int run_compress(const CompressOptions& o) {
     std::printf("  %-40s %.4f -> %.4f (best of %u steps: %u; %.0f training tokens/s)\n",
                 "kd validation loss per position", r.kd->initial_val_loss, r.kd->best_val_loss,
                 r.kd->steps_run, r.kd->best_step, r.kd->tokens_per_second);
-  if (r.kd && !distill::no_progress_note(*r.kd).empty())
-    std::fprintf(stderr, "compress: %s (--kd-lr)\n", distill::no_progress_note(*r.kd).c_str());
+  if (const std::string note = r.kd ? distill::no_progress_note(*r.kd) : ""; !note.empty())
+    std::fprintf(stderr, "compress: %s (--kd-lr)\n", note.c_str());
   std::printf("  %-40s %.4f\n", "mean ||W - W_c|| / ||W|| (projection)", r.projection_error);
   if (r.ls) {
     double before = 0, after = 0;
