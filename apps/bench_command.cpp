@@ -94,6 +94,8 @@ nlohmann::json variant_json(const Variant& v) {
           {"mlp_ms_per_token_decode_timestamped", v.r.mlp_ms_per_token_decode},
           {"mlp_ms_per_token_prefill_timestamped", v.r.mlp_ms_per_token_prefill},
           {"device_ms_per_token_decode", v.r.device_ms_per_token_decode},
+          {"decode_commands_per_token", v.r.decode_commands},
+          {"mlp_dispatches_per_layer_decode", v.r.mlp_dispatches_per_layer},
           {"weight_bytes", v.weight_bytes},
           {"patch_bytes", v.patch_bytes},
           {"peak_device_bytes", v.peak_device_bytes},
@@ -135,9 +137,11 @@ Variant bench_variant(vk::Context& ctx, const loaders::LlamaModelFile& file, con
                                    if (d == t) end_progress();
                                  }));
     for (const auto& pc : patch->path_choices())
-      std::fprintf(stderr, "B=%u %ux%u: %s path (FFT %.2f ms, direct %.2f ms for 1 + 8 tokens)\n",
-                   pc.block, pc.rows, pc.cols,
-                   pc.path == ops::CirculantPath::kFft ? "FFT" : "direct", pc.fft_ms, pc.direct_ms);
+      std::fprintf(stderr,
+                   "B=%u %ux%u: %s path (fused %.2f ms, FFT %.2f ms, direct %.2f ms for 1 + 8 "
+                   "tokens)\n",
+                   pc.block, pc.rows, pc.cols, ops::circulant_path_name(pc.path), pc.fused_ms,
+                   pc.fft_ms, pc.direct_ms);
     v.mlp_parameters = patch->stats().student_mlp_parameters();
   } else {
     m = load_model(ctx, file, o.model);
@@ -189,6 +193,11 @@ void print_variants(const std::vector<Variant>& vs, const bench::Roofline& roof,
                 double(d.weight_bytes + d.patch_bytes) / double(p.weight_bytes + p.patch_bytes),
                 double(d.peak_device_bytes) / double(p.peak_device_bytes));
   }
+  // What a decode step costs in launches: on lavapipe each dispatch has a fixed cost.
+  for (const Variant& v : vs)
+    std::printf("%s decode step: %u dispatches, %.1f of them per layer's MLP\n",
+                v.name.substr(0, v.name.find(' ')).c_str(), v.r.decode_commands,
+                v.r.mlp_dispatches_per_layer);
   // Decode streams every matrix once per token: how close each variant comes to the roofline.
   for (const Variant& v : vs)
     std::printf(

@@ -84,7 +84,7 @@ std::unique_ptr<model::MlpPatch> load_stored_patch(vk::Context& ctx,
       "compressed model: %zu block-circulant MLP projections, %s of %s weights on the device, "
       "in %.1f s\n",
       patch->projections().size(), vk::format_bytes(patch->device_bytes()).c_str(),
-      patch->weights() == ops::CirculantWeights::kF16 ? "f16" : "f32", s);
+      ops::circulant_weights_name(patch->weights()), s);
   return patch;
 }
 

@@ -1,5 +1,6 @@
 #include "runtime/bench/model_bench.h"
 
+#include <algorithm>
 #include <chrono>
 #include <stdexcept>
 
@@ -11,6 +12,13 @@ namespace {
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+uint64_t mlp_calls(const vk::ProfileTable& p) {
+  uint64_t n = 0;
+  for (const auto& [label, row] : p.rows())
+    if (label.starts_with("mlp_")) n += row.calls;
+  return n;
 }
 
 double mlp_ms(const vk::ProfileTable& p) {
@@ -60,6 +68,7 @@ ModelBenchResult bench_model(model::Model& model, const model::MlpPatch* patch,
           t0 = std::chrono::steady_clock::now();
           s.decode(next);
           r.decode_ms_per_token.push_back(seconds_since(t0) * 1e3);
+          r.decode_commands = s.last_commands();
           next = s.last_argmax();
         }
       }
@@ -88,6 +97,8 @@ ModelBenchResult bench_model(model::Model& model, const model::MlpPatch* patch,
   }
   r.decode_profile = s.profile();
   r.profiled_decode_steps = steps;
+  r.mlp_dispatches_per_layer =
+      double(mlp_calls(r.decode_profile)) / steps / std::max<size_t>(model.layers().size(), 1);
   r.mlp_ms_per_token_prefill = mlp_ms(r.prefill_profile) / o.prompt_tokens;
   r.mlp_ms_per_token_decode = mlp_ms(r.decode_profile) / steps;
   r.device_ms_per_token_decode = r.decode_profile.total_ms() / steps;

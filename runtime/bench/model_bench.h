@@ -32,6 +32,8 @@ struct ModelBenchResult {
   double mlp_ms_per_token_decode_wall = 0, mlp_ms_per_token_prefill_wall = 0;
   double device_ms_per_token_decode = 0;  // every timed dispatch of a decode step
   uint32_t profiled_decode_steps = 0;     // decode steps in decode_profile
+  uint32_t decode_commands = 0;  // dispatches (a VkFFT span counted as one) and copies of a step
+  double mlp_dispatches_per_layer = 0;  // a decode step's MLP dispatches over the layers
 };
 
 // Synthetic prompt ids (speed does not depend on which tokens run): n deterministic ids < vocab.

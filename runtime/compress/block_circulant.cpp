@@ -95,4 +95,23 @@ std::vector<float> weight_spectra(const BlockCirculant& bc) {
   return out;
 }
 
+std::vector<float> packed_spectra(const BlockCirculant& bc) {
+  const uint32_t B = bc.block, F = B / 2 + 1, H = B / 2;
+  if (B < 2 || B % 2) throw std::invalid_argument("packed spectra need an even block size");
+  const std::vector<float> full = weight_spectra(bc);
+  const size_t blocks = size_t(bc.row_blocks()) * bc.col_blocks();
+  std::vector<float> out(blocks * B);
+  for (size_t b = 0; b < blocks; ++b) {
+    const float* s = full.data() + b * F * 2;
+    float* o = out.data() + b * B;
+    o[0] = s[0];      // bin 0
+    o[1] = s[2 * H];  // bin B/2
+    for (uint32_t f = 1; f < H; ++f) {
+      o[2 * f] = s[2 * f];
+      o[2 * f + 1] = s[2 * f + 1];
+    }
+  }
+  return out;
+}
+
 }  // namespace bcvk::compress

@@ -50,4 +50,9 @@ double relative_frobenius_error(std::span<const float> w, const BlockCirculant& 
 // normalization, folded in here so no pass over the outputs is needed.  Computed in double.
 std::vector<float> weight_spectra(const BlockCirculant& bc);
 
+// The fused kernel's form of the same spectra (shaders/block_circulant_fused.comp), B reals per
+// block, exactly the parameter count: [p][q][B/2] pairs, pair 0 = (S[0], S[B/2]) (both real for
+// real c), pair f = (Re S[f], Im S[f]) for 1 <= f < B/2.  B must be even.
+std::vector<float> packed_spectra(const BlockCirculant& bc);
+
 }  // namespace bcvk::compress

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 
 #include "runtime/compress/compressed_gguf.h"
 #include "runtime/ops/linear.h"
@@ -195,14 +196,26 @@ void MlpPatch::upload(const PatchedProjection& pp) {
 // warm-up) and keeps the faster; the answer is cached per (B, rows, cols).
 ops::CirculantPath MlpPatch::choose_path(const compress::BlockCirculant& params) {
   const uint32_t B = params.block;
+  if (weights_ == ops::CirculantWeights::kQ8 && !ops::fused_block_supported(B))
+    throw std::invalid_argument(
+        "8-bit circulant weights need the fused kernel, which takes "
+        "power-of-two block sizes from 2 to " +
+        std::to_string(ops::kFusedMaxBlock) + ", not " + std::to_string(B));
   if (B < 2) return ops::CirculantPath::kDirect;  // no FFT of one point
   for (const PathChoice& c : choices_)
     if (c.block == B && c.rows == params.rows && c.cols == params.cols) return c.path;
+  // The FFT path's probe runs in the shared workspace when one fits, else in its own, dropped
+  // afterwards (upload() makes the shared one only if a projection takes the FFT path).
   const uint32_t need = std::max(params.row_blocks(), params.col_blocks());
   auto it = workspaces_.find(B);
-  if (it == workspaces_.end() || it->second->max_blocks() < need)
-    workspaces_[B] = std::make_unique<ops::CirculantWorkspace>(ctx_, B, need, max_tokens_);
-  ops::CirculantWorkspace* ws = workspaces_[B].get();
+  std::unique_ptr<ops::CirculantWorkspace> probe_ws;
+  ops::CirculantWorkspace* ws = nullptr;
+  if (it != workspaces_.end() && it->second->max_blocks() >= need) {
+    ws = it->second.get();
+  } else if (weights_ != ops::CirculantWeights::kQ8) {
+    probe_ws = std::make_unique<ops::CirculantWorkspace>(ctx_, B, need, max_tokens_);
+    ws = probe_ws.get();
+  }
   constexpr uint32_t kTokens = 8;
   vk::Buffer x(ctx_.allocator(), uint64_t(kTokens) * params.cols * 4, vk::MemoryUse::kDevice,
                "path probe input");
@@ -228,13 +241,25 @@ ops::CirculantPath MlpPatch::choose_path(const compress::BlockCirculant& params)
     std::sort(ms.begin(), ms.end());
     return ms[1];
   };
+  const double nan = std::nan("");
+  const bool fused = ops::fused_block_supported(B);
+  // 8-bit weights exist only on the fused path.
+  const bool others = weights_ != ops::CirculantWeights::kQ8;
   PathChoice c{B,
                params.rows,
                params.cols,
                ops::CirculantPath::kFft,
-               time(ops::CirculantPath::kFft),
-               time(ops::CirculantPath::kDirect)};
-  c.path = c.direct_ms < c.fft_ms ? ops::CirculantPath::kDirect : ops::CirculantPath::kFft;
+               others ? time(ops::CirculantPath::kFft) : nan,
+               others ? time(ops::CirculantPath::kDirect) : nan,
+               fused ? time(ops::CirculantPath::kFused) : nan};
+  double best = std::numeric_limits<double>::infinity();
+  for (auto [path, ms] : {std::pair{ops::CirculantPath::kFused, c.fused_ms},
+                          {ops::CirculantPath::kDirect, c.direct_ms},
+                          {ops::CirculantPath::kFft, c.fft_ms}})
+    if (!std::isnan(ms) && ms < best) {
+      best = ms;
+      c.path = path;
+    }
   choices_.push_back(c);
   return c.path;
 }
@@ -265,7 +290,11 @@ bool MlpPatch::record(vk::Context& ctx, vk::Stream& s, uint32_t layer, compress:
   const Entry& e = *it->second;
   // Patched projections share scratch (FFT workspaces, the low-rank intermediate) with the one
   // recorded just before, which no barrier separates from this one (gate and up write different
-  // outputs): order them here.
+  // outputs): order them here.  The fused path has no scratch.
+  if (e.circulant && e.circulant->path() == ops::CirculantPath::kFused) {
+    e.circulant->record(ctx, s, nullptr, call, label);
+    return true;
+  }
   s.barrier();
   if (e.circulant) {
     e.circulant->record(ctx, s, workspace(e.circulant->block()), call, label);
@@ -311,6 +340,25 @@ bool MlpPatch::gate_and_up_share_input_spectrum(uint32_t layer) const {
   const auto* u = circulant(layer, compress::Projection::kUp);
   return g && u && g->path() == ops::CirculantPath::kFft && u->path() == ops::CirculantPath::kFft &&
          g->block() == u->block() && g->cols() == u->cols();
+}
+
+bool MlpPatch::record_glu(vk::Context& ctx, vk::Stream& s, uint32_t layer,
+                          const ops::CirculantCall& call, std::string_view label) const {
+  const auto* g = circulant(layer, compress::Projection::kGate);
+  const auto* u = circulant(layer, compress::Projection::kUp);
+  if (!g || !u || !ops::fusable_glu(*g, *u)) return false;
+  ops::record_circulant_glu(ctx, s, *g, *u, call, label);
+  return true;
+}
+
+uint32_t MlpPatch::dispatches(uint32_t layer, compress::Projection p, uint32_t T,
+                              bool reuse_input_spectrum) const {
+  auto it = entries_.find({layer, int(p)});
+  if (it == entries_.end()) return 0;
+  const Entry& e = *it->second;
+  if (e.circulant)
+    return e.circulant->dispatches(T, workspace(e.circulant->block()), reuse_input_spectrum);
+  return 2 * ((T + max_tokens_ - 1) / max_tokens_);  // low rank: V then U per chunk
 }
 
 ops::CirculantWorkspace* MlpPatch::workspace(uint32_t block) const {

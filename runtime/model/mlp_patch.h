@@ -88,6 +88,13 @@ class MlpPatch {
   // True when gate and up of `layer` both run the FFT path with one block size, so up can reuse
   // the input spectrum gate computed (CirculantCall::reuse_input_spectrum).
   bool gate_and_up_share_input_spectrum(uint32_t layer) const;
+  // Records H = silu(gate(x)) * up(x) in one dispatch and returns true when gate and up of
+  // `layer` are a fused pair (ops::fusable_glu); false (nothing recorded) otherwise.
+  bool record_glu(vk::Context& ctx, vk::Stream& s, uint32_t layer, const ops::CirculantCall& call,
+                  std::string_view label) const;
+  // Dispatches recorded for one projection of T tokens (0 when it is not patched).
+  uint32_t dispatches(uint32_t layer, compress::Projection p, uint32_t T,
+                      bool reuse_input_spectrum) const;
   // Replaces one projection's parameters (calibration), re-uploading them.
   void replace(PatchedProjection projection);
 
@@ -98,11 +105,13 @@ class MlpPatch {
   uint64_t device_bytes() const;  // weights plus workspaces
   uint64_t fft_plans_created() const;
   uint64_t spectra_computed() const;
-  // With CirculantPath::kAuto, the path chosen per (B, rows, cols) by timing both on the device.
+  // With CirculantPath::kAuto, the path chosen per (B, rows, cols) by timing each path that
+  // takes B (and the weight type) on the device.
   struct PathChoice {
     uint32_t block, rows, cols;
     ops::CirculantPath path;
-    double fft_ms, direct_ms;  // median of T = 1 plus T = 8 calls, wall clock
+    // Median of T = 1 plus T = 8 calls, wall clock; NaN for a path that does not take B.
+    double fft_ms, direct_ms, fused_ms;
   };
   const std::vector<PathChoice>& path_choices() const { return choices_; }
 

@@ -33,7 +33,8 @@ struct ModelOptions {
   uint32_t context = 0;                      // 0: the model's context length
   ops::KvType kv = ops::KvType::kF16;        // what every Session's KV cache holds
   // Q/K/V (and gate/up) of a layer as one matrix each where their types agree, so one dispatch
-  // computes them; false keeps every projection its own buffer and dispatch (tests).
+  // computes them, and a fused block-circulant gate/up pair in one dispatch with the SiLU
+  // product; false keeps every projection its own buffer and dispatch (tests).
   bool fuse_projections = true;
   // MLP projections not to upload (a patched student that never runs them dense), or empty.
   std::function<bool(uint32_t layer, compress::Projection)> skip_mlp;
@@ -71,6 +72,7 @@ class Model {
   uint32_t context_length() const { return n_ctx_; }
   WeightMode weight_mode() const { return options_.weights; }
   ops::KvType kv_type() const { return options_.kv; }
+  bool fuse_projections() const { return options_.fuse_projections; }
   // "q4_1+q8_0" style summary of the matrix types on the device, most bytes first.
   std::string weight_types() const;
 

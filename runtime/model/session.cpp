@@ -364,6 +364,14 @@ void Session::record_mlp(uint32_t l, uint32_t T, const LayerCaptureBuffers* cap)
     s.barrier();
     return;
   }
+  // Gate and up block-circulant on the fused path: silu(gate) * up in one dispatch.
+  if (patch_ && !cap && model_.fuse_projections() &&
+      patch_->record_glu(ctx_, s, l, {xn_.view(), E, h_.view(), F, 0, T, false}, "mlp_gate_up")) {
+    s.barrier();
+    mlp_projection(l, compress::Projection::kDown, L.down, h_, F, x_, E, true, T, "mlp_down");
+    s.barrier();
+    return;
+  }
   const bool shared_spectrum = patch_ && patch_->gate_and_up_share_input_spectrum(l);
   mlp_projection(l, compress::Projection::kGate, L.gate, xn_, E, g_, F, false, T, "mlp_gate");
   mlp_projection(l, compress::Projection::kUp, L.up, xn_, E, u_, F, false, T, "mlp_up",

@@ -59,6 +59,8 @@ class Session {
   uint32_t position() const { return position_; }
   uint32_t context_length() const { return n_ctx_; }
   const vk::ProfileTable& profile() const { return profile_; }
+  // Commands (dispatches, VkFFT spans, copies) the last submitted step recorded.
+  uint32_t last_commands() const { return stream_.recorded_commands(); }
   void clear_profile() { profile_ = {}; }
 
  private:

@@ -37,11 +37,42 @@ vk::Buffer upload_weights(vk::Context& ctx, const std::vector<float>& values, Ci
   return b;
 }
 
+FusedCirculantArgs fused_args(const BlockCirculantLinear& l, const CirculantCall& c) {
+  FusedCirculantArgs a;
+  a.w = l.weight_buffer().view();
+  a.type = l.weights();
+  a.m = l.rows();
+  a.n = l.cols();
+  a.B = l.block();
+  a.x = c.x;
+  a.x_stride = c.x_stride;
+  a.y = c.y;
+  a.y_stride = c.y_stride;
+  a.y_offset = c.y_offset;
+  a.T = c.T;
+  a.accumulate = c.accumulate;
+  return a;
+}
+
 uint32_t tokens_per_group(uint32_t T) {
   return T >= 8 ? 8 : T >= 4 ? 4 : T >= 2 ? 2 : 1;
 }
 
 }  // namespace
+
+const char* circulant_path_name(CirculantPath p) {
+  switch (p) {
+    case CirculantPath::kAuto:
+      return "auto";
+    case CirculantPath::kFft:
+      return "FFT";
+    case CirculantPath::kDirect:
+      return "direct";
+    case CirculantPath::kFused:
+      return "fused";
+  }
+  return "?";
+}
 
 CirculantWorkspace::CirculantWorkspace(vk::Context& ctx, uint32_t block, uint32_t max_blocks,
                                        uint32_t max_tokens)
@@ -82,10 +113,18 @@ BlockCirculantLinear::BlockCirculantLinear(vk::Context& ctx, const compress::Blo
   if (params.c.size() != size_t(p_) * q_ * B_)
     util::internal_error("block-circulant parameters of the wrong size");
   if (path_ == CirculantPath::kAuto)
-    path_ = B_ < kDirectBelow ? CirculantPath::kDirect : CirculantPath::kFft;
+    path_ = fused_block_supported(B_) ? CirculantPath::kFused
+            : B_ < kDirectBelow       ? CirculantPath::kDirect
+                                      : CirculantPath::kFft;
   if (path_ == CirculantPath::kFft && B_ < 2)
     path_ = CirculantPath::kDirect;  // no FFT of one point
-  if (path_ == CirculantPath::kFft) {
+  if (path_ == CirculantPath::kFused && !fused_block_supported(B_))
+    util::internal_error("the fused circulant path does not take B = " + std::to_string(B_));
+  if (weights_type_ == CirculantWeights::kQ8 && path_ != CirculantPath::kFused)
+    util::internal_error("8-bit circulant weights exist only on the fused path");
+  if (path_ == CirculantPath::kFused) {
+    weights_ = upload_fused_weights(ctx, params, weights_type_);
+  } else if (path_ == CirculantPath::kFft) {
     const std::vector<float> spectra = compress::weight_spectra(params);
     ++spectra_computed_;
     weights_ = upload_weights(ctx, spectra, weights_type_, "circulant weight spectra");
@@ -100,6 +139,10 @@ void BlockCirculantLinear::record(vk::Context& ctx, vk::Stream& s, CirculantWork
   if (c.x.size < (uint64_t(c.T - 1) * c.x_stride + n_) * 4 ||
       c.y.size < (uint64_t(c.T - 1) * c.y_stride + c.y_offset + m_) * 4)
     util::internal_error("block-circulant views too small");
+  if (path_ == CirculantPath::kFused) {
+    block_circulant_fused(ctx, s, fused_args(*this, c), label);
+    return;
+  }
   if (path_ == CirculantPath::kDirect) {
     const uint32_t wg =
         ctx.info().subgroup_arithmetic ? std::clamp(ctx.info().subgroup_size, 8u, 64u) : 64u;
@@ -165,6 +208,33 @@ void BlockCirculantLinear::record_fft(vk::Context& ctx, vk::Stream& s, Circulant
   vk::Kernel& unpack = ctx.kernel("block_circulant_unpack", {{0, wg}}, sizeof(push));
   s.dispatch(unpack, {ws.real_out_.view(), c.y}, push, {groups(uint64_t(T) * m_, wg), 1, 1},
              l + ".unpack");
+}
+
+uint32_t BlockCirculantLinear::dispatches(uint32_t T, const CirculantWorkspace* ws,
+                                          bool reuse_input_spectrum) const {
+  if (T == 0) return 0;
+  if (path_ != CirculantPath::kFft) return 1;
+  const uint32_t chunk = ws ? ws->max_tokens() : T;
+  const uint32_t chunks = (T + chunk - 1) / chunk;
+  // pack + FFT + freq + IFFT + unpack; the first chunk skips two with a reused spectrum.
+  return 5 * chunks - (reuse_input_spectrum && chunks == 1 ? 2 : 0);
+}
+
+bool fusable_glu(const BlockCirculantLinear& gate, const BlockCirculantLinear& up) {
+  return gate.path() == CirculantPath::kFused && up.path() == CirculantPath::kFused &&
+         gate.block() == up.block() && gate.rows() == up.rows() && gate.cols() == up.cols() &&
+         gate.weights() == up.weights();
+}
+
+void record_circulant_glu(vk::Context& ctx, vk::Stream& s, const BlockCirculantLinear& gate,
+                          const BlockCirculantLinear& up, const CirculantCall& c,
+                          std::string_view label) {
+  if (!fusable_glu(gate, up) || c.accumulate)
+    util::internal_error("record_circulant_glu: gate and up are not one fused pair");
+  FusedCirculantArgs a = fused_args(gate, c);
+  a.w2 = up.weight_buffer().view();
+  a.glu = true;
+  block_circulant_fused(ctx, s, a, label);
 }
 
 }  // namespace bcvk::ops

@@ -1,5 +1,8 @@
 // BlockCirculantLinear: Y (+)= W_c X for a block-circulant W_c
-// (runtime/compress/block_circulant.h), on the device.  Two paths:
+// (runtime/compress/block_circulant.h), on the device.  Three paths:
+//   fused   one dispatch, every FFT in registers (runtime/ops/block_circulant_fused.h): for
+//           power-of-two B from 2 to 32; record_circulant_glu runs gate, up and the SiLU
+//           product of a gated MLP in one dispatch.
 //   FFT     pack X into blocks -> VkFFT R2C -> frequency-domain multiply-accumulate with the weight
 //           spectra (computed once, on the host, when the layer is made) -> VkFFT C2R -> unpack
 //           into Y.  O(n log B) per block row instead of O(n B).
@@ -14,6 +17,7 @@
 #include <string_view>
 
 #include "runtime/compress/block_circulant.h"
+#include "runtime/ops/block_circulant_fused.h"
 #include "runtime/ops/fft.h"
 #include "runtime/vk/context.h"
 #include "runtime/vk/stream.h"
@@ -27,12 +31,8 @@ struct BlockCirculantPush {
 };
 static_assert(sizeof(BlockCirculantPush) == 48);
 
-enum class CirculantPath { kAuto, kFft, kDirect };
-
-// How a layer's weights (the FFT path's spectra, the direct path's parameters) sit on the device:
-// f32, or f16 packed two to a 32-bit word -- half the bytes, read with unpackHalf2x16, so any
-// device runs it (no 16-bit storage feature needed); the arithmetic stays f32.
-enum class CirculantWeights { kF32, kF16 };
+enum class CirculantPath { kAuto, kFft, kDirect, kFused };
+const char* circulant_path_name(CirculantPath p);
 
 // Scratch buffers and FFT plans shared by every FFT-path layer of one block size (and every
 // session that runs them): one VkFFT plan per (direction, B, batch), made on first use.
@@ -77,9 +77,10 @@ struct CirculantCall {
 
 class BlockCirculantLinear {
  public:
-  // Uploads the parameters the chosen path needs: the spectra for FFT, c itself for direct.
-  // kAuto picks direct below B = 16 (and always for B < 2, which has no FFT), FFT otherwise;
-  // MlpPatch instead times both per shape (MlpPatch::path_choices).
+  // Uploads the parameters the chosen path needs: the spectra for FFT, packed spectra for fused,
+  // c itself for direct.  kAuto picks fused where it takes B, else direct below B = 16 (and
+  // always for B < 2, which has no FFT), FFT otherwise; MlpPatch instead times them per shape
+  // (MlpPatch::path_choices).  kQ8 weights exist only on the fused path.
   BlockCirculantLinear(vk::Context& ctx, const compress::BlockCirculant& params,
                        CirculantPath path = CirculantPath::kAuto,
                        CirculantWeights weights = CirculantWeights::kF32);
@@ -97,6 +98,9 @@ class BlockCirculantLinear {
   // Records Y (+)= W_c X.  `ws` (block size B) is required for the FFT path.
   void record(vk::Context& ctx, vk::Stream& stream, CirculantWorkspace* ws,
               const CirculantCall& call, std::string_view label = "block_circulant") const;
+  // Dispatches per record() of T tokens (FFT: chunks of the workspace's tokens, 4 or 5 each).
+  uint32_t dispatches(uint32_t T, const CirculantWorkspace* ws, bool reuse_input_spectrum) const;
+  const vk::Buffer& weight_buffer() const { return weights_; }
 
  private:
   void record_fft(vk::Context& ctx, vk::Stream& s, CirculantWorkspace& ws, const CirculantCall& c,
@@ -107,7 +111,16 @@ class BlockCirculantLinear {
   CirculantWeights weights_type_;
   uint64_t parameters_ = 0;
   uint64_t spectra_computed_ = 0;
-  vk::Buffer weights_;  // spectra [p][q][B/2+1] complex, or c [p][q][B]; f32 or packed f16
+  // spectra [p][q][B/2+1] complex, packed spectra [p][q][B], or c [p][q][B]; f32, packed f16 or
+  // (fused) 8-bit
+  vk::Buffer weights_;
 };
+
+// Y = silu(W_gate X) * (W_up X) in one dispatch, both layers on the fused path with one shape,
+// block size and weight type (fusable_glu); call.accumulate must be false.
+bool fusable_glu(const BlockCirculantLinear& gate, const BlockCirculantLinear& up);
+void record_circulant_glu(vk::Context& ctx, vk::Stream& stream, const BlockCirculantLinear& gate,
+                          const BlockCirculantLinear& up, const CirculantCall& call,
+                          std::string_view label = "block_circulant_glu");
 
 }  // namespace bcvk::ops

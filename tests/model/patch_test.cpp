@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <map>
 
 #include "runtime/model/session.h"
 #include "tests/support/circulant_model.h"
@@ -102,6 +103,63 @@ TEST_F(PatchTest, UpReusesTheInputSpectrumOfGate) {
   }
 }
 
+// The fused path on a model whose MLPs are block-circulant of that size: the logits are the CPU
+// reference's, prefill and decode; a layer's MLP is two dispatches (gate, up and SiLU in one;
+// down with the residual add in the other); and the unfused run (each projection its own fused
+// dispatch, then silu_mul) gives the same logits to float rounding.  f16 and 8-bit spectra stay
+// within their rounding of the f32 run.
+TEST_F(PatchTest, FusedCirculantMlpIsTwoDispatchesAndMatchesTheReference) {
+  for (uint32_t B : {8u, 16u}) {
+    const auto file = tiny(B, ("circulant" + std::to_string(B) + ".gguf").c_str());
+    const uint32_t L = file.config().n_layers, V = file.config().n_vocab;
+    const auto tokens = test::synthetic_prompt(9, V);
+    const auto ref = test::cpu_forward(file, tokens, true);
+    const auto spec = PatchSpec::parse("all:all:" + std::to_string(B), L);
+    const auto projections = model::MlpPatch::project(file, spec);
+    std::vector<float> fused_logits;
+    for (bool fuse : {true, false}) {
+      model::ModelOptions opts;
+      opts.fuse_projections = fuse;
+      model::Model m(ctx(), file, opts);
+      model::MlpPatch patch(ctx(), file.config(), projections, ops::CirculantPath::kFused);
+      model::Session student(m, 64, true, &patch);
+      const auto s = student.prefill(tokens, true);
+      for (size_t p = 0; p < tokens.size(); ++p) {
+        std::vector<float> row(s.begin() + p * V, s.begin() + (p + 1) * V);
+        std::vector<float> want(ref[p].begin(), ref[p].end());
+        EXPECT_LT(rel_l2(row, want), 1e-4) << "B=" << B << " position " << p;
+      }
+      if (fuse) {
+        fused_logits = s;
+        std::map<std::string, uint64_t> mlp;
+        for (const auto& [label, row] : student.profile().rows())
+          if (label.starts_with("mlp_")) mlp[label] = row.calls;
+        EXPECT_EQ(mlp, (std::map<std::string, uint64_t>{{"mlp_down", L}, {"mlp_gate_up", L}}))
+            << "B=" << B;
+      } else {
+        EXPECT_LT(rel_l2(s, fused_logits), 1e-6) << "B=" << B << ": fused vs unfused";
+      }
+      // Decode (one token: X through the uniform buffer) continues the same sequence.
+      student.clear_profile();
+      const auto d = student.decode(tokens[0]);
+      auto more = tokens;
+      more.push_back(tokens[0]);
+      const auto ref_d = test::cpu_forward(file, more, false);
+      EXPECT_LT(rel_l2(d, std::vector<float>(ref_d.back().begin(), ref_d.back().end())), 1e-4)
+          << "B=" << B;
+    }
+    model::Model m(ctx(), file);
+    for (auto [w, bound] :
+         {std::pair{ops::CirculantWeights::kF16, 5e-3}, {ops::CirculantWeights::kQ8, 5e-2}}) {
+      model::MlpPatch patch(ctx(), file.config(), projections, ops::CirculantPath::kFused, 64, w);
+      model::Session student(m, 64, false, &patch);
+      const double e = rel_l2(student.prefill(tokens, true), fused_logits);
+      EXPECT_LT(e, bound) << ops::circulant_weights_name(w);
+      EXPECT_GT(e, 1e-7) << ops::circulant_weights_name(w) << ": nothing was rounded";
+    }
+  }
+}
+
 TEST_F(PatchTest, SpectraAndFftPlansAreMadeOnceAcrossForwards) {
   const auto file = tiny(0, "dense.gguf");
   model::Model m(ctx(), file);
@@ -136,6 +194,7 @@ TEST_F(PatchTest, AutoPathIsTimedOncePerShapeAndChangesNoLogit) {
   for (const auto& c : patch.path_choices()) {
     EXPECT_GT(c.fft_ms, 0);
     EXPECT_GT(c.direct_ms, 0);
+    EXPECT_GT(c.fused_ms, 0);
     EXPECT_NE(c.path, ops::CirculantPath::kAuto);
     for (uint32_t l = 0; l < file.config().n_layers; ++l)
       for (auto p : compress::kProjections) {
@@ -149,11 +208,11 @@ TEST_F(PatchTest, AutoPathIsTimedOncePerShapeAndChangesNoLogit) {
   const auto tokens = test::synthetic_prompt(7, file.config().n_vocab);
   model::Session chosen(m, 64, false, &patch);
   const auto want = chosen.prefill(tokens, true);
-  for (auto forced : {ops::CirculantPath::kFft, ops::CirculantPath::kDirect}) {
+  for (auto forced :
+       {ops::CirculantPath::kFft, ops::CirculantPath::kDirect, ops::CirculantPath::kFused}) {
     model::MlpPatch fp(ctx(), file.config(), projections, forced);
     model::Session s(m, 64, false, &fp);
-    EXPECT_LT(rel_l2(s.prefill(tokens, true), want), 1e-5)
-        << (forced == ops::CirculantPath::kFft ? "fft" : "direct");
+    EXPECT_LT(rel_l2(s.prefill(tokens, true), want), 1e-5) << ops::circulant_path_name(forced);
   }
 }
 

@@ -1,0 +1,232 @@
+#version 450
+// block_circulant_fused: a block-circulant linear layer in one dispatch, its FFTs in registers.
+//   y_i = sum_j C(c_ij) x_j = IFFT( sum_j S_ij * FFT(x_j) ),  blocks of B (a power of two >= 2).
+// One invocation computes one output block row i for kTokens tokens (the row-per-lane form of
+// linear_q.comp): for every input block j it transforms x_j in registers (every lane the same
+// block, so X is read at one address by all lanes), multiplies by its own stored spectra S_ij
+// and accumulates in the frequency domain; one inverse transform per output block at the end.
+// Spectra are stored packed, B reals per block (exactly the parameter count): pair 0 holds the
+// two real bins (0 and B/2), pair f the complex bin f (1 <= f < B/2); S = FFT(c)/B, so the
+// inverse needs no scaling (runtime/compress/block_circulant.h, packed_spectra).
+//   plain  Y[t, y_offset + o] (+)= (W X)[o]
+//   GLU    Y[t, o] = silu((W_gate X)[o]) * (W_up X)[o]: the gated MLP's first half, the input's
+//          transforms shared by both (binding 3 holds the up spectra).
+// WEIGHT_F16: spectra as f16, two per word (unpack_half2); WEIGHT_Q8: 8-bit values, four per
+// word, with one f16 scale per 32 values of a row (Q8_0's idea, laid out for this kernel).
+// Arithmetic is f32.  Dispatch: runtime/ops/block_circulant_fused.cpp.
+#extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
+#include "common.glsl"
+#include "half.glsl"
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint kB = 4;        // block size, a power of two >= 2
+layout(constant_id = 2) const uint kLogB = 2;     // log2(kB)
+layout(constant_id = 3) const uint kTokens = 1;   // tokens per invocation
+layout(constant_id = 4) const uint kXVecs = 1;    // X_UNIFORM: vec4s bound
+layout(constant_id = 5) const bool kUnroll = false;  // X_UNIFORM: unroll the loop over blocks
+layout(constant_id = 6) const uint kQ = 1;        // kUnroll: input blocks (q)
+const uint kH = kB / 2;                           // packed pairs per block
+
+layout(push_constant) uniform Push {
+  uint T;          // tokens
+  uint m, n;       // output rows, input features of the dense matrix
+  uint p, q;       // row blocks ceil(m/B), column blocks ceil(n/B)
+  uint x_stride;   // floats between tokens of x
+  uint x_offset;   // first float of x
+  uint y_stride;   // floats between tokens of y
+  uint y_offset;   // first output column
+  uint accumulate; // plain: Y += W X
+} pc;
+
+#if defined(WEIGHT_Q8)
+// Per row i: q*B values as signed bytes, four to a word, then scales.
+layout(std430, binding = 0) readonly buffer S { uint s[]; };
+#ifdef GLU
+layout(std430, binding = 3) readonly buffer S2 { uint s2[]; };
+#endif
+#elif defined(WEIGHT_F16)
+layout(std430, binding = 0) readonly buffer S { uint s[]; };  // [p][q][kH] f16 pairs
+#ifdef GLU
+layout(std430, binding = 3) readonly buffer S2 { uint s2[]; };
+#endif
+#else
+layout(std430, binding = 0) readonly buffer S { vec2 s[]; };  // [p][q][kH]
+#ifdef GLU
+layout(std430, binding = 3) readonly buffer S2 { vec2 s2[]; };
+#endif
+#endif
+
+#ifdef X_UNIFORM
+layout(std140, binding = 1) uniform X { vec4 x4[kXVecs]; };
+float xval(uint t, uint idx) { return idx < pc.n ? x4[idx / 4][idx % 4] : 0.0; }
+#else
+layout(std430, binding = 1) readonly buffer X { float x[]; };
+float xval(uint t, uint idx) {
+  return idx < pc.n ? x[pc.x_offset + min(t, pc.T - 1) * pc.x_stride + idx] : 0.0;
+}
+#endif
+layout(std430, binding = 2) buffer Y { float y[]; };
+
+// Pair h of block (i, j) of a spectra buffer.  Q8: the row's values are bytes, row i starts at
+// word i * row_words; its scales follow all p rows, one f16 per 32 values (two per word).
+#if defined(WEIGHT_Q8)
+uint q8_row_words() { return (pc.q * kB + 3) / 4; }
+uint q8_scale_words() { return (pc.q * kB + 63) / 64; }
+#define DEFINE_PAIR(NAME, BUF)                                                              \
+  vec2 NAME(uint i, uint j, uint h) {                                                      \
+    const uint v = j * kB + 2 * h; /* value index in the row; pairs never straddle a word */ \
+    const uint w = BUF[i * q8_row_words() + v / 4] >> (8 * (v % 4));                       \
+    const vec2 q = vec2(float(int(w << 24) >> 24), float(int(w << 16) >> 24));             \
+    const uint g = v / 32;                                                                  \
+    const vec2 sc = unpack_half2(BUF[pc.p * q8_row_words() + i * q8_scale_words() + g / 2]); \
+    return q * ((g & 1u) != 0 ? sc.y : sc.x);                                               \
+  }
+#elif defined(WEIGHT_F16)
+#define DEFINE_PAIR(NAME, BUF) \
+  vec2 NAME(uint i, uint j, uint h) { return unpack_half2(BUF[(i * pc.q + j) * kH + h]); }
+#else
+#define DEFINE_PAIR(NAME, BUF) \
+  vec2 NAME(uint i, uint j, uint h) { return BUF[(i * pc.q + j) * kH + h]; }
+#endif
+DEFINE_PAIR(pair, s)
+#ifdef GLU
+DEFINE_PAIR(pair2, s2)
+#endif
+
+vec2 cmul(vec2 a, vec2 b) { return vec2(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x); }
+
+// The FFT's working array (private to each invocation; arrays sized by a specialization
+// constant cannot be passed or assigned whole).
+vec2 fa[kB];
+
+// In-place radix-2 decimation-in-time FFT of fa (forward, e^{-2 pi i k n / B}), naturally
+// ordered in and out.  Fully unrolled after specialization, so the permutation is register
+// renaming and the twiddles fold to constants; the ones that are 1 or -i are applied without
+// multiplying.
+void fft() {
+  [[unroll]] for (uint k = 0; k < kB; ++k) {
+    const uint r = bitfieldReverse(k) >> (32u - kLogB);
+    if (k < r) {
+      const vec2 tmp = fa[k];
+      fa[k] = fa[r];
+      fa[r] = tmp;
+    }
+  }
+  [[unroll]] for (uint st = 1; st <= kLogB; ++st) {
+    const uint len = 1u << st, half_len = len / 2;
+    [[unroll]] for (uint k0 = 0; k0 < kB; k0 += len) {
+      [[unroll]] for (uint jj = 0; jj < half_len; ++jj) {
+        const vec2 u = fa[k0 + jj], v = fa[k0 + jj + half_len];
+        vec2 t;
+        if (jj == 0) {
+          t = v;
+        } else if (4 * jj == len) {
+          t = vec2(v.y, -v.x);  // times -i
+        } else {
+          const float th = -6.283185307179586 * float(jj) / float(len);
+          t = cmul(vec2(cos(th), sin(th)), v);  // constants once unrolled
+        }
+        fa[k0 + jj] = u + t;
+        fa[k0 + jj + half_len] = u - t;
+      }
+    }
+  }
+}
+
+// fa = the spectrum of input block j of token t; its packed form is pair 0 = (fa[0].x,
+// fa[B/2].x) (both real), pair f = fa[f].
+void transform_input(uint t, uint j) {
+  [[unroll]] for (uint k = 0; k < kB; ++k) fa[k] = vec2(xval(t, j * kB + k), 0.0);
+  fft();
+}
+
+// fa[k].x = the real block of a packed spectrum (the scaling is in the weights): y = Re
+// FFT(conj(Y)) with Y[B - f] = conj(Y[f]).
+#define INVERSE_TRANSFORM(ACC, BASE)                   \
+  {                                                     \
+    fa[0] = vec2(ACC[BASE].x, 0.0);                     \
+    fa[kH] = vec2(ACC[BASE].y, 0.0);                    \
+    [[unroll]] for (uint f = 1; f < kH; ++f) {          \
+      fa[f] = vec2(ACC[BASE + f].x, -ACC[BASE + f].y);  \
+      fa[kB - f] = ACC[BASE + f];                       \
+    }                                                   \
+    fft();                                              \
+  }
+
+void main() {
+  const uint i = min(gl_GlobalInvocationID.x, pc.p - 1);  // all lanes active: X stays uniform
+  const uint tok0 = gl_WorkGroupID.y * kTokens;
+  vec2 acc[kTokens * kH];
+#ifdef GLU
+  vec2 acc2[kTokens * kH];
+#endif
+  // Every loop that indexes a private array is unrolled: an array index that is not a constant
+  // after specialization becomes a ladder of branches (or scratch memory) in the driver.
+  [[unroll]] for (uint a = 0; a < kTokens * kH; ++a) {
+    acc[a] = vec2(0.0);
+#ifdef GLU
+    acc2[a] = vec2(0.0);
+#endif
+  }
+
+  // One input block: its transform for each token, then every pair of this row's spectra is
+  // loaded once and used for every token.
+#define BODY(J)                                                                        \
+  {                                                                                     \
+    vec2 xp[kTokens * kH];                                                              \
+    [[unroll]] for (uint t = 0; t < kTokens; ++t) {                                     \
+      transform_input(tok0 + t, (J));                                                   \
+      xp[t * kH] = vec2(fa[0].x, fa[kH].x);                                             \
+      [[unroll]] for (uint h = 1; h < kH; ++h) xp[t * kH + h] = fa[h];                  \
+    }                                                                                   \
+    [[unroll]] for (uint h = 0; h < kH; ++h) {                                          \
+      const vec2 w = pair(i, (J), h);                                                   \
+      [[unroll]] for (uint t = 0; t < kTokens; ++t)                                     \
+        acc[t * kH + h] += h == 0 ? w * xp[t * kH] : cmul(w, xp[t * kH + h]);           \
+      GLU_BODY(J)                                                                       \
+    }                                                                                   \
+  }
+#ifdef GLU
+#define GLU_BODY(J)                                                                  \
+  {                                                                                   \
+    const vec2 w2 = pair2(i, (J), h);                                                 \
+    [[unroll]] for (uint t = 0; t < kTokens; ++t)                                     \
+      acc2[t * kH + h] += h == 0 ? w2 * xp[t * kH] : cmul(w2, xp[t * kH + h]);        \
+  }
+#else
+#define GLU_BODY(J)
+#endif
+
+#ifdef X_UNIFORM
+  // llvmpipe loads a uniform-buffer element once for all lanes only at a constant offset: with
+  // the loop over blocks unrolled (small q * B), every X offset is one (see linear_q.comp).
+  if (kUnroll) {
+    [[unroll]] for (uint j = 0; j < kQ; ++j) BODY(j)
+  } else
+#endif
+  for (uint j = 0; j < pc.q; ++j) BODY(j)
+
+  if (gl_GlobalInvocationID.x >= pc.p) return;
+  [[unroll]] for (uint t = 0; t < kTokens; ++t) {
+    const uint tok = tok0 + t;
+    if (tok >= pc.T) break;
+    float v[kB];
+    INVERSE_TRANSFORM(acc, t * kH)
+    [[unroll]] for (uint k = 0; k < kB; ++k) v[k] = fa[k].x;
+#ifdef GLU
+    INVERSE_TRANSFORM(acc2, t * kH)
+#endif
+    [[unroll]] for (uint r = 0; r < kB; ++r) {
+      const uint o = i * kB + r;
+      if (o >= pc.m) break;
+      const uint idx = tok * pc.y_stride + pc.y_offset + o;
+#ifdef GLU
+      const float g = v[r];
+      y[idx] = g / (1.0 + exp(-g)) * fa[r].x;  // as silu_mul.comp
+#else
+      y[idx] = (pc.accumulate != 0 ? y[idx] : 0.0) + v[r];
+#endif
+    }
+  }
+}
