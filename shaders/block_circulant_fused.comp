@@ -101,9 +101,11 @@ vec2 cmul(vec2 a, vec2 b) { return vec2(a.x * b.x - a.y * b.y, a.x * b.y + a.y *
 vec2 fa[kB];
 
 // In-place radix-2 decimation-in-time FFT of fa (forward, e^{-2 pi i k n / B}), naturally
-// ordered in and out.  Fully unrolled after specialization, so the permutation is register
-// renaming and the twiddles fold to constants; the ones that are 1 or -i are applied without
-// multiplying.
+// ordered in and out.  Each loop is flat (no loop inside another): the driver unrolls a loop only
+// once every loop inside it is gone, so nested stage/group/butterfly loops would stay loops and
+// every fa[] index would be dynamic (scratch memory, per lane).  Unrolled, the permutation is
+// register renaming and the twiddles fold to constants; the ones that are 1 or -i are applied
+// without multiplying.
 void fft() {
   [[unroll]] for (uint k = 0; k < kB; ++k) {
     const uint r = bitfieldReverse(k) >> (32u - kLogB);
@@ -113,24 +115,23 @@ void fft() {
       fa[r] = tmp;
     }
   }
-  [[unroll]] for (uint st = 1; st <= kLogB; ++st) {
+  // Butterfly b of stage st (1-based): group b / half_len, offset jj = b % half_len.
+  [[unroll]] for (uint n = 0; n < kLogB * kH; ++n) {
+    const uint st = n / kH + 1, b = n % kH;
     const uint len = 1u << st, half_len = len / 2;
-    [[unroll]] for (uint k0 = 0; k0 < kB; k0 += len) {
-      [[unroll]] for (uint jj = 0; jj < half_len; ++jj) {
-        const vec2 u = fa[k0 + jj], v = fa[k0 + jj + half_len];
-        vec2 t;
-        if (jj == 0) {
-          t = v;
-        } else if (4 * jj == len) {
-          t = vec2(v.y, -v.x);  // times -i
-        } else {
-          const float th = -6.283185307179586 * float(jj) / float(len);
-          t = cmul(vec2(cos(th), sin(th)), v);  // constants once unrolled
-        }
-        fa[k0 + jj] = u + t;
-        fa[k0 + jj + half_len] = u - t;
-      }
+    const uint jj = b % half_len, lo = (b / half_len) * len + jj, hi = lo + half_len;
+    const vec2 u = fa[lo], v = fa[hi];
+    vec2 t;
+    if (jj == 0) {
+      t = v;
+    } else if (4 * jj == len) {
+      t = vec2(v.y, -v.x);  // times -i
+    } else {
+      const float th = -6.283185307179586 * float(jj) / float(len);
+      t = cmul(vec2(cos(th), sin(th)), v);  // constants once unrolled
     }
+    fa[lo] = u + t;
+    fa[hi] = u - t;
   }
 }
 

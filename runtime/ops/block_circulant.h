@@ -1,7 +1,7 @@
 // BlockCirculantLinear: Y (+)= W_c X for a block-circulant W_c
 // (runtime/compress/block_circulant.h), on the device.  Three paths:
 //   fused   one dispatch, every FFT in registers (runtime/ops/block_circulant_fused.h): for
-//           power-of-two B from 2 to 32; record_circulant_glu runs gate, up and the SiLU
+//           power-of-two B from 2 to 64; record_circulant_glu runs gate, up and the SiLU
 //           product of a gated MLP in one dispatch.
 //   FFT     pack X into blocks -> VkFFT R2C -> frequency-domain multiply-accumulate with the weight
 //           spectra (computed once, on the host, when the layer is made) -> VkFFT C2R -> unpack

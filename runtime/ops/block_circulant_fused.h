@@ -1,10 +1,7 @@
 // block_circulant_fused: a block-circulant projection in one dispatch, every FFT in registers
 // (shaders/block_circulant_fused.comp): Y (+)= W_c X, or the gated MLP's first half
 // H = silu(W_gate X) * (W_up X) from two such matrices that share the input's transforms.  For
-// power-of-two block sizes from 2 to kFusedMaxBlock: every FFT is unrolled into straight-line
-// code, and lavapipe's compiler (Mesa 22.3's NIR passes) takes 0.1-0.3 s for such a pipeline at
-// B <= 32 but 40-170 s at B = 64 and minutes at 256, so larger blocks keep the VkFFT and direct
-// paths.  The weights are the packed spectra
+// power-of-two block sizes from 2 to kFusedMaxBlock.  The weights are the packed spectra
 // (compress::packed_spectra) in f32, f16 or an 8-bit form (per 32 values of a row, an f16 scale
 // and signed bytes; quantize_fused_q8).  Test: tests/ops/block_circulant_fused_test.cpp.
 #pragma once
@@ -26,7 +23,9 @@ namespace bcvk::ops {
 enum class CirculantWeights { kF32, kF16, kQ8 };
 const char* circulant_weights_name(CirculantWeights w);
 
-constexpr uint32_t kFusedMaxBlock = 32;
+// Past 64 the unrolled FFTs give wrong results on lavapipe (6% relative error at 128 and 256,
+// against the double reference) and take minutes to compile: larger blocks keep the VkFFT path.
+constexpr uint32_t kFusedMaxBlock = 64;
 // Whether the fused kernel takes block size B.
 bool fused_block_supported(uint32_t B);
 
