@@ -138,8 +138,8 @@ Variant bench_variant(vk::Context& ctx, const loaders::LlamaModelFile& file, con
                                  }));
     for (const auto& pc : patch->path_choices())
       std::fprintf(stderr,
-                   "B=%u %ux%u: %s path (fused %.2f ms, FFT %.2f ms, direct %.2f ms for 1 + 8 "
-                   "tokens)\n",
+                   "B=%u %ux%u: %s path (ms per decoded token + per prefill token: fused %.2f, "
+                   "FFT %.2f, direct %.2f)\n",
                    pc.block, pc.rows, pc.cols, ops::circulant_path_name(pc.path), pc.fused_ms,
                    pc.fft_ms, pc.direct_ms);
     v.mlp_parameters = patch->stats().student_mlp_parameters();

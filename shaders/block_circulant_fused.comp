@@ -39,21 +39,25 @@ layout(push_constant) uniform Push {
   uint accumulate; // plain: Y += W X
 } pc;
 
+// Every row i (one block row's q blocks) starts on a 16-byte boundary and is read in 16-byte
+// words: with the loop over blocks unrolled, neighbouring pairs come from one load (a per-lane
+// load is the costly instruction on CPU devices).
 #if defined(WEIGHT_Q8)
-// Per row i: q*B values as signed bytes, four to a word, then scales.
-layout(std430, binding = 0) readonly buffer S { uint s[]; };
+// Rows of q*B signed bytes, then every row's scales (one f16 per 32 values), both padded to
+// 16 bytes a row.
+layout(std430, binding = 0) readonly buffer S { uvec4 s[]; };
 #ifdef GLU
-layout(std430, binding = 3) readonly buffer S2 { uint s2[]; };
+layout(std430, binding = 3) readonly buffer S2 { uvec4 s2[]; };
 #endif
 #elif defined(WEIGHT_F16)
-layout(std430, binding = 0) readonly buffer S { uint s[]; };  // [p][q][kH] f16 pairs
+layout(std430, binding = 0) readonly buffer S { uvec4 s[]; };  // rows of q*B/2 f16 pairs
 #ifdef GLU
-layout(std430, binding = 3) readonly buffer S2 { uint s2[]; };
+layout(std430, binding = 3) readonly buffer S2 { uvec4 s2[]; };
 #endif
 #else
-layout(std430, binding = 0) readonly buffer S { vec2 s[]; };  // [p][q][kH]
+layout(std430, binding = 0) readonly buffer S { vec4 s[]; };  // rows of q*B/2 pairs
 #ifdef GLU
-layout(std430, binding = 3) readonly buffer S2 { vec2 s2[]; };
+layout(std430, binding = 3) readonly buffer S2 { vec4 s2[]; };
 #endif
 #endif
 
@@ -68,26 +72,33 @@ float xval(uint t, uint idx) {
 #endif
 layout(std430, binding = 2) buffer Y { float y[]; };
 
-// Pair h of block (i, j) of a spectra buffer.  Q8: the row's values are bytes, row i starts at
-// word i * row_words; its scales follow all p rows, one f16 per 32 values (two per word).
+// Pair h of block (i, j) of a spectra buffer.
 #if defined(WEIGHT_Q8)
-uint q8_row_words() { return (pc.q * kB + 3) / 4; }
-uint q8_scale_words() { return (pc.q * kB + 63) / 64; }
+uint row_vec4s() { return (pc.q * kB + 15) / 16; }
+uint scale_vec4s() { return (pc.q * kB + 255) / 256; }
 #define DEFINE_PAIR(NAME, BUF)                                                              \
   vec2 NAME(uint i, uint j, uint h) {                                                      \
     const uint v = j * kB + 2 * h; /* value index in the row; pairs never straddle a word */ \
-    const uint w = BUF[i * q8_row_words() + v / 4] >> (8 * (v % 4));                       \
+    const uint w = BUF[i * row_vec4s() + v / 16][(v / 4) % 4] >> (8 * (v % 4));            \
     const vec2 q = vec2(float(int(w << 24) >> 24), float(int(w << 16) >> 24));             \
     const uint g = v / 32;                                                                  \
-    const vec2 sc = unpack_half2(BUF[pc.p * q8_row_words() + i * q8_scale_words() + g / 2]); \
+    const uvec4 sv = BUF[pc.p * row_vec4s() + i * scale_vec4s() + g / 8];                   \
+    const vec2 sc = unpack_half2(sv[(g / 2) % 4]);                                          \
     return q * ((g & 1u) != 0 ? sc.y : sc.x);                                               \
   }
 #elif defined(WEIGHT_F16)
-#define DEFINE_PAIR(NAME, BUF) \
-  vec2 NAME(uint i, uint j, uint h) { return unpack_half2(BUF[(i * pc.q + j) * kH + h]); }
+#define DEFINE_PAIR(NAME, BUF)                                                 \
+  vec2 NAME(uint i, uint j, uint h) {                                         \
+    const uint w = j * kH + h;                                                 \
+    return unpack_half2(BUF[i * ((pc.q * kH + 3) / 4) + w / 4][w % 4]);        \
+  }
 #else
-#define DEFINE_PAIR(NAME, BUF) \
-  vec2 NAME(uint i, uint j, uint h) { return BUF[(i * pc.q + j) * kH + h]; }
+#define DEFINE_PAIR(NAME, BUF)                                       \
+  vec2 NAME(uint i, uint j, uint h) {                               \
+    const uint w = j * kH + h;                                       \
+    const vec4 v = BUF[i * ((pc.q * kH + 1) / 2) + w / 2];           \
+    return (w % 2) == 0 ? v.xy : v.zw;                               \
+  }
 #endif
 DEFINE_PAIR(pair, s)
 #ifdef GLU

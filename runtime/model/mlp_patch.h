@@ -110,7 +110,8 @@ class MlpPatch {
   struct PathChoice {
     uint32_t block, rows, cols;
     ops::CirculantPath path;
-    // Median of T = 1 plus T = 8 calls, wall clock; NaN for a path that does not take B.
+    // Wall-clock ms of one decoded token plus one token of an 8-token call (medians of 3); NaN
+    // for a path that does not take B.
     double fft_ms, direct_ms, fused_ms;
   };
   const std::vector<PathChoice>& path_choices() const { return choices_; }

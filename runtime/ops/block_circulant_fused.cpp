@@ -32,11 +32,12 @@ namespace {
 
 constexpr uint32_t kQ8Group = 32;  // values per scale
 
+// Rows (and each row's scales) padded to 16 bytes: the kernel reads them in 16-byte words.
 uint32_t q8_row_words(uint32_t row_values) {
-  return (row_values + 3) / 4;
+  return (row_values + 15) / 16 * 4;
 }
 uint32_t q8_scale_words(uint32_t row_values) {
-  return (row_values + 2 * kQ8Group - 1) / (2 * kQ8Group);
+  return (row_values + 8 * kQ8Group - 1) / (8 * kQ8Group) * 4;
 }
 
 }  // namespace
@@ -91,16 +92,25 @@ vk::Buffer upload_fused_weights(vk::Context& ctx, const compress::BlockCirculant
     util::internal_error("the fused circulant kernel does not take B = " +
                          std::to_string(params.block));
   const std::vector<float> spectra = compress::packed_spectra(params);
+  const uint32_t rows = params.row_blocks(), row_values = params.col_blocks() * params.block;
   std::vector<uint32_t> words;
-  if (type == CirculantWeights::kF32) {
-    words.resize(spectra.size());
-    std::memcpy(words.data(), spectra.data(), spectra.size() * 4);
-  } else if (type == CirculantWeights::kF16) {
-    words.assign(spectra.size() / 2, 0);  // B even: whole words
-    for (size_t i = 0; i < spectra.size(); ++i)
-      words[i / 2] |= uint32_t(loaders::float_to_half(spectra[i])) << (16 * (i % 2));
+  if (type == CirculantWeights::kQ8) {
+    words = quantize_fused_q8(spectra, rows, row_values);
   } else {
-    words = quantize_fused_q8(spectra, params.row_blocks(), params.col_blocks() * params.block);
+    // Each row padded to 16 bytes (zeros), as the kernel reads it.
+    const bool half = type == CirculantWeights::kF16;
+    const uint32_t row_words = (half ? row_values / 2 : row_values);
+    const uint32_t padded = (row_words + 3) / 4 * 4;
+    words.assign(size_t(rows) * padded, 0);
+    for (uint32_t r = 0; r < rows; ++r)
+      for (uint32_t k = 0; k < row_values; ++k) {
+        const float v = spectra[size_t(r) * row_values + k];
+        uint32_t& w = words[size_t(r) * padded + (half ? k / 2 : k)];
+        if (half)
+          w |= uint32_t(loaders::float_to_half(v)) << (16 * (k % 2));
+        else
+          std::memcpy(&w, &v, 4);
+      }
   }
   vk::Buffer b(ctx.allocator(), words.size() * 4, vk::MemoryUse::kDevice,
                "circulant packed spectra");

@@ -36,8 +36,9 @@ struct FusedCirculantPush {
 static_assert(sizeof(FusedCirculantPush) == 40);
 
 // The 8-bit form of `values` laid out as rows of `row_values` (a row is one block row's q*B
-// packed-spectrum values): every row's values as signed bytes, four to a word, rows padded to a
-// whole word; then every row's scales, one f16 per 32 values, two to a word.  Value v of a row
+// packed-spectrum values): every row's values as signed bytes, four to a word, each row padded
+// to 16 bytes; then every row's scales, one f16 per 32 values, two to a word, each row's padded
+// to 16 bytes.  Value v of a row
 // is byte * scale[v / 32]; scale = max |v| / 127 of its 32 values, rounded to f16.
 std::vector<uint32_t> quantize_fused_q8(std::span<const float> values, uint32_t rows,
                                         uint32_t row_values);
@@ -45,7 +46,8 @@ std::vector<uint32_t> quantize_fused_q8(std::span<const float> values, uint32_t 
 std::vector<float> dequantize_fused_q8(std::span<const uint32_t> words, uint32_t rows,
                                        uint32_t row_values);
 
-// The fused kernel's weights of one matrix on the device.
+// The fused kernel's weights of one matrix on the device: rows of q*B values (f32, f16 pairs
+// or quantize_fused_q8), each padded to 16 bytes.
 vk::Buffer upload_fused_weights(vk::Context& ctx, const compress::BlockCirculant& params,
                                 CirculantWeights type);
 

@@ -115,14 +115,15 @@ class BlockCirculantFusedTest : public test::GpuTest {
     const vk::Buffer wg = ops::upload_fused_weights(ctx(), g, k.weights);
     const vk::Buffer wu = ops::upload_fused_weights(ctx(), u, k.weights);
     // Exactly the parameter count: B values per block, 2 bytes each in f16; 8-bit adds scales.
-    const uint64_t values = uint64_t(g.row_blocks()) * g.col_blocks() * k.B;
-    // 8-bit: per row of q*B values, the bytes in whole words and one f16 scale per 32 values
-    // in whole words.
+    // Per row of q*B values padded to 16 bytes: 4 or 2 bytes a value, or 1 and, in a second
+    // 16-byte-padded row, one f16 scale per 32 values.
     const uint64_t row = uint64_t(g.col_blocks()) * k.B;
-    const uint64_t want_bytes = k.weights == CirculantWeights::kF32 ? values * 4
+    auto pad16 = [](uint64_t b) { return (b + 15) / 16 * 16; };
+    const uint64_t want_bytes = k.weights == CirculantWeights::kF32
+                                    ? g.row_blocks() * pad16(row * 4)
                                 : k.weights == CirculantWeights::kF16
-                                    ? values * 2
-                                    : g.row_blocks() * ((row + 3) / 4 + (row + 63) / 64) * 4;
+                                    ? g.row_blocks() * pad16(row * 2)
+                                    : g.row_blocks() * (pad16(row) + pad16((row + 31) / 32 * 2));
     EXPECT_EQ(wg.size(), want_bytes);
 
     ops::FusedCirculantArgs a;
@@ -236,7 +237,7 @@ TEST_F(BlockCirculantFusedTest, TokensPerInvocation) {
     EXPECT_LE(run({48, 40, 8, 11, CirculantWeights::kF16, true, false, tokens}), 1e-3);
 }
 
-// The 8-bit form, by hand: one row of 40 values (two groups: 32 and 8).
+// The 8-bit form, by hand: one row of 40 values (two groups: 32 and 8), padded to 16 bytes.
 TEST(FusedQ8, HandMadeRow) {
   std::vector<float> v(40, 0.f);
   v[0] = 1.27f;    // the first group's largest: scale 0.01, byte 127
@@ -245,14 +246,15 @@ TEST(FusedQ8, HandMadeRow) {
   v[32] = -2.0f;   // the second group's largest: scale 2/127, byte -127
   v[39] = 0.5f;    // byte 32 (31.75 rounds up)
   const std::vector<uint32_t> w = ops::quantize_fused_q8(v, 1, 40);
-  ASSERT_EQ(w.size(), 10u + 1u);  // 40 bytes in 10 words, 2 scales in one word
+  ASSERT_EQ(w.size(), 12u + 4u);  // 40 bytes padded to 48, 2 scales padded to 16 bytes
   EXPECT_EQ(w[0] & 0xffu, 127u);
   EXPECT_EQ((w[0] >> 8) & 0xffu, uint32_t(uint8_t(int8_t(-50))));
   EXPECT_EQ(w[7] >> 24, 0u);
   EXPECT_EQ(w[8] & 0xffu, uint32_t(uint8_t(int8_t(-127))));
   EXPECT_EQ(w[9] >> 24, 32u);
-  EXPECT_EQ(w[10] & 0xffffu, loaders::float_to_half(0.01f));
-  EXPECT_EQ(w[10] >> 16, loaders::float_to_half(2.0f / 127));
+  EXPECT_EQ(w[10], 0u);  // padding
+  EXPECT_EQ(w[12] & 0xffffu, loaders::float_to_half(0.01f));
+  EXPECT_EQ(w[12] >> 16, loaders::float_to_half(2.0f / 127));
   const std::vector<float> back = ops::dequantize_fused_q8(w, 1, 40);
   EXPECT_NEAR(back[0], 1.27f, 1e-3);
   EXPECT_NEAR(back[1], -0.5f, 1e-3);

@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""Renders docs/data/students/*.json (bcvk bench records, scripts/reproduce/students-speed.sh)
+as the Markdown table the README and docs/PERFORMANCE.md show: per variant the median over the
+rounds of prefill and decode tokens/s, each round's ratio to the dense run of the same round
+(median over rounds), dispatches per decode step and per layer's MLP.  Usage:
+  python3 scripts/students-table.py docs/data/students"""
+import json
+import pathlib
+import statistics
+import sys
+
+ORDER = [
+    ("dense", "dense model (native Q4_1)"),
+    ("last8-b4", "last 8 layers, B = 4 (compressed, f16)"),
+    ("all-b16", "every layer, B = 16 (compressed, f16)"),
+    ("all-b64", "every layer, B = 64 (compressed, f16)"),
+    ("patched-b64", "`--patch all:gate,up,down:64` (one process, f32)"),
+]
+
+
+def main(folder):
+    runs = {}
+    for path in sorted(pathlib.Path(folder).glob("*-r*.json")):
+        name, _, rnd = path.stem.rpartition("-r")
+        rec = json.loads(path.read_text())
+        # A patched bench holds the dense run first and the patched one second.
+        variant = rec["variants"][-1]
+        runs.setdefault(name, {})[int(rnd)] = (variant, rec["variants"][0])
+    dense = runs["dense"]
+    print("| variant | prefill tok/s | decode tok/s | prefill vs dense | decode vs dense "
+          "| dispatches per decode step | per layer's MLP |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for key, label in ORDER:
+        if key not in runs:
+            continue
+        rows = runs[key]
+        pre = [v["prefill_tokens_per_s"] for v, _ in rows.values()]
+        dec = [v["decode_tokens_per_s"] for v, _ in rows.values()]
+        # Ratios against the dense run of the same round (the patched run has its own dense).
+        ref = {r: (d if key == "patched-b64" else dense[r][0]) for r, (_, d) in rows.items()}
+        rp = [rows[r][0]["prefill_tokens_per_s"] / ref[r]["prefill_tokens_per_s"] for r in rows]
+        rd = [rows[r][0]["decode_tokens_per_s"] / ref[r]["decode_tokens_per_s"] for r in rows]
+        v = next(iter(rows.values()))[0]
+        print(f"| {label} | {statistics.median(pre):.2f} | {statistics.median(dec):.2f} "
+              f"| {statistics.median(rp):.2f}x | {statistics.median(rd):.2f}x "
+              f"| {v.get('decode_commands_per_token', 0)} "
+              f"| {v.get('mlp_dispatches_per_layer_decode', 0):.1f} |")
+    print(f"\n{len(dense)} interleaved rounds, `bcvk bench --reps 3 --prompt-tokens 64 "
+          f"--decode-tokens 16`; device: {next(iter(dense.values()))[0] and ''}"
+          f"{json.loads(next(pathlib.Path(folder).glob('dense-r*.json')).read_text())['device']['name']}.")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "docs/data/students")
