@@ -45,9 +45,10 @@ def main(folder):
               f"| {statistics.median(rp):.2f}x | {statistics.median(rd):.2f}x "
               f"| {v.get('decode_commands_per_token', 0)} "
               f"| {v.get('mlp_dispatches_per_layer_decode', 0):.1f} |")
-    print(f"\n{len(dense)} interleaved rounds, `bcvk bench --reps 3 --prompt-tokens 64 "
-          f"--decode-tokens 16`; device: {next(iter(dense.values()))[0] and ''}"
-          f"{json.loads(next(pathlib.Path(folder).glob('dense-r*.json')).read_text())['device']['name']}.")
+    device = json.loads(next(pathlib.Path(folder).glob("dense-r*.json")).read_text())["device"]
+    print(f"\nMedians over {len(dense)} interleaved round(s) of `bcvk bench --reps 3 "
+          f"--prompt-tokens 64 --decode-tokens 16`, one process per row; ratios against the "
+          f"dense run of the same round; device {device['name']}.")
 
 
 if __name__ == "__main__":

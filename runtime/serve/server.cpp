@@ -20,6 +20,11 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
+// Text from a request (its path) or from the model (a generation cut inside a multi-byte
+// character) may be invalid UTF-8: serialized with U+FFFD in place of the bad bytes, never an
+// exception (which escaped a handler and aborted the server).
+constexpr auto kInvalidUtf8 = json::error_handler_t::replace;
+
 json error_body(const ApiError& e) {
   json err = {{"message", e.message}, {"type", e.type}};
   err["param"] = e.param.empty() ? json(nullptr) : json(e.param);
@@ -48,7 +53,8 @@ double number(const json& body, const char* name, double fallback, double lo, do
   const double x = v->get<double>();
   if (!std::isfinite(x) || x < lo || x > hi || (lo_open && x == lo))
     throw bad(name, std::string("'") + name + "' is " + v->dump() + "; it must be in " +
-                        (lo_open ? "(" : "[") + json(lo).dump() + ", " + json(hi).dump() + "]");
+                        (lo_open ? "(" : "[") + json(lo).dump(-1, ' ', false, kInvalidUtf8) + ", " +
+                        json(hi).dump(-1, ' ', false, kInvalidUtf8) + "]");
   return x;
 }
 
@@ -311,9 +317,9 @@ void Server::routes() {
     stats.start = clock::now();
     if (draining_ && req.path != "/health") {
       res.status = 503;
-      res.set_content(
-          error_body({503, "the server is shutting down", "server_error", "", ""}).dump(),
-          "application/json");
+      res.set_content(error_body({503, "the server is shutting down", "server_error", "", ""})
+                          .dump(-1, ' ', false, kInvalidUtf8),
+                      "application/json");
       return httplib::Server::HandlerResponse::Handled;
     }
     if (!o_.api_key.empty() && req.path.rfind("/v1/", 0) == 0 &&
@@ -321,7 +327,7 @@ void Server::routes() {
       res.status = 401;
       res.set_content(error_body({401, "missing or wrong API key (Authorization: Bearer ...)",
                                   "invalid_request_error", "", "invalid_api_key"})
-                          .dump(),
+                          .dump(-1, ' ', false, kInvalidUtf8),
                       "application/json");
       return httplib::Server::HandlerResponse::Handled;
     }
@@ -334,7 +340,7 @@ void Server::routes() {
     e.message = res.status == 404   ? "no route " + req.method + " " + req.path
                 : res.status == 413 ? "the request body is larger than the server accepts"
                                     : "HTTP " + std::to_string(res.status);
-    res.set_content(error_body(e).dump(), "application/json");
+    res.set_content(error_body(e).dump(-1, ' ', false, kInvalidUtf8), "application/json");
   });
   h.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
     if (!stats.logged)
@@ -343,13 +349,15 @@ void Server::routes() {
   });
 
   h.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(json{{"status", draining_ ? "shutting_down" : "ok"}}.dump(),
-                    "application/json");
+    res.set_content(
+        json{{"status", draining_ ? "shutting_down" : "ok"}}.dump(-1, ' ', false, kInvalidUtf8),
+        "application/json");
   });
   h.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
     json m = {{"id", engine_.name()}, {"object", "model"}, {"created", 0}, {"owned_by", "bcvk"}};
-    res.set_content(json{{"object", "list"}, {"data", json::array({m})}}.dump(),
-                    "application/json");
+    res.set_content(
+        json{{"object", "list"}, {"data", json::array({m})}}.dump(-1, ' ', false, kInvalidUtf8),
+        "application/json");
   });
 
   auto generate = [this](bool chat) {
@@ -379,7 +387,7 @@ void Server::routes() {
                                {"model", model},
                                {"choices", json::array({choice})},
                                {"usage", usage(r)}}
-                              .dump(),
+                              .dump(-1, ' ', false, kInvalidUtf8),
                           "application/json");
           return;
         }
@@ -402,7 +410,7 @@ void Server::routes() {
                         {"choices", json::array({c})}};
           };
           auto send = [&](const json& j) {
-            const std::string s = "data: " + j.dump() + "\n\n";
+            const std::string s = "data: " + j.dump(-1, ' ', false, kInvalidUtf8) + "\n\n";
             return sink.write(s.data(), s.size());
           };
           // The stream's log line, however it ends (a client that went away included).
@@ -442,14 +450,16 @@ void Server::routes() {
         });
       } catch (const ApiError& e) {
         res.status = e.status;
-        res.set_content(error_body(e).dump(), "application/json");
+        res.set_content(error_body(e).dump(-1, ' ', false, kInvalidUtf8), "application/json");
       } catch (const std::invalid_argument& e) {
         res.status = 400;
-        res.set_content(error_body(bad("", e.what())).dump(), "application/json");
+        res.set_content(error_body(bad("", e.what())).dump(-1, ' ', false, kInvalidUtf8),
+                        "application/json");
       } catch (const std::exception& e) {
         res.status = 500;
-        res.set_content(error_body({500, e.what(), "server_error", "", ""}).dump(),
-                        "application/json");
+        res.set_content(
+            error_body({500, e.what(), "server_error", "", ""}).dump(-1, ' ', false, kInvalidUtf8),
+            "application/json");
       }
     };
   };

@@ -8,6 +8,7 @@ error object (and the next good request still served), API keys, a client that d
 mid-stream cancels its generation, and SIGTERM finishes in-flight work and exits 0.
 """
 import http.client
+import socket
 import json
 import os
 import re
@@ -109,6 +110,34 @@ class ServeTest(unittest.TestCase):
         self.assertEqual((status, body), (200, {"status": "ok"}))
         models = self.server.client().models.list()
         self.assertEqual([m.id for m in models.data], [os.path.basename(MODEL)])
+
+    def test_invalid_utf8_in_a_path_is_a_404_not_a_crash(self):
+        # Issue 30, class 1: one unauthenticated GET whose percent-decoded path is not UTF-8
+        # aborted the server (the 404's JSON could not be serialized).
+        for path in ("/%FF", "/v1/%C3", "/%ED%A0%80x", "/%FE%FF%80%80"):
+            with self.subTest(path):
+                with socket.create_connection(("127.0.0.1", self.server.port), timeout=60) as c:
+                    c.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                              .encode())
+                    reply = b""
+                    while chunk := c.recv(65536):
+                        reply += chunk
+                head, _, body = reply.partition(b"\r\n\r\n")
+                self.assertTrue(head.startswith(b"HTTP/1.1 404"), head)
+                self.assertIn("no route GET", json.loads(body)["error"]["message"])
+                status, _ = raw(self.server, "GET", "/health")
+                self.assertEqual(status, 200)
+
+    def test_generation_cut_inside_a_character_still_answers(self):
+        # Issue 30, class 2: max_tokens reached after the first byte of an emoji or a CJK
+        # character made the reply unserializable (a 500, the text lost).  Every cut must answer.
+        for prompt in ("Write three smiling face emojis: ", "用中文写一句问候："):
+            for n in range(1, 5):
+                with self.subTest(prompt=prompt, max_tokens=n):
+                    body = {"prompt": prompt, "max_tokens": n, "temperature": 0}
+                    status, reply = raw(self.server, "POST", "/v1/completions", json.dumps(body))
+                    self.assertEqual(status, 200, reply)
+                    self.assertIsInstance(reply["choices"][0]["text"], str)
 
     def test_chat_greedy_equals_bcvk_generate(self):
         prompt = "What is the capital of France?"

@@ -50,7 +50,9 @@ TEST(SpirvReflection, PushConstantBlocksMatchTheOpsStructs) {
       {"silu_mul", sizeof(ops::SiluMulPush)},
       {"argmax", sizeof(ops::ArgmaxPush)},
       {"block_circulant_freq_f16", sizeof(ops::BlockCirculantPush)},
-      {"block_circulant_direct_f16", sizeof(ops::BlockCirculantPush)}};
+      {"block_circulant_direct_f16", sizeof(ops::BlockCirculantPush)},
+      {"block_circulant_fused_glu_q8_ux", sizeof(ops::FusedCirculantPush)},
+      {"block_circulant_fused", sizeof(ops::FusedCirculantPush)}};
   for (const auto& [name, bytes] : want) {
     ASSERT_NE(shaders::find(name), nullptr) << name;
     EXPECT_EQ(vk::spirv_push_constant_bytes(shaders::find(name)->words), bytes) << name;
@@ -67,8 +69,8 @@ TEST_F(KernelTest, APushSizeThatDiffersFromTheShaderIsRefused) {
   }
 }
 
-// Descriptor types come from the SPIR-V: decode's X_UNIFORM variants bind X as a uniform buffer,
-// everything else binds storage buffers.
+// Descriptor types come from the SPIR-V: decode's X_UNIFORM variants (linear_q's and the fused
+// block-circulant kernel's) bind X as a uniform buffer, everything else binds storage buffers.
 TEST(SpirvReflection, BindingTypesFollowTheShader) {
   using T = std::vector<VkDescriptorType>;
   const T ssbo3 = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
@@ -81,7 +83,10 @@ TEST(SpirvReflection, BindingTypesFollowTheShader) {
   for (const auto& sh : shaders::all())
     for (auto t : vk::spirv_binding_types(sh.words))
       uniform += t == VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER;
-  EXPECT_EQ(uniform, 11u);  // one per block type's _rows_ux variant
+  EXPECT_EQ(vk::spirv_binding_types(shaders::find("block_circulant_fused_f16_ux")->words), ux);
+  // One per block type's _rows_ux variant (11) and per fused circulant _ux variant (2 forms x 3
+  // weight types).
+  EXPECT_EQ(uniform, 11u + 6u);
 }
 
 TEST(SpirvReflection, RejectsGarbage) {
