@@ -467,8 +467,30 @@ void Server::routes() {
   h.Post("/v1/completions", generate(false));
 }
 
-void Server::log_request(const std::string& method, const std::string& path, int status) {
+namespace {
+
+// A request's method and path as the log shows them: bytes outside printable ASCII (CR, LF, ESC,
+// invalid UTF-8 from percent-decoding) as \xHH, so a request can neither forge a log line nor
+// send terminal escapes, and the log stays valid text.
+std::string loggable(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += char(c);
+    } else {
+      char hex[5];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void Server::log_request(const std::string& raw_method, const std::string& raw_path, int status) {
   if (!o_.log) return;
+  const std::string method = loggable(raw_method), path = loggable(raw_path);
   const double s = std::chrono::duration<double>(clock::now() - stats.start).count();
   char line[512];
   if (stats.first_token_s >= 0)

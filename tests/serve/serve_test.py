@@ -117,8 +117,8 @@ class ServeTest(unittest.TestCase):
         for path in ("/%FF", "/v1/%C3", "/%ED%A0%80x", "/%FE%FF%80%80"):
             with self.subTest(path):
                 with socket.create_connection(("127.0.0.1", self.server.port), timeout=60) as c:
-                    c.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-                              .encode())
+                    c.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY}\r\n"
+                              "Connection: close\r\n\r\n".encode())
                     reply = b""
                     while chunk := c.recv(65536):
                         reply += chunk
@@ -127,6 +127,12 @@ class ServeTest(unittest.TestCase):
                 self.assertIn("no route GET", json.loads(body)["error"]["message"])
                 status, _ = raw(self.server, "GET", "/health")
                 self.assertEqual(status, 200)
+        # The log shows the bytes escaped: valid text, no raw control or invalid bytes.
+        deadline = time.time() + 10
+        while not any("/\\xff" in line for line in self.server.log) and time.time() < deadline:
+            time.sleep(0.1)
+        self.assertTrue(any("GET /\\xff 404" in line for line in self.server.log),
+                        self.server.log[-5:])
 
     def test_generation_cut_inside_a_character_still_answers(self):
         # Issue 30, class 2: max_tokens reached after the first byte of an emoji or a CJK
