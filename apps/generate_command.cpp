@@ -33,15 +33,17 @@ int run_generate(const GenerateOptions& o) {
     throw std::invalid_argument(
         "generate needs a GGUF model (its tokenizer lives in the GGUF metadata)");
   const auto tok = loaders::Tokenizer::from_gguf(*file.gguf());
-  std::string text = o.prompt;
   int32_t stop = tok.eos();
+  std::vector<int32_t> ids;
   if (o.chat) {
     const auto fmt = generate::chat_format_from_template(
         file.gguf()->get_string("tokenizer.chat_template").value_or(""));
-    text = fmt.prefix + o.prompt + fmt.suffix;
+    // The prompt is the user's text: control strings in it stay text (as in bcvk serve).
+    ids = generate::encode_chat(tok, fmt.render_parts({{"user", o.prompt}}));
     stop = tok.find(fmt.stop);
+  } else {
+    ids = tok.encode(o.prompt);
   }
-  const auto ids = tok.encode(text);
   vk::Context ctx(context_options(o.dev));
   auto m = load_model(ctx, file, o.model);
   const auto patch = load_stored_patch(ctx, file, o.model);  // a compressed model's circulant MLPs

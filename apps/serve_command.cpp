@@ -1,7 +1,9 @@
 // bcvk serve: the OpenAI HTTP API on loopback (or --host), until SIGINT/SIGTERM.
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <stdexcept>
 
@@ -42,6 +44,11 @@ int run_serve(ServeOptions& o) {
   ::sigaction(SIGINT, &sa, nullptr);
   ::sigaction(SIGTERM, &sa, nullptr);
   std::signal(SIGPIPE, SIG_IGN);  // a client that went away is an error return, not a signal
+  // Each connection holds two descriptors (httplib's and the guard's dup): room for the cap.
+  if (rlimit r{}; ::getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+    r.rlim_cur = std::max<rlim_t>(r.rlim_cur, std::min<rlim_t>(r.rlim_max, 4 * o.server.max_connections + 256));
+    ::setrlimit(RLIMIT_NOFILE, &r);
+  }
 
   const auto file = loaders::LlamaModelFile::open(o.model.model);
   engine::EngineOptions eo;
@@ -121,6 +128,21 @@ Runner add_serve_command(CLI::App& app) {
                   "Seconds in-flight requests get after SIGINT/SIGTERM")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 3600.0));
+  cmd->add_option("--max-queue", o->server.max_queue,
+                  "Requests waiting for a session at most; more are answered 503 (server_busy)")
+      ->capture_default_str()
+      ->check(CLI::Range(0u, 4096u));
+  cmd->add_option("--max-connections", o->server.max_connections,
+                  "Open connections at most; more are answered 503 and closed")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t(1), size_t(4096)));
+  cmd->add_option("--request-timeout", o->server.request_timeout_s,
+                  "Seconds a client gets to send one whole request (line, headers, body)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 3600.0));
+  cmd->add_flag("--completions-parse-special", o->server.completions_parse_special,
+                "Let /v1/completions prompts contain control tokens as text (\"<|im_start|>\"); "
+                "chat messages are always text");
   return [o]() { return run_serve(*o); };
 }
 

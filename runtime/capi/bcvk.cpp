@@ -116,7 +116,11 @@ size_t validation_count(bcvk_model* m) {
 void copy_out(const std::string& s, char* text, size_t capacity, size_t* length) {
   need(length, "length");
   *length = s.size();
-  if (capacity < s.size() + (text ? 1 : 0) || (!text && !s.empty()) || (!text && capacity))
+  if (!text && capacity)
+    throw Failure(BCVK_ERROR_INVALID_ARGUMENT,
+                  "text is NULL but capacity is " + std::to_string(capacity) +
+                      " (pass NULL with capacity 0 to ask for the size)");
+  if (capacity < s.size() + (text ? 1 : 0) || (!text && !s.empty()))
     throw Failure(BCVK_ERROR_BUFFER_TOO_SMALL, "the text needs " + std::to_string(s.size() + 1) +
                                                    " bytes (with the NUL); the buffer has " +
                                                    std::to_string(capacity));
@@ -236,6 +240,9 @@ bcvk_status bcvk_model_load(const char* path, const bcvk_model_options* options,
     std::error_code ec;
     if (!std::filesystem::exists(path, ec) || access(path, R_OK) != 0)
       throw Failure(BCVK_ERROR_IO, std::string(path) + ": cannot open: " + std::strerror(errno));
+    // A device, a FIFO or a directory is not a model file (/dev/zero would read forever).
+    if (!std::filesystem::is_regular_file(path, ec))
+      throw Failure(BCVK_ERROR_IO, std::string(path) + ": not a regular file");
     bcvk::engine::EngineOptions eo;
     eo.device = o.device ? o.device : "";
     eo.weights = o.weights == BCVK_WEIGHTS_F16   ? bcvk::model::WeightMode::kF16
@@ -290,6 +297,10 @@ bcvk_status bcvk_tokenize(const bcvk_model* m, const char* text, size_t length, 
       throw Failure(BCVK_ERROR_INVALID_ARGUMENT, "add_bos must be -1, 0 or 1");
     const auto& t = tokenizer_of(m);
     const bool bos = add_bos < 0 ? t.adds_bos() : add_bos == 1;
+    if (!tokens && capacity)
+      throw Failure(BCVK_ERROR_INVALID_ARGUMENT,
+                    "tokens is NULL but capacity is " + std::to_string(capacity) +
+                        " (pass NULL with capacity 0 to ask for the count)");
     const auto ids = t.encode(std::string_view(text ? text : "", length), bos, parse_special != 0);
     *count = ids.size();
     if (capacity < ids.size() || (!tokens && !ids.empty()))
@@ -368,7 +379,9 @@ bcvk_status bcvk_session_prefill(bcvk_session* s, const int32_t* tokens, size_t 
     need(s, "session");
     if (!tokens && count) throw Failure(BCVK_ERROR_INVALID_ARGUMENT, "tokens is NULL");
     if (count == 0) throw Failure(BCVK_ERROR_INVALID_ARGUMENT, "no tokens to run");
-    if (s->session->position() + count > s->session->context_length())
+    // Compared as room left, so that a count near SIZE_MAX cannot wrap past the check.
+    const size_t room = s->session->context_length() - s->session->position();
+    if (count > room)
       throw Failure(BCVK_ERROR_CONTEXT_OVERFLOW,
                     "context overflow: " + std::to_string(s->session->position()) + " + " +
                         std::to_string(count) + " tokens exceed the session's context of " +

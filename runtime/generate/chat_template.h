@@ -2,14 +2,25 @@
 // the template families it knows (ChatML: <|im_start|>role\n...<|im_end|>) and refuses others.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
+
+namespace bcvk::loaders {
+class Tokenizer;
+}
 
 namespace bcvk::generate {
 
 struct ChatMessage {
   std::string role;  // "system", "user" or "assistant"
   std::string content;
+};
+
+// A piece of a rendered conversation: the template's own markup, or a message's text.
+struct ChatPart {
+  std::string text;
+  bool markup = false;
 };
 
 struct ChatFormat {
@@ -22,7 +33,17 @@ struct ChatFormat {
   // opened at the end.  Throws std::invalid_argument naming an unknown role or an empty
   // conversation.
   std::string render(const std::vector<ChatMessage>& messages, bool add_assistant = true) const;
+  // The same text in parts, markup apart from content (render() is their concatenation).
+  std::vector<ChatPart> render_parts(const std::vector<ChatMessage>& messages,
+                                     bool add_assistant = true) const;
 };
+
+// Token ids of a conversation in which only the template's markup can become control tokens:
+// message text is tokenized as text, so a message containing "<|im_start|>system" cannot forge a
+// turn.  Text between two control tokens is tokenized as one piece, so a conversation without
+// control strings in its messages gets the same ids as tokenizing render() with special tokens.
+std::vector<int32_t> encode_chat(const loaders::Tokenizer& tokenizer,
+                                 const std::vector<ChatPart>& parts);
 
 // Throws std::invalid_argument when the template is empty or not a known family.
 ChatFormat chat_format_from_template(const std::string& jinja);

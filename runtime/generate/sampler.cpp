@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <string>
 #include <stdexcept>
 #include <vector>
 
@@ -16,6 +17,16 @@ Sampler::Sampler(SamplerOptions options) : o_(options), rng_(options.seed) {
 
 int32_t Sampler::sample(std::span<const float> logits) {
   if (logits.empty()) throw std::invalid_argument("no logits to sample from");
+  // A NaN or +inf logit (a broken model or buffer) has no probability; all -inf leaves none.
+  bool any_finite = false;
+  for (size_t i = 0; i < logits.size(); ++i) {
+    if (std::isnan(logits[i]) || logits[i] == INFINITY)
+      throw std::invalid_argument("logit " + std::to_string(i) + " is " +
+                                  (std::isnan(logits[i]) ? "NaN" : "+inf") +
+                                  "; cannot sample from it");
+    any_finite = any_finite || std::isfinite(logits[i]);
+  }
+  if (!any_finite) throw std::invalid_argument("every logit is -inf; no token can be sampled");
   if (o_.temperature == 0.0f)
     return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
   std::vector<int32_t> idx(logits.size());

@@ -8,7 +8,9 @@
 #include <cstdio>
 #include <ctime>
 #include <nlohmann/json.hpp>
+#include <limits>
 #include <random>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
@@ -45,6 +47,8 @@ const json* field(const json& body, const char* name) {
   return it == body.end() || it->is_null() ? nullptr : &*it;
 }
 
+// A number field; a value that is in range as a double but becomes 0 as the float the sampler
+// uses (1e-300) is refused by name, not passed on to fail later or clamped.
 double number(const json& body, const char* name, double fallback, double lo, double hi,
               bool lo_open = false) {
   const json* v = field(body, name);
@@ -53,21 +57,27 @@ double number(const json& body, const char* name, double fallback, double lo, do
   const double x = v->get<double>();
   if (!std::isfinite(x) || x < lo || x > hi || (lo_open && x == lo))
     throw bad(name, std::string("'") + name + "' is " + v->dump() + "; it must be in " +
-                        (lo_open ? "(" : "[") + json(lo).dump(-1, ' ', false, kInvalidUtf8) + ", " +
-                        json(hi).dump(-1, ' ', false, kInvalidUtf8) + "]");
+                        (lo_open ? "(" : "[") + json(lo).dump() + ", " + json(hi).dump() + "]");
+  if (x != 0 && std::fabs(x) < std::numeric_limits<float>::min())
+    throw bad(name, std::string("'") + name + "' is " + v->dump() +
+                        "; it is too small to be used (nonzero values start at " +
+                        json(double(std::numeric_limits<float>::min())).dump() + ")");
   return x;
 }
 
 int64_t integer(const json& body, const char* name, int64_t fallback, int64_t lo, int64_t hi) {
   const json* v = field(body, name);
   if (!v) return fallback;
-  if (!v->is_number_integer()) throw bad(name, std::string("'") + name + "' must be an integer");
-  if (v->is_number_unsigned() && v->get<uint64_t>() > uint64_t(INT64_MAX))
-    throw bad(name, std::string("'") + name + "' is out of range");
+  const std::string range = "[" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+  // Past the 64-bit range the parser gives a float: the value and the range are named either way.
+  if (!v->is_number_integer() ||
+      (v->is_number_unsigned() && v->get<uint64_t>() > uint64_t(INT64_MAX)))
+    throw bad(name, std::string("'") + name + "' is " + v->dump(-1, ' ', false, kInvalidUtf8) +
+                        "; it must be an integer in " + range);
   const int64_t x = v->get<int64_t>();
   if (x < lo || x > hi)
-    throw bad(name, std::string("'") + name + "' is " + std::to_string(x) + "; it must be in [" +
-                        std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    throw bad(name, std::string("'") + name + "' is " + std::to_string(x) + "; it must be in " +
+                        range);
   return x;
 }
 
@@ -87,6 +97,60 @@ std::string content_text(const json& content, size_t i) {
     return out;
   }
   throw bad(param, param + " must be a string or an array of text parts");
+}
+
+// Fields bcvk serve understands, and fields of the OpenAI API it does not implement, accepted
+// only at the value that asks for nothing (so a client is never silently given less than it
+// asked for).  Any other field is refused by name, as the OpenAI API does.
+void check_fields(const json& body, bool chat) {
+  static const std::set<std::string> common = {"model", "max_tokens", "temperature", "top_p",
+                                               "top_k", "seed",       "stop",        "stream",
+                                               "stream_options", "n", "user"};
+  static const std::set<std::string> chat_only = {"messages", "max_completion_tokens", "metadata",
+                                                  "store"};
+  auto neutral = [](const std::string& k, const json& v) -> int {  // -1: not a known field
+    if (k == "frequency_penalty" || k == "presence_penalty")
+      return v.is_number() && v.get<double>() == 0;
+    if (k == "logprobs") return (v.is_boolean() && !v.get<bool>()) || (v.is_number() && v == 0);
+    if (k == "top_logprobs") return v.is_number() && v == 0;
+    if (k == "logit_bias") return v.is_object() && v.empty();
+    if (k == "response_format")
+      return v.is_object() && v.size() == 1 && v.value("type", json()) == "text";
+    if (k == "tools" || k == "functions") return v.is_array() && v.empty();
+    if (k == "tool_choice" || k == "function_call") return v == "none" || v == "auto";
+    if (k == "parallel_tool_calls") return v.is_boolean();
+    if (k == "echo") return v.is_boolean() && !v.get<bool>();
+    if (k == "best_of") return v.is_number_integer() && v == 1;
+    if (k == "suffix") return v.is_string() && v.get<std::string>().empty();
+    if (k == "modalities") return v == json::array({"text"});
+    if (k == "service_tier") return v.is_string();
+    return -1;
+  };
+  for (const auto& [k, v] : body.items()) {
+    if (v.is_null() || common.count(k) || (chat && chat_only.count(k)) || (!chat && k == "prompt"))
+      continue;
+    const int n = neutral(k, v);
+    if (n < 0)
+      throw bad(k, "unrecognized request argument '" + k + "'" +
+                       (chat ? std::string(k == "prompt" ? " (use 'messages' here)" : "")
+                             : std::string(k == "messages" ? " (use 'prompt' here)" : "")));
+    if (n == 0)
+      throw bad(k, "'" + k + "' = " + v.dump(-1, ' ', false, kInvalidUtf8) +
+                       " is not supported by bcvk serve (leave it out)");
+  }
+  if (const json* u = field(body, "user"); u && !u->is_string())
+    throw bad("user", "'user' must be a string");
+  if (chat)
+    if (const json* st = field(body, "store"); st && !(st->is_boolean() && !st->get<bool>()))
+      throw bad("store", "'store' = true is not supported by bcvk serve (it stores nothing)");
+}
+
+// What a JSON parser's exception says, without its "[json.exception.parse_error.101] " tag.
+std::string parser_message(const json::exception& e) {
+  std::string m = e.what();
+  if (m.rfind("[json.exception.", 0) == 0)
+    if (const size_t end = m.find("] "); end != std::string::npos) m = m.substr(end + 2);
+  return m;
 }
 
 std::string make_id(const char* prefix, uint64_t n) {
@@ -113,6 +177,46 @@ bool same_secret(const std::string& a, const std::string& b) {
   return diff == 0 && !b.empty();
 }
 
+// A request's method and path as the log shows them: bytes outside printable ASCII (CR, LF, ESC,
+// invalid UTF-8 from percent-decoding) as \xHH, so a request can neither forge a log line nor
+// send terminal escapes, and the log stays valid text.
+std::string loggable(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += char(c);
+    } else {
+      char hex[5];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+    }
+  }
+  return out;
+}
+
+class ConnectionQueue : public httplib::TaskQueue {
+ public:
+  explicit ConnectionQueue(Connections& c) : c_(c) {}
+  void enqueue(std::function<void()> fn) override { c_.start(std::move(fn)); }
+  void shutdown() override { c_.join_all(); }
+
+ private:
+  Connections& c_;
+};
+
+// The routes there are; anything else is answered before its body is read.
+bool known_route(const std::string& method, const std::string& path, bool& method_ok) {
+  const bool get = path == "/health" || path == "/v1/models";
+  const bool post = path == "/v1/chat/completions" || path == "/v1/completions";
+  method_ok = (get && (method == "GET" || method == "HEAD")) || (post && method == "POST");
+  return get || post;
+}
+
+void json_reply(httplib::Response& res, const ApiError& e) {
+  res.status = e.status;
+  res.set_content(error_body(e).dump(-1, ' ', false, kInvalidUtf8), "application/json");
+}
+
 struct InFlight {
   std::atomic<uint32_t>& count;
   explicit InFlight(std::atomic<uint32_t>& c) : count(c) { ++count; }
@@ -123,20 +227,21 @@ struct InFlight {
 
 }  // namespace
 
-Job parse_request(const std::string& body_text, bool chat, const engine::Engine& engine,
-                  uint32_t context) {
+Job parse_request(const std::string& body_text, bool chat, const RequestContext& rc) {
   json body;
   try {
     body = json::parse(body_text);
-  } catch (const json::parse_error& e) {
-    throw bad("", std::string("the request body is not valid JSON: ") + e.what());
+  } catch (const json::exception& e) {  // parse errors and out-of-range numbers (1e309)
+    throw bad("", "the request body is not valid JSON: " + parser_message(e));
   }
   if (!body.is_object()) throw bad("", "the request body must be a JSON object");
+  check_fields(body, chat);
   if (const json* m = field(body, "model"); m && !m->is_string())
     throw bad("model", "'model' must be a string");
   if (integer(body, "n", 1, 1, 1) != 1) throw bad("n", "only n = 1 is supported");
-  const auto* tok = engine.tokenizer();
+  const auto* tok = rc.tokenizer;
   if (!tok) throw ApiError{500, "the model has no tokenizer", "server_error", "", ""};
+  const uint32_t context = rc.context;
 
   Job job;
   job.chat = chat;
@@ -153,7 +258,6 @@ Job parse_request(const std::string& body_text, bool chat, const engine::Engine&
     }
   }
 
-  std::string text;
   if (chat) {
     const json* msgs = field(body, "messages");
     if (!msgs) throw bad("messages", "'messages' is required");
@@ -173,22 +277,25 @@ Job parse_request(const std::string& body_text, bool chat, const engine::Engine&
       if (!m.contains("content")) throw bad(at + ".content", at + ".content is required");
       conv.push_back({role == "developer" ? "system" : role, content_text(m["content"], i)});
     }
-    const auto* fmt = engine.chat();
+    const auto* fmt = rc.chat;
     if (!fmt)
-      throw bad("messages", "this model has no chat template bcvk knows (" + engine.chat_error() +
+      throw bad("messages", "this model has no chat template bcvk knows (" + rc.chat_error +
                                 "); use /v1/completions");
-    text = fmt->render(conv, true);
+    try {
+      job.request.prompt = generate::encode_chat(*tok, fmt->render_parts(conv, true));
+    } catch (const std::invalid_argument& e) {
+      throw bad("messages", e.what());
+    }
   } else {
     const json* p = field(body, "prompt");
     if (!p) throw bad("prompt", "'prompt' is required");
     if (p->is_array() && p->size() == 1 && (*p)[0].is_string()) p = &(*p)[0];
     if (!p->is_string()) throw bad("prompt", "'prompt' must be a string");
-    text = p->get<std::string>();
-  }
-  try {
-    job.request.prompt = tok->encode(text, tok->adds_bos(), true);
-  } catch (const std::invalid_argument& e) {
-    throw bad(chat ? "messages" : "prompt", e.what());
+    try {
+      job.request.prompt = tok->encode(p->get<std::string>(), tok->adds_bos(), rc.parse_special);
+    } catch (const std::invalid_argument& e) {
+      throw bad("prompt", e.what());
+    }
   }
   if (job.request.prompt.empty()) throw bad(chat ? "messages" : "prompt", "the prompt is empty");
 
@@ -227,6 +334,8 @@ Job parse_request(const std::string& body_text, bool chat, const engine::Engine&
     } else {
       throw bad("stop", "'stop' must be a string or an array of at most 4 strings");
     }
+    for (const auto& x : job.request.stop)
+      if (x.empty()) throw bad("stop", "'stop' strings must not be empty");
   }
   return job;
 }
@@ -247,8 +356,14 @@ class Server::Slot {
 };
 
 Server::Server(engine::Engine& engine, ServerOptions options)
-    : engine_(engine), o_(std::move(options)), http_(std::make_unique<httplib::Server>()) {
+    : engine_(engine), o_(std::move(options)) {
   if (o_.parallel < 1) throw std::invalid_argument("--parallel must be at least 1");
+  if (o_.max_connections < 1) throw std::invalid_argument("--max-connections must be at least 1");
+  if (!(o_.request_timeout_s > 0))
+    throw std::invalid_argument("--request-timeout must be more than 0 seconds");
+  conns_ = std::make_unique<Connections>(
+      Connections::Limits{o_.max_connections, o_.request_timeout_s});
+  http_ = std::make_unique<httplib::Server>();
   if (o_.context == 0) o_.context = engine_.context_length();
   if (!engine_.tokenizer())
     throw std::invalid_argument(engine_.file().source() +
@@ -257,8 +372,9 @@ Server::Server(engine::Engine& engine, ServerOptions options)
     sessions_.push_back(std::make_unique<engine::EngineSession>(engine_, o_.context));
     free_.push_back(i);
   }
-  const size_t threads = o_.parallel + std::min<size_t>(o_.max_queue, 32) + 2;
-  http_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  // A thread per connection: a slow client holds its own thread, never a shared worker, and
+  // every queued request really waits in acquire(), so --max-queue is reachable.
+  http_->new_task_queue = [this] { return new ConnectionQueue(*conns_); };
   http_->set_payload_max_length(o_.max_body_bytes);
   http_->set_keep_alive_timeout(2);
   http_->set_read_timeout(30);
@@ -314,24 +430,33 @@ void Server::routes() {
   auto& h = *http_;
   h.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     stats = RequestStats{};
-    stats.start = clock::now();
-    if (draining_ && req.path != "/health") {
-      res.status = 503;
-      res.set_content(error_body({503, "the server is shutting down", "server_error", "", ""})
-                          .dump(-1, ' ', false, kInvalidUtf8),
-                      "application/json");
-      return httplib::Server::HandlerResponse::Handled;
-    }
+    stats.start = Connections::request_start();
+    using R = httplib::Server::HandlerResponse;
+    auto refuse = [&](const ApiError& e) {
+      json_reply(res, e);
+      Connections::close_after_response();  // an unread body is never taken for a request
+      return R::Handled;
+    };
+    if (Connections::over_capacity())
+      return refuse({503, "the server has too many open connections; retry later",
+                     "server_error", "", "server_busy"});
+    if (draining_ && req.path != "/health")
+      return refuse({503, "the server is shutting down", "server_error", "", ""});
+    bool method_ok = false;
+    if (!known_route(req.method, req.path, method_ok))
+      return refuse({404, "no route " + req.method + " " + req.path, "invalid_request_error", "",
+                     ""});
+    if (!method_ok)
+      return refuse({405, req.path + " does not take " + req.method, "invalid_request_error", "",
+                     ""});
     if (!o_.api_key.empty() && req.path.rfind("/v1/", 0) == 0 &&
-        !same_secret(req.get_header_value("Authorization"), "Bearer " + o_.api_key)) {
-      res.status = 401;
-      res.set_content(error_body({401, "missing or wrong API key (Authorization: Bearer ...)",
-                                  "invalid_request_error", "", "invalid_api_key"})
-                          .dump(-1, ' ', false, kInvalidUtf8),
-                      "application/json");
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    return httplib::Server::HandlerResponse::Unhandled;
+        !same_secret(req.get_header_value("Authorization"), "Bearer " + o_.api_key))
+      return refuse({401, "missing or wrong API key (Authorization: Bearer ...)",
+                     "invalid_request_error", "", "invalid_api_key"});
+    if (req.method == "POST" && req.is_multipart_form_data())
+      return refuse({415, "the request body must be JSON (Content-Type: application/json)",
+                     "invalid_request_error", "", ""});
+    return R::Unhandled;
   });
   h.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
@@ -339,13 +464,31 @@ void Server::routes() {
                ""};
     e.message = res.status == 404   ? "no route " + req.method + " " + req.path
                 : res.status == 413 ? "the request body is larger than the server accepts"
+                : res.status == 400 ? "malformed HTTP request"
+                : res.status == 414 ? "the request line is too long"
                                     : "HTTP " + std::to_string(res.status);
     res.set_content(error_body(e).dump(-1, ' ', false, kInvalidUtf8), "application/json");
   });
+  // An exception that escaped a handler: a plain 500 (httplib's default puts the exception's
+  // text in a response header); what it was goes to the log only.
+  h.set_exception_handler(
+      [this](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "unknown exception";
+        try {
+          std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        if (o_.log) o_.log("internal error: " + loggable(what));
+        json_reply(res, {500, "internal server error", "server_error", "", ""});
+      });
   h.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
     if (!stats.logged)
       log_request(req.method.empty() ? "-" : req.method, req.path.empty() ? "-" : req.path,
                   res.status);
+    stats = RequestStats{};
+    Connections::end_response();
   });
 
   h.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
@@ -361,11 +504,39 @@ void Server::routes() {
   });
 
   auto generate = [this](bool chat) {
-    return [this, chat](const httplib::Request& req, httplib::Response& res) {
+    return [this, chat](const httplib::Request& req, httplib::Response& res,
+                        const httplib::ContentReader& read) {
+      // The body, read here so that its size is bounded however it is sent: httplib checks
+      // Content-Length against --max-body, but reads a chunked body whole.  The rest of a too
+      // large chunked body is read and dropped (bounded by the request timeout).
+      std::string body;
+      bool too_large = false;
+      const bool complete = read([&](const char* data, size_t n) {
+        if (!too_large && body.size() + n <= o_.max_body_bytes)
+          body.append(data, n);
+        else
+          too_large = true;
+        return true;
+      });
+      if (too_large || res.status == 413) {
+        json_reply(res, {413,
+                         "the request body is larger than the server accepts (" +
+                             std::to_string(o_.max_body_bytes) + " bytes)",
+                         "invalid_request_error", "", ""});
+        return;
+      }
+      if (!complete) {
+        Connections::close_after_response();
+        json_reply(res, bad("", "the request body could not be read (malformed or cut short)"));
+        return;
+      }
+      Connections::begin_handling();
       // Counts the request as in flight until its response (and any stream) is gone.
       auto in_flight = std::make_shared<InFlight>(active_);
       try {
-        auto job = std::make_shared<Job>(parse_request(req.body, chat, engine_, o_.context));
+        RequestContext rc{engine_.tokenizer(), engine_.chat(), engine_.chat_error(), o_.context,
+                          o_.completions_parse_special};
+        auto job = std::make_shared<Job>(parse_request(body, chat, rc));
         const std::string id = make_id(chat ? "chatcmpl" : "cmpl", next_id_++);
         const int64_t created = static_cast<int64_t>(std::time(nullptr));
         const std::string model = engine_.name();
@@ -467,31 +638,13 @@ void Server::routes() {
   h.Post("/v1/completions", generate(false));
 }
 
-namespace {
-
-// A request's method and path as the log shows them: bytes outside printable ASCII (CR, LF, ESC,
-// invalid UTF-8 from percent-decoding) as \xHH, so a request can neither forge a log line nor
-// send terminal escapes, and the log stays valid text.
-std::string loggable(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (c >= 0x20 && c < 0x7f && c != '\\') {
-      out += char(c);
-    } else {
-      char hex[5];
-      std::snprintf(hex, sizeof hex, "\\x%02x", c);
-      out += hex;
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 void Server::log_request(const std::string& raw_method, const std::string& raw_path, int status) {
   if (!o_.log) return;
   const std::string method = loggable(raw_method), path = loggable(raw_path);
-  const double s = std::chrono::duration<double>(clock::now() - stats.start).count();
+  const auto start =
+      stats.start == clock::time_point{} ? Connections::request_start() : stats.start;
+  const double s = std::chrono::duration<double>(clock::now() - start).count();
   char line[512];
   if (stats.first_token_s >= 0)
     std::snprintf(line, sizeof line,
@@ -514,6 +667,7 @@ void Server::bind() {
                                " (in use, or not an address of this machine)");
     port_ = o_.port;
   }
+  conns_->set_port(port_);
 }
 
 void Server::run() {
@@ -528,11 +682,12 @@ void Server::stop() {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   abort_ = true;
   cv_.notify_all();
-  // Cancelled generations stop at their next token; a stalled client is bounded by the write
-  // timeout.
-  const auto hard = clock::now() + std::chrono::seconds(35);
-  while (active_ > 0 && clock::now() < hard)
+  // Cancelled generations stop at their next token and send their last chunk; a second later
+  // every socket is cut, whatever its client is doing, so shutdown is bounded.
+  const auto soon = clock::now() + std::chrono::seconds(1);
+  while (active_ > 0 && clock::now() < soon)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  conns_->cut_all();
   http_->stop();
 }
 

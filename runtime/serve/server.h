@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "runtime/engine/engine.h"
+#include "runtime/serve/connections.h"
 
 namespace httplib {
 class Server;
@@ -29,6 +30,9 @@ struct ServerOptions {
   size_t max_body_bytes = 1 << 20;
   uint32_t max_queue = 64;                      // requests waiting for a session before 503
   double shutdown_grace_s = 10;                 // in-flight generations get this long after stop()
+  size_t max_connections = 256;                 // open connections; more get 503 and are closed
+  double request_timeout_s = 30;                // to receive one request, headers and body
+  bool completions_parse_special = false;       // /v1/completions prompts may hold control tokens
   std::function<void(const std::string&)> log;  // one line per request; may be empty
 };
 
@@ -49,10 +53,18 @@ struct Job {
   engine::GenerateRequest request;
 };
 
-// Parses and checks a /v1/chat/completions (chat) or /v1/completions body against the engine's
-// tokenizer, chat template and `context`.  Throws ApiError.
-Job parse_request(const std::string& body, bool chat, const engine::Engine& engine,
-                  uint32_t context);
+// Parses and checks a /v1/chat/completions (chat) or /v1/completions body against a tokenizer,
+// a chat format (null: the model has none; `chat_error` says why) and `context`.  Message text and
+// completion prompts are tokenized as text (control strings in them stay text) unless
+// `parse_special` (completions only).  Throws ApiError.
+struct RequestContext {
+  const loaders::Tokenizer* tokenizer = nullptr;
+  const generate::ChatFormat* chat = nullptr;
+  std::string chat_error;
+  uint32_t context = 0;
+  bool parse_special = false;
+};
+Job parse_request(const std::string& body, bool chat, const RequestContext& rc);
 
 class Server {
  public:
@@ -80,6 +92,7 @@ class Server {
 
   engine::Engine& engine_;
   ServerOptions o_;
+  std::unique_ptr<Connections> conns_;  // outlives http_, whose task queue runs on it
   std::unique_ptr<httplib::Server> http_;
   int port_ = 0;
   std::vector<std::unique_ptr<engine::EngineSession>> sessions_;

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace bcvk::generate {
@@ -65,6 +67,25 @@ TEST(Sampler, ASeedFixesTheDraws) {
   };
   EXPECT_EQ(draws(42), draws(42));
   EXPECT_NE(draws(42), draws(43));
+}
+
+TEST(Sampler, NanInfiniteAndAllMinusInfLogitsAreRefused) {
+  const float inf = INFINITY, nan = NAN;
+  for (float t : {0.0f, 0.8f}) {
+    Sampler s({t, 0, 1.0f, 1});
+    EXPECT_THROW(s.sample(std::vector<float>{nan, nan, nan}), std::invalid_argument);
+    EXPECT_THROW(s.sample(std::vector<float>{inf, inf}), std::invalid_argument);
+    EXPECT_THROW(s.sample(std::vector<float>{0.5f, nan}), std::invalid_argument);
+    EXPECT_THROW(s.sample(std::vector<float>{-inf, -inf}), std::invalid_argument);
+    // -inf masks a token; the rest are sampled as usual.
+    EXPECT_EQ(s.sample(std::vector<float>{-inf, 3.0f, -inf}), 1);
+  }
+  try {
+    Sampler({0.0f, 0, 1.0f, 1}).sample(std::vector<float>{1.0f, 2.0f, nan});
+    ADD_FAILURE() << "sampled from a NaN logit";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("logit 2 is NaN"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Sampler, BadOptionsAndEmptyLogitsAreRefused) {
