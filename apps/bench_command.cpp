@@ -10,6 +10,7 @@
 
 #include "apps/bench_startup.h"
 #include "apps/commands.h"
+#include "apps/validators.h"
 #include "apps/device_flags.h"
 #include "apps/model_flags.h"
 #include "apps/progress.h"
@@ -331,7 +332,8 @@ Runner add_bench_command(CLI::App& app) {
   cmd->add_option("--patch", o->patch,
                   "Also run the model with block-circulant MLPs: LAYERS[:PROJECTIONS][:B], e.g. "
                   "all:gate,up,down:64");
-  cmd->add_option("--json", o->json_out, "Also write the results as JSON to this file");
+  cmd->add_option("--json", o->json_out, "Also write the results as JSON to this file")
+      ->check(output_path());
   cmd->add_flag("--startup", o->startup,
                 "Measure cold start (empty caches) and warm start (pipeline and FFT plan caches on "
                 "disk) of -m, each in a fresh process: time to first token and where it goes");

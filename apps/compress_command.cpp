@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
+#include "apps/validators.h"
 #include "apps/device_flags.h"
 #include "apps/kd_flags.h"
 #include "apps/model_flags.h"
@@ -192,8 +193,10 @@ Runner add_compress_command(CLI::App& app) {
   cmd->add_option("--dtype", o->dtype, "Storage of the circulant parameters: f32 or f16")
       ->capture_default_str();
   cmd->add_option("-o,--output", o->out, "The compressed GGUF to write (never the input)")
-      ->required();
-  cmd->add_option("--json", o->json_out, "Also write the summary as JSON to this file");
+      ->required()
+      ->check(output_path());
+  cmd->add_option("--json", o->json_out, "Also write the summary as JSON to this file")
+      ->check(output_path());
   return [o]() { return run_compress(*o); };
 }
 

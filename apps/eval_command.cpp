@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "apps/commands.h"
+#include "apps/validators.h"
 #include "apps/device_flags.h"
 #include "apps/kd_flags.h"
 #include "apps/model_flags.h"
@@ -493,12 +494,14 @@ Runner add_eval_command(CLI::App& app) {
   cmd->add_option("--continuations", o->sweep.continuation_prompts,
                   "Evaluation prompts that also get a 16-token greedy continuation")
       ->capture_default_str();
-  cmd->add_option("--seed", o->sweep.seed, "Bootstrap seed")->capture_default_str();
+  cmd->add_option("--seed", o->sweep.seed, "Bootstrap seed")
+      ->check(exact_uint64())->capture_default_str();
   cmd->add_flag("--allow-overlap", o->allow_overlap, "Allow prompts that are in both sets");
   cmd->add_option("--json", o->json_out,
                   "Write every per-prompt value and the configuration as JSON");
-  cmd->add_option("--md", o->md_out, "Write the table as Markdown");
-  cmd->add_option("--html", o->html_out, "Write a self-contained HTML report with plots");
+  cmd->add_option("--md", o->md_out, "Write the table as Markdown")->check(output_path());
+  cmd->add_option("--html", o->html_out, "Write a self-contained HTML report with plots")
+      ->check(output_path());
   cmd->add_option("--teacher", o->teacher,
                   "With a compressed -m (bcvk compress): the dense model to measure it against");
   return [o, cmd]() {

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "apps/commands.h"
+#include "apps/validators.h"
 #include "apps/device_flags.h"
 #include "apps/model_flags.h"
 #include "loaders/tokenizer/tokenizer.h"
@@ -101,7 +102,8 @@ Runner add_generate_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--top-p", o->sampler.top_p, "Nucleus: smallest set with this probability mass")
       ->capture_default_str();
-  cmd->add_option("--seed", o->sampler.seed, "Random seed for sampling")->capture_default_str();
+  cmd->add_option("--seed", o->sampler.seed, "Random seed for sampling")
+      ->check(exact_uint64())->capture_default_str();
   cmd->add_flag("--chat", o->chat,
                 "Wrap the prompt in the model's chat template (instruct models)");
   return [o]() { return run_generate(*o); };

@@ -1,4 +1,5 @@
 #include "apps/kd_flags.h"
+#include "apps/validators.h"
 
 #include "apps/progress.h"
 
@@ -25,6 +26,7 @@ void add_kd_flags(CLI::App& cmd, KdFlags& f) {
   cmd.add_option("--kd-tokens", o.tokens_per_step, "kd: calibration tokens per step")
       ->capture_default_str();
   cmd.add_option("--kd-seed", o.seed, "kd: seed of the batch order and the held-out split")
+      ->check(exact_uint64())
       ->capture_default_str();
   cmd.add_option("--kd-val", o.val_fraction,
                  "kd: share of the calibration sequences held out for validation")
@@ -44,9 +46,16 @@ void add_kd_flags(CLI::App& cmd, KdFlags& f) {
 
 void apply_kd_flags(const KdFlags& f) {
   const auto& o = f.kd;
-  if (!(o.temperature > 0) || !std::isfinite(o.temperature))
-    throw std::invalid_argument("--kd-temperature must be a positive finite number");
+  // T^2 scales the loss: past 100 (or below 0.01) it overflows or vanishes, and the run would
+  // end in a divergence blamed on the learning rate.
+  if (!(o.temperature >= 0.01 && o.temperature <= 100))
+    throw std::invalid_argument("--kd-temperature is " + std::to_string(o.temperature) +
+                                "; it must be in [0.01, 100]");
   if (o.steps == 0) throw std::invalid_argument("--kd-steps must be at least 1");
+  if (o.warmup > o.steps)
+    throw std::invalid_argument("--kd-warmup (" + std::to_string(o.warmup) +
+                                " steps) is longer than --kd-steps (" + std::to_string(o.steps) +
+                                ")");
   if (!(o.lr > 0) || !std::isfinite(o.lr))
     throw std::invalid_argument("--kd-lr must be a positive finite number");
   if (o.schedule != "cosine" && o.schedule != "constant")

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "apps/commands.h"
+#include "apps/validators.h"
 #include "loaders/atomic_write.h"
 #include "runtime/bench/bench_report.h"
 
@@ -50,8 +51,9 @@ Runner add_report_command(CLI::App& app) {
       "report", "Merge bcvk bench --json files from any machines into one comparison");
   auto o = std::make_shared<ReportOptions>();
   cmd->add_option("files", o->inputs, "bench --json files (schema bcvk.bench/1)")->required();
-  cmd->add_option("--md", o->md_out, "Also write the tables as Markdown");
-  cmd->add_option("--html", o->html_out, "Also write a self-contained HTML page with plots");
+  cmd->add_option("--md", o->md_out, "Also write the tables as Markdown")->check(output_path());
+  cmd->add_option("--html", o->html_out, "Also write a self-contained HTML page with plots")
+      ->check(output_path());
   return [o]() { return run_report(*o); };
 }
 

@@ -40,19 +40,14 @@ int main(int argc, char** argv) {
   bcvk_model_info info;
   bcvk_model_get_info(model, &info);
 
-  /* The chat template: ask for the size, then render. */
+  /* The conversation in the chat template, as ids (the message stays text): ask for the count,
+   * then tokenize. */
   bcvk_chat_message msg = {"user", argv[2]};
-  size_t len = 0;
-  bcvk_apply_chat_template(model, &msg, 1, 1, NULL, 0, &len);
-  char* prompt = malloc(len + 1);
-  if ((s = bcvk_apply_chat_template(model, &msg, 1, 1, prompt, len + 1, &len)) != BCVK_OK)
-    return fail("chat template", s);
-
   size_t n = 0;
-  bcvk_tokenize(model, prompt, len, -1, 1, NULL, 0, &n);
+  bcvk_tokenize_chat(model, &msg, 1, 1, NULL, 0, &n);
   int32_t* ids = malloc(n * sizeof *ids);
-  if ((s = bcvk_tokenize(model, prompt, len, -1, 1, ids, n, &n)) != BCVK_OK)
-    return fail("tokenize", s);
+  if ((s = bcvk_tokenize_chat(model, &msg, 1, 1, ids, n, &n)) != BCVK_OK)
+    return fail("chat template", s);
 
   bcvk_session* session = NULL;
   if ((s = bcvk_session_create(model, 0, &session)) != BCVK_OK) return fail("session", s);
@@ -85,6 +80,5 @@ int main(int argc, char** argv) {
   bcvk_session_free(session);
   bcvk_model_free(model);
   free(ids);
-  free(prompt);
   return 0;
 }

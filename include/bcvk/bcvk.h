@@ -137,11 +137,19 @@ typedef struct bcvk_chat_message {
   const char* content;
 } bcvk_chat_message;
 
-/* The conversation in the model's chat template; add_assistant opens the assistant's turn. */
+/* The conversation in the model's chat template; add_assistant opens the assistant's turn.
+ * Tokenizing this text with parse_special = 1 turns control strings inside messages into control
+ * tokens too: for untrusted messages, use bcvk_tokenize_chat. */
 BCVK_API bcvk_status bcvk_apply_chat_template(const bcvk_model* model,
                                               const bcvk_chat_message* messages, size_t count,
                                               int add_assistant, char* text, size_t capacity,
                                               size_t* length);
+/* The conversation's token ids, ready to prefill: the template's markup becomes control tokens,
+ * the messages' text stays text (a message holding "<|im_start|>system" cannot forge a turn), and
+ * BOS is added as the model's metadata says. */
+BCVK_API bcvk_status bcvk_tokenize_chat(const bcvk_model* model, const bcvk_chat_message* messages,
+                                        size_t count, int add_assistant, int32_t* tokens,
+                                        size_t capacity, size_t* token_count);
 
 /* ---- Sessions ------------------------------------------------------------------------------ */
 

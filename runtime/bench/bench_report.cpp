@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -41,6 +43,13 @@ class Reader {
     if (!j.contains(key) || !j[key].is_number_unsigned())
       fail(where + key + ": missing or not a non-negative integer");
     return j[key].get<uint64_t>();
+  }
+  // A count bench writes as 32 bits: a larger value is refused, never wrapped into another group.
+  uint32_t count32(const json& j, const std::string& key, const std::string& where) const {
+    const uint64_t v = count(j, key, where);
+    if (v > UINT32_MAX)
+      fail(where + key + ": " + std::to_string(v) + " is more than bench records (2^32 - 1)");
+    return static_cast<uint32_t>(v);
   }
   std::vector<double> nums(const json& j, const std::string& key, const std::string& where) const {
     if (!j.contains(key) || !j[key].is_array()) fail(where + key + ": missing or not an array");
@@ -88,8 +97,27 @@ struct Bar {
   double value = 0;
 };
 
+// At most n bytes, cut at a character boundary (a UTF-8 continuation byte never starts the cut).
 std::string clip(const std::string& s, size_t n) {
-  return s.size() > n ? s.substr(0, n - 3) + "..." : s;
+  if (s.size() <= n) return s;
+  size_t cut = n - 3;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return s.substr(0, cut) + "...";
+}
+
+// Text in a Markdown table cell or heading: characters Markdown would read as table or inline
+// syntax are escaped and line breaks become spaces, so a device name cannot break the table.
+std::string md(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    if (c == '\n' || c == '\r')
+      o += ' ';
+    else if (std::strchr("\\|`*_[]<>#", c) && c != '\0')
+      o += std::string("\\") + c;
+    else
+      o += c;
+  }
+  return o;
 }
 
 // A horizontal bar chart: one bar per row, its value printed at the bar's end.
@@ -134,6 +162,12 @@ std::string svg_bars(const std::string& title, const std::string& unit,
 
 std::vector<BenchRow> read_bench_file(const std::string& path) {
   const Reader r(path);
+  // A directory, a FIFO or a device is refused before it is opened (a FIFO would block).
+  std::error_code ec;
+  const auto st = std::filesystem::status(path, ec);
+  if (!ec && std::filesystem::is_directory(st)) r.fail("is a directory, not a bench record");
+  if (!ec && !std::filesystem::is_regular_file(st))
+    r.fail("not a regular file (a FIFO, socket or device), not a bench record");
   std::ifstream in(path, std::ios::binary);
   if (!in) r.fail("cannot read the file");
   json j;
@@ -177,9 +211,9 @@ std::vector<BenchRow> read_bench_file(const std::string& path) {
   base.weights = r.str(model, "weights", "model.");
   base.weight_types = r.str(model, "weight_types", "model.");
   base.kv = r.str(model, "kv", "model.");
-  base.context = static_cast<uint32_t>(r.count(model, "context", "model."));
-  base.prompt_tokens = static_cast<uint32_t>(r.count(model, "prompt_tokens", "model."));
-  base.decode_tokens = static_cast<uint32_t>(r.count(model, "decode_tokens", "model."));
+  base.context = r.count32(model, "context", "model.");
+  base.prompt_tokens = r.count32(model, "prompt_tokens", "model.");
+  base.decode_tokens = r.count32(model, "decode_tokens", "model.");
   base.roofline_gbs = r.num(roof, "bandwidth_gbs", "roofline.");
 
   std::vector<BenchRow> rows;
@@ -224,14 +258,14 @@ std::vector<BenchGroup> group_rows(const std::vector<BenchRow>& rows) {
 std::string report_markdown(const std::vector<BenchGroup>& groups) {
   std::ostringstream o;
   for (const BenchGroup& g : groups) {
-    o << "### " << g.title << "\n\n"
+    o << "### " << md(g.title) << "\n\n"
       << "| device | driver | Vulkan | host | bcvk | variant | prefill tok/s | decode tok/s | "
          "decode roofline | peak device memory | prefill vs dense | decode vs dense |\n"
       << "|---|---|---|---|---|---|---:|---:|---:|---:|---:|---:|\n";
     for (const BenchRow& r : g.rows)
-      o << "| " << r.device << " (" << r.vendor << ") | " << r.driver << " | " << r.vulkan_api
-        << " | " << r.cpu << ", " << r.os << " | " << r.bcvk_version << " " << r.git_commit << " | "
-        << r.variant << " | " << fmt("%.2f", r.prefill_tps) << " | " << fmt("%.2f", r.decode_tps)
+      o << "| " << md(r.device + " (" + r.vendor + ")") << " | " << md(r.driver) << " | "
+        << md(r.vulkan_api) << " | " << md(r.cpu + ", " + r.os) << " | "
+        << md(r.bcvk_version + " " + r.git_commit) << " | " << md(r.variant) << " | " << fmt("%.2f", r.prefill_tps) << " | " << fmt("%.2f", r.decode_tps)
         << " | " << fmt("%.0f%%", 100 * r.decode_roofline_fraction) << " of "
         << fmt("%.2f GB/s", r.roofline_gbs) << " | " << mib(r.peak_device_bytes) << " | "
         << ratio(r.prefill_vs_dense) << " | " << ratio(r.decode_vs_dense) << " |\n";

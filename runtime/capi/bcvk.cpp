@@ -327,22 +327,61 @@ bcvk_status bcvk_detokenize(const bcvk_model* m, const int32_t* tokens, size_t c
   });
 }
 
+}  // extern "C"
+
+namespace {
+std::vector<bcvk::generate::ChatMessage> conversation(const bcvk_chat_message* messages,
+                                                      size_t count) {
+  if (!messages && count) throw Failure(BCVK_ERROR_INVALID_ARGUMENT, "messages is NULL");
+  std::vector<bcvk::generate::ChatMessage> conv;
+  for (size_t i = 0; i < count; ++i) {
+    if (!messages[i].role || !messages[i].content)
+      throw Failure(BCVK_ERROR_INVALID_ARGUMENT,
+                    "message " + std::to_string(i) + ": role or content is NULL");
+    conv.push_back({messages[i].role, messages[i].content});
+  }
+  return conv;
+}
+
+const bcvk::generate::ChatFormat& chat_of(const bcvk_model* m) {
+  const auto* chat = m->engine->chat();
+  if (!chat) throw Failure(BCVK_ERROR_UNSUPPORTED, m->engine->chat_error());
+  return *chat;
+}
+}  // namespace
+
+extern "C" {
+
 bcvk_status bcvk_apply_chat_template(const bcvk_model* m, const bcvk_chat_message* messages,
                                      size_t count, int add_assistant, char* text, size_t capacity,
                                      size_t* length) {
   return guarded([&] {
     need(m, "model");
-    if (!messages && count) throw Failure(BCVK_ERROR_INVALID_ARGUMENT, "messages is NULL");
-    const auto* chat = m->engine->chat();
-    if (!chat) throw Failure(BCVK_ERROR_UNSUPPORTED, m->engine->chat_error());
-    std::vector<bcvk::generate::ChatMessage> conv;
-    for (size_t i = 0; i < count; ++i) {
-      if (!messages[i].role || !messages[i].content)
-        throw Failure(BCVK_ERROR_INVALID_ARGUMENT,
-                      "message " + std::to_string(i) + ": role or content is NULL");
-      conv.push_back({messages[i].role, messages[i].content});
-    }
-    copy_out(chat->render(conv, add_assistant != 0), text, capacity, length);
+    const auto conv = conversation(messages, count);
+    copy_out(chat_of(m).render(conv, add_assistant != 0), text, capacity, length);
+  });
+}
+
+bcvk_status bcvk_tokenize_chat(const bcvk_model* m, const bcvk_chat_message* messages,
+                               size_t count, int add_assistant, int32_t* tokens, size_t capacity,
+                               size_t* token_count) {
+  return guarded([&] {
+    need(m, "model");
+    need(token_count, "token_count");
+    if (!tokens && capacity)
+      throw Failure(BCVK_ERROR_INVALID_ARGUMENT,
+                    "tokens is NULL but capacity is " + std::to_string(capacity) +
+                        " (pass NULL with capacity 0 to ask for the count)");
+    const auto conv = conversation(messages, count);
+    const auto ids = bcvk::generate::encode_chat(
+        tokenizer_of(m), chat_of(m).render_parts(conv, add_assistant != 0));
+    *token_count = ids.size();
+    if (capacity < ids.size())
+      throw Failure(BCVK_ERROR_BUFFER_TOO_SMALL, "the conversation is " +
+                                                     std::to_string(ids.size()) +
+                                                     " tokens; the buffer holds " +
+                                                     std::to_string(capacity));
+    if (!ids.empty()) std::memcpy(tokens, ids.data(), ids.size() * sizeof(int32_t));
   });
 }
 

@@ -48,6 +48,15 @@ std::optional<AutoRequest> parse_auto(std::string_view text) {
     std::sort(r.blocks.begin(), r.blocks.end());
     r.blocks.erase(std::unique(r.blocks.begin(), r.blocks.end()), r.blocks.end());
   }
+  // A circulant block of size B keeps 1/B of its parameters: below 1/(largest B) no choice can
+  // reach the ratio, which is known now, not after the sensitivity pass.
+  if (!r.blocks.empty()) {
+    const uint32_t largest = *std::max_element(r.blocks.begin(), r.blocks.end());
+    if (r.ratio < 1.0 / largest)
+      throw fail("the ratio " + ratio_text + " is not reachable: at the largest block size (" +
+                 std::to_string(largest) + ") the MLPs keep 1/" + std::to_string(largest) +
+                 " of their parameters");
+  }
   return r;
 }
 

@@ -5,8 +5,11 @@
 // tests/apps/cli_test.cpp (Cli.BenchRowsFromTwoMachinesMergeIntoOneReport).  And the median.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "runtime/bench/bench_report.h"
 #include "runtime/util/statistics.h"
@@ -140,6 +143,48 @@ TEST(BenchReport, ForeignAndBrokenFilesAreNamedWithWhatIsWrong) {
     EXPECT_EQ(e.rfind(path + ": ", 0), 0u) << "does not start with the file: " << e;
     EXPECT_NE(e.find(want), std::string::npos) << path << ": " << e;
   }
+}
+
+// Issue 30, class 9: a FIFO hung, a directory was not named, a context past 2^32 was grouped as
+// its low 32 bits, Markdown was not escaped and HTML labels were cut inside a character.
+TEST(BenchReport, HostileFilesAndFieldsAreRefusedOrEscaped) {
+  test::TempDir dir;
+  const std::string fifo = (dir / "pipe.json").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_NE(error_of(fifo).find(fifo + ": not a regular file"), std::string::npos)
+      << error_of(fifo);
+  EXPECT_NE(error_of(dir.path().string()).find(dir.path().string() + ": is a directory"),
+            std::string::npos);
+  auto wide = fixture();
+  wide["model"]["context"] = (uint64_t(1) << 32) + 4096;
+  EXPECT_NE(error_of(write(dir, "wide.json", wide.dump()))
+                .find("model.context: 4294971392 is more than bench records"),
+            std::string::npos);
+
+  auto odd = fixture();
+  odd["device"]["name"] = "GPU | fake\n| row";
+  odd["variants"][0]["name"] = "a*b_c`d";
+  const auto rows = bench::read_bench_file(write(dir, "odd.json", odd.dump()));
+  const std::string md = bench::report_markdown(bench::group_rows(rows));
+  EXPECT_NE(md.find("GPU \\| fake \\| row"), std::string::npos) << md;
+  EXPECT_NE(md.find("a\\*b\\_c\\`d"), std::string::npos) << md;
+  // Every table row still has its 13 separators.
+  std::istringstream lines(md);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("| ", 0) != 0) continue;
+    size_t bars = 0;
+    for (size_t i = 0; i < line.size(); ++i) bars += line[i] == '|' && (i == 0 || line[i - 1] != '\\');
+    EXPECT_EQ(bars, 13u) << line;
+  }
+
+  auto cjk = fixture();
+  std::string name;
+  for (int i = 0; i < 30; ++i) name += "\u7b97";  // 3 bytes each: 90 bytes, cut at 53
+  cjk["device"]["name"] = name;
+  const std::string html =
+      bench::report_html(bench::group_rows(bench::read_bench_file(write(dir, "c.json", cjk.dump()))));
+  const std::string cut = name.substr(0, 51) + "...<tspan";  // 17 whole characters
+  EXPECT_NE(html.find(">" + cut), std::string::npos) << html.substr(0, 2000);
 }
 
 // The one median every benchmark and the sweep report, on hand-computed cases.
