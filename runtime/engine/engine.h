@@ -15,6 +15,7 @@
 #include "loaders/llama_model.h"
 #include "loaders/tokenizer/tokenizer.h"
 #include "runtime/generate/chat_template.h"
+#include "runtime/generate/request.h"
 #include "runtime/generate/sampler.h"
 #include "runtime/model/mlp_patch.h"
 #include "runtime/model/model.h"
@@ -95,18 +96,7 @@ class EngineSession {
   std::vector<float> logits_;
 };
 
-// Text generation with stop strings, streamed piece by piece.
-struct GenerateRequest {
-  std::vector<int32_t> prompt;
-  uint32_t max_tokens = 16;
-  generate::SamplerOptions sampler;
-  std::vector<std::string> stop;  // generation ends before any of these strings
-  // Called with each piece of text that is final (never part of a stop string); returning false
-  // cancels the generation.
-  std::function<bool(const std::string& text)> on_text;
-  // Polled before every step; returning true cancels (shutdown, a client that went away).
-  std::function<bool()> cancelled;
-};
+using generate::GenerateRequest;
 
 struct GenerateResult {
   std::string text;

@@ -14,6 +14,7 @@
 
 #include "runtime/engine/engine.h"
 #include "runtime/serve/connections.h"
+#include "runtime/serve/request.h"
 
 namespace httplib {
 class Server;
@@ -35,36 +36,6 @@ struct ServerOptions {
   bool completions_parse_special = false;       // /v1/completions prompts may hold control tokens
   std::function<void(const std::string&)> log;  // one line per request; may be empty
 };
-
-// Thrown by request parsing: the HTTP status and an OpenAI-style error object.
-struct ApiError {
-  int status = 400;
-  std::string message;
-  std::string type = "invalid_request_error";
-  std::string param;  // the offending field, or ""
-  std::string code;   // "context_length_exceeded", "invalid_api_key", ... or ""
-};
-
-// What a request asks for, checked and tokenized.
-struct Job {
-  bool chat = true;
-  bool stream = false;
-  bool include_usage = false;
-  engine::GenerateRequest request;
-};
-
-// Parses and checks a /v1/chat/completions (chat) or /v1/completions body against a tokenizer,
-// a chat format (null: the model has none; `chat_error` says why) and `context`.  Message text and
-// completion prompts are tokenized as text (control strings in them stay text) unless
-// `parse_special` (completions only).  Throws ApiError.
-struct RequestContext {
-  const loaders::Tokenizer* tokenizer = nullptr;
-  const generate::ChatFormat* chat = nullptr;
-  std::string chat_error;
-  uint32_t context = 0;
-  bool parse_special = false;
-};
-Job parse_request(const std::string& body, bool chat, const RequestContext& rc);
 
 class Server {
  public:

@@ -253,6 +253,10 @@ static void test_text(void) {
   CHECK_STATUS(bcvk_apply_chat_template(m, bad, 1, 1, text, sizeof text, &len),
                BCVK_ERROR_INVALID_ARGUMENT);
   CHECK(strstr(bcvk_last_error(), "tool") != NULL, "names the role");
+  /* Statuses never come from user text a message quotes (found by the C API fuzzer). */
+  bcvk_chat_message quoted[1] = {{"context overflow: 1 + 2", "x"}};
+  CHECK_STATUS(bcvk_apply_chat_template(m, quoted, 1, 1, text, sizeof text, &len),
+               BCVK_ERROR_INVALID_ARGUMENT);
   CHECK_STATUS(bcvk_apply_chat_template(m, msgs, 2, 0, text, 10, &len),
                BCVK_ERROR_BUFFER_TOO_SMALL);
   CHECK(len > 10, "needed length %zu", len);

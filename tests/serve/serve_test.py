@@ -166,7 +166,10 @@ class ServeTest(unittest.TestCase):
 
     def test_health_and_models(self):
         status, body = raw(self.server, "GET", "/health", headers={"Authorization": ""})
-        self.assertEqual((status, body), (200, {"status": "ok"}))
+        self.assertEqual(status, 200)
+        self.assertEqual(body["status"], "ok")
+        self.assertEqual((body["sessions"], body["sessions_free"]), (2, 2))
+        self.assertGreaterEqual(body["connections"], 1)  # this one
         models = self.server.client().models.list()
         self.assertEqual([m.id for m in models.data], [os.path.basename(MODEL)])
 
