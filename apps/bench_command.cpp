@@ -10,10 +10,10 @@
 
 #include "apps/bench_startup.h"
 #include "apps/commands.h"
-#include "apps/validators.h"
 #include "apps/device_flags.h"
 #include "apps/model_flags.h"
 #include "apps/progress.h"
+#include "apps/validators.h"
 #include "loaders/atomic_write.h"
 #include "loaders/mapped_file.h"
 #include "loaders/prompt_file.h"

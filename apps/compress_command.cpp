@@ -5,12 +5,12 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
-#include "apps/validators.h"
 #include "apps/device_flags.h"
 #include "apps/kd_flags.h"
 #include "apps/model_flags.h"
 #include "apps/progress.h"
 #include "apps/prompts.h"
+#include "apps/validators.h"
 #include "loaders/atomic_write.h"
 #include "runtime/distill/kd.h"
 #include "runtime/eval/compress_model.h"

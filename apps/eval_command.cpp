@@ -12,12 +12,12 @@
 #include <sstream>
 
 #include "apps/commands.h"
-#include "apps/validators.h"
 #include "apps/device_flags.h"
 #include "apps/kd_flags.h"
 #include "apps/model_flags.h"
 #include "apps/progress.h"
 #include "apps/prompts.h"
+#include "apps/validators.h"
 #include "loaders/atomic_write.h"
 #include "loaders/mapped_file.h"
 #include "loaders/prompt_file.h"
@@ -495,7 +495,8 @@ Runner add_eval_command(CLI::App& app) {
                   "Evaluation prompts that also get a 16-token greedy continuation")
       ->capture_default_str();
   cmd->add_option("--seed", o->sweep.seed, "Bootstrap seed")
-      ->check(exact_uint64())->capture_default_str();
+      ->check(exact_uint64())
+      ->capture_default_str();
   cmd->add_flag("--allow-overlap", o->allow_overlap, "Allow prompts that are in both sets");
   cmd->add_option("--json", o->json_out,
                   "Write every per-prompt value and the configuration as JSON");

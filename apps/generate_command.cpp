@@ -4,9 +4,9 @@
 #include <iostream>
 
 #include "apps/commands.h"
-#include "apps/validators.h"
 #include "apps/device_flags.h"
 #include "apps/model_flags.h"
+#include "apps/validators.h"
 #include "loaders/tokenizer/tokenizer.h"
 #include "runtime/engine/engine.h"
 #include "runtime/generate/chat_template.h"
@@ -103,7 +103,8 @@ Runner add_generate_command(CLI::App& app) {
   cmd->add_option("--top-p", o->sampler.top_p, "Nucleus: smallest set with this probability mass")
       ->capture_default_str();
   cmd->add_option("--seed", o->sampler.seed, "Random seed for sampling")
-      ->check(exact_uint64())->capture_default_str();
+      ->check(exact_uint64())
+      ->capture_default_str();
   cmd->add_flag("--chat", o->chat,
                 "Wrap the prompt in the model's chat template (instruct models)");
   return [o]() { return run_generate(*o); };

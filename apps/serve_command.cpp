@@ -46,7 +46,8 @@ int run_serve(ServeOptions& o) {
   std::signal(SIGPIPE, SIG_IGN);  // a client that went away is an error return, not a signal
   // Each connection holds two descriptors (httplib's and the guard's dup): room for the cap.
   if (rlimit r{}; ::getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
-    r.rlim_cur = std::max<rlim_t>(r.rlim_cur, std::min<rlim_t>(r.rlim_max, 4 * o.server.max_connections + 256));
+    r.rlim_cur = std::max<rlim_t>(r.rlim_cur,
+                                  std::min<rlim_t>(r.rlim_max, 4 * o.server.max_connections + 256));
     ::setrlimit(RLIMIT_NOFILE, &r);
   }
 

@@ -265,8 +265,9 @@ std::string report_markdown(const std::vector<BenchGroup>& groups) {
     for (const BenchRow& r : g.rows)
       o << "| " << md(r.device + " (" + r.vendor + ")") << " | " << md(r.driver) << " | "
         << md(r.vulkan_api) << " | " << md(r.cpu + ", " + r.os) << " | "
-        << md(r.bcvk_version + " " + r.git_commit) << " | " << md(r.variant) << " | " << fmt("%.2f", r.prefill_tps) << " | " << fmt("%.2f", r.decode_tps)
-        << " | " << fmt("%.0f%%", 100 * r.decode_roofline_fraction) << " of "
+        << md(r.bcvk_version + " " + r.git_commit) << " | " << md(r.variant) << " | "
+        << fmt("%.2f", r.prefill_tps) << " | " << fmt("%.2f", r.decode_tps) << " | "
+        << fmt("%.0f%%", 100 * r.decode_roofline_fraction) << " of "
         << fmt("%.2f GB/s", r.roofline_gbs) << " | " << mib(r.peak_device_bytes) << " | "
         << ratio(r.prefill_vs_dense) << " | " << ratio(r.decode_vs_dense) << " |\n";
     o << "\n";

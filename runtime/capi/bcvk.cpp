@@ -31,8 +31,8 @@ bcvk_status guarded_device(F&& body) noexcept {
     try {
       body();
     } catch (const bcvk::vk::Error& e) {
-      const bool oom = e.result() == VK_ERROR_OUT_OF_DEVICE_MEMORY ||
-                       e.result() == VK_ERROR_OUT_OF_HOST_MEMORY;
+      const bool oom =
+          e.result() == VK_ERROR_OUT_OF_DEVICE_MEMORY || e.result() == VK_ERROR_OUT_OF_HOST_MEMORY;
       throw Failure(oom ? BCVK_ERROR_OUT_OF_MEMORY : BCVK_ERROR_DEVICE, e.what());
     }
   });

@@ -153,8 +153,8 @@ bcvk_status bcvk_apply_chat_template(const bcvk_model* m, const bcvk_chat_messag
   });
 }
 
-bcvk_status bcvk_tokenize_chat(const bcvk_model* m, const bcvk_chat_message* messages,
-                               size_t count, int add_assistant, int32_t* tokens, size_t capacity,
+bcvk_status bcvk_tokenize_chat(const bcvk_model* m, const bcvk_chat_message* messages, size_t count,
+                               int add_assistant, int32_t* tokens, size_t capacity,
                                size_t* token_count) {
   return guarded([&] {
     need(m, "model");
@@ -164,14 +164,13 @@ bcvk_status bcvk_tokenize_chat(const bcvk_model* m, const bcvk_chat_message* mes
                     "tokens is NULL but capacity is " + std::to_string(capacity) +
                         " (pass NULL with capacity 0 to ask for the count)");
     const auto conv = conversation(messages, count);
-    const auto ids = bcvk::generate::encode_chat(
-        tokenizer_of(m), chat_of(m).render_parts(conv, add_assistant != 0));
+    const auto ids = bcvk::generate::encode_chat(tokenizer_of(m),
+                                                 chat_of(m).render_parts(conv, add_assistant != 0));
     *token_count = ids.size();
     if (capacity < ids.size())
-      throw Failure(BCVK_ERROR_BUFFER_TOO_SMALL, "the conversation is " +
-                                                     std::to_string(ids.size()) +
-                                                     " tokens; the buffer holds " +
-                                                     std::to_string(capacity));
+      throw Failure(BCVK_ERROR_BUFFER_TOO_SMALL,
+                    "the conversation is " + std::to_string(ids.size()) +
+                        " tokens; the buffer holds " + std::to_string(capacity));
     if (!ids.empty()) std::memcpy(tokens, ids.data(), ids.size() * sizeof(int32_t));
   });
 }

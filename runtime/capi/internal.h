@@ -25,8 +25,8 @@ struct bcvk_model {
   // model), so they work without a device.
   const bcvk::loaders::Tokenizer* tokenizer = nullptr;
   const bcvk::generate::ChatFormat* chat = nullptr;
-  std::string chat_error;  // why chat is null
-  std::string source;      // the model's path, for messages
+  std::string chat_error;                  // why chat is null
+  std::string source;                      // the model's path, for messages
   bcvk::engine::Engine* engine = nullptr;  // null for a text-only model
   std::shared_ptr<void> owner;
   bool validation = false;

@@ -333,7 +333,7 @@ KdReport distill(const HostModel<float>& model, const KdTeacher& teacher,
     m2[i].assign(ts[i].params.size(), 0.0);
   }
   constexpr double kBeta1 = 0.9, kBeta2 = 0.999, kEps = 1e-8;
-  auto lr_at = [&](uint32_t step) {  // step counts from 0
+  auto lr_at = [&](uint32_t step) {                                      // step counts from 0
     if (step < o.warmup) return o.lr * (step + 1.0) / (o.warmup + 1.0);  // no 32-bit wrap
     if (o.schedule == "constant") return o.lr;
     const double span = std::max<uint32_t>(1, o.steps - o.warmup);

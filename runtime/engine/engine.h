@@ -29,7 +29,7 @@ constexpr uint32_t kDefaultContext = 4096;
 struct EngineOptions {
   std::string device;  // index or name substring; "" = BCVK_DEVICE or the best
   model::WeightMode weights = model::WeightMode::kNative;
-  uint32_t context = 0;     // longest session context; 0 = min(model's, kDefaultContext)
+  uint32_t context = 0;  // longest session context; 0 = min(model's, kDefaultContext)
   ops::KvType kv = ops::KvType::kF16;
   bool validation = false;  // the Khronos validation layer (also BCVK_VALIDATION=1)
   // (tensors done, total) while uploading; may be empty.

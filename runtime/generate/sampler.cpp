@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
-#include <string>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace bcvk::generate {
@@ -32,7 +32,8 @@ int32_t Sampler::sample(std::span<const float> logits) {
   std::vector<int32_t> idx(logits.size());
   std::iota(idx.begin(), idx.end(), 0);
   const size_t k = o_.top_k ? std::min<size_t>(o_.top_k, idx.size()) : idx.size();
-  std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int32_t a, int32_t b) { return logits[a] > logits[b]; });
+  std::partial_sort(idx.begin(), idx.begin() + k, idx.end(),
+                    [&](int32_t a, int32_t b) { return logits[a] > logits[b]; });
   idx.resize(k);
   // Softmax over the candidates in double, max-subtracted for stability.
   std::vector<double> p(k);

@@ -24,8 +24,8 @@ namespace bcvk::serve {
 class Connections {
  public:
   struct Limits {
-    size_t max_connections = 256;    // more are answered 503 and closed
-    double request_timeout_s = 30;   // to read one request (line, headers and body)
+    size_t max_connections = 256;   // more are answered 503 and closed
+    double request_timeout_s = 30;  // to read one request (line, headers and body)
   };
   explicit Connections(Limits limits);
   ~Connections();

@@ -80,8 +80,8 @@ int64_t integer(const json& body, const char* name, int64_t fallback, int64_t lo
                         "; it must be an integer in " + range);
   const int64_t x = v->get<int64_t>();
   if (x < lo || x > hi)
-    throw bad(name, std::string("'") + name + "' is " + std::to_string(x) + "; it must be in " +
-                        range);
+    throw bad(name,
+              std::string("'") + name + "' is " + std::to_string(x) + "; it must be in " + range);
   return x;
 }
 
@@ -107,9 +107,9 @@ std::string content_text(const json& content, size_t i) {
 // only at the value that asks for nothing (so a client is never silently given less than it
 // asked for).  Any other field is refused by name, as the OpenAI API does.
 void check_fields(const json& body, bool chat) {
-  static const std::set<std::string> common = {"model", "max_tokens", "temperature", "top_p",
-                                               "top_k", "seed",       "stop",        "stream",
-                                               "stream_options", "n", "user"};
+  static const std::set<std::string> common = {
+      "model", "max_tokens", "temperature",    "top_p", "top_k", "seed",
+      "stop",  "stream",     "stream_options", "n",     "user"};
   static const std::set<std::string> chat_only = {"messages", "max_completion_tokens", "metadata",
                                                   "store"};
   auto neutral = [](const std::string& k, const json& v) -> int {  // -1: not a known field

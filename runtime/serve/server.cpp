@@ -120,8 +120,8 @@ Server::Server(engine::Engine& engine, ServerOptions options)
   if (o_.max_connections < 1) throw std::invalid_argument("--max-connections must be at least 1");
   if (!(o_.request_timeout_s > 0))
     throw std::invalid_argument("--request-timeout must be more than 0 seconds");
-  conns_ = std::make_unique<Connections>(
-      Connections::Limits{o_.max_connections, o_.request_timeout_s});
+  conns_ =
+      std::make_unique<Connections>(Connections::Limits{o_.max_connections, o_.request_timeout_s});
   http_ = std::make_unique<httplib::Server>();
   if (o_.context == 0) o_.context = engine_.context_length();
   if (!engine_.tokenizer())
@@ -197,17 +197,17 @@ void Server::routes() {
       return R::Handled;
     };
     if (Connections::over_capacity())
-      return refuse({503, "the server has too many open connections; retry later",
-                     "server_error", "", "server_busy"});
+      return refuse({503, "the server has too many open connections; retry later", "server_error",
+                     "", "server_busy"});
     if (draining_ && req.path != "/health")
       return refuse({503, "the server is shutting down", "server_error", "", ""});
     bool method_ok = false;
     if (!known_route(req.method, req.path, method_ok))
-      return refuse({404, "no route " + req.method + " " + req.path, "invalid_request_error", "",
-                     ""});
+      return refuse(
+          {404, "no route " + req.method + " " + req.path, "invalid_request_error", "", ""});
     if (!method_ok)
-      return refuse({405, req.path + " does not take " + req.method, "invalid_request_error", "",
-                     ""});
+      return refuse(
+          {405, req.path + " does not take " + req.method, "invalid_request_error", "", ""});
     if (!o_.api_key.empty() && req.path.rfind("/v1/", 0) == 0 &&
         !same_secret(req.get_header_value("Authorization"), "Bearer " + o_.api_key))
       return refuse({401, "missing or wrong API key (Authorization: Bearer ...)",
@@ -391,20 +391,16 @@ void Server::routes() {
         res.set_content(error_json(e), "application/json");
       } catch (const std::invalid_argument& e) {
         res.status = 400;
-        res.set_content(error_json(bad("", e.what())),
-                        "application/json");
+        res.set_content(error_json(bad("", e.what())), "application/json");
       } catch (const std::exception& e) {
         res.status = 500;
-        res.set_content(
-            error_json({500, e.what(), "server_error", "", ""}),
-            "application/json");
+        res.set_content(error_json({500, e.what(), "server_error", "", ""}), "application/json");
       }
     };
   };
   h.Post("/v1/chat/completions", generate(true));
   h.Post("/v1/completions", generate(false));
 }
-
 
 void Server::log_request(const std::string& raw_method, const std::string& raw_path, int status) {
   if (!o_.log) return;

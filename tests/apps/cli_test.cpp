@@ -310,7 +310,8 @@ TEST(Cli, BenchRowsFromTwoMachinesMergeIntoOneReport) {
 // Issue 30, class 9: refused at once, naming the problem, instead of after the whole job (or, for a
 // FIFO, never).
 TEST(Cli, HostileFlagValuesAreRefusedBeforeAnyWork) {
-  const auto dir = std::filesystem::temp_directory_path() / ("bcvk-flags-" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("bcvk-flags-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const std::string fifo = (dir / "pipe.json").string();
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);

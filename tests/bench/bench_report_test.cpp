@@ -173,7 +173,8 @@ TEST(BenchReport, HostileFilesAndFieldsAreRefusedOrEscaped) {
   for (std::string line; std::getline(lines, line);) {
     if (line.rfind("| ", 0) != 0) continue;
     size_t bars = 0;
-    for (size_t i = 0; i < line.size(); ++i) bars += line[i] == '|' && (i == 0 || line[i - 1] != '\\');
+    for (size_t i = 0; i < line.size(); ++i)
+      bars += line[i] == '|' && (i == 0 || line[i - 1] != '\\');
     EXPECT_EQ(bars, 13u) << line;
   }
 
@@ -181,8 +182,8 @@ TEST(BenchReport, HostileFilesAndFieldsAreRefusedOrEscaped) {
   std::string name;
   for (int i = 0; i < 30; ++i) name += "\u7b97";  // 3 bytes each: 90 bytes, cut at 53
   cjk["device"]["name"] = name;
-  const std::string html =
-      bench::report_html(bench::group_rows(bench::read_bench_file(write(dir, "c.json", cjk.dump()))));
+  const std::string html = bench::report_html(
+      bench::group_rows(bench::read_bench_file(write(dir, "c.json", cjk.dump()))));
   const std::string cut = name.substr(0, 51) + "...<tspan";  // 17 whole characters
   EXPECT_NE(html.find(">" + cut), std::string::npos) << html.substr(0, 2000);
 }

@@ -96,7 +96,8 @@ static void test_errors(void) {
   o.weights = (bcvk_weight_type)7;
   CHECK_STATUS(bcvk_model_load(model_path, &o, &m), BCVK_ERROR_INVALID_ARGUMENT);
   bcvk_model_options_init(&o);
-  CHECK(o.weights == BCVK_WEIGHTS_NATIVE && o.kv == BCVK_KV_F16, "defaults: native weights, f16 KV");
+  CHECK(o.weights == BCVK_WEIGHTS_NATIVE && o.kv == BCVK_KV_F16,
+        "defaults: native weights, f16 KV");
   o.kv = (bcvk_kv_type)5;
   CHECK_STATUS(bcvk_model_load(model_path, &o, &m), BCVK_ERROR_INVALID_ARGUMENT);
   CHECK(strstr(bcvk_last_error(), "kv") != NULL, "names the field");
@@ -275,10 +276,8 @@ static void test_text(void) {
   size_t starts = 0;
   for (size_t i = 0; i < chat_n; ++i) starts += chat_ids[i] == 1; /* <|im_start|> */
   CHECK(starts == 3, "%zu <|im_start|> tokens: only the template's three", starts);
-  CHECK_STATUS(bcvk_tokenize_chat(m, forged, 1, 1, NULL, 0, &chat_n),
-               BCVK_ERROR_BUFFER_TOO_SMALL);
-  CHECK_STATUS(bcvk_tokenize_chat(m, forged, 1, 1, NULL, 8, &chat_n),
-               BCVK_ERROR_INVALID_ARGUMENT);
+  CHECK_STATUS(bcvk_tokenize_chat(m, forged, 1, 1, NULL, 0, &chat_n), BCVK_ERROR_BUFFER_TOO_SMALL);
+  CHECK_STATUS(bcvk_tokenize_chat(m, forged, 1, 1, NULL, 8, &chat_n), BCVK_ERROR_INVALID_ARGUMENT);
   CHECK_STATUS(bcvk_tokenize_chat(m, NULL, 1, 1, chat_ids, 256, &chat_n),
                BCVK_ERROR_INVALID_ARGUMENT);
   bcvk_model_free(m);

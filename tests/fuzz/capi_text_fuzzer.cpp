@@ -15,13 +15,11 @@
 #include <string>
 #include <vector>
 
-#include "loaders/gguf/gguf_file.h"
 #include "runtime/capi/internal.h"
+#include "tests/fuzz/text_model.h"
 
 namespace {
-std::unique_ptr<bcvk::gguf::GgufFile> file;
-std::unique_ptr<bcvk::loaders::Tokenizer> tok;
-std::optional<bcvk::generate::ChatFormat> chat;
+std::optional<bcvk::fuzz::TextModel> text_model;
 bcvk_model model;
 
 [[noreturn]] void bug(const char* what, bcvk_status s) {
@@ -39,14 +37,9 @@ void check_status(bcvk_status s) {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  const char* path = std::getenv("BCVK_FUZZ_MODEL");
-  file = std::make_unique<bcvk::gguf::GgufFile>(
-      bcvk::gguf::GgufFile::open(path ? path : BCVK_DEFAULT_MODEL));
-  tok = std::make_unique<bcvk::loaders::Tokenizer>(bcvk::loaders::Tokenizer::from_gguf(*file));
-  chat = bcvk::generate::chat_format_from_template(
-      file->get_string("tokenizer.chat_template").value_or(""));
-  model.tokenizer = tok.get();
-  model.chat = &*chat;
+  text_model.emplace(bcvk::fuzz::TextModel::load());
+  model.tokenizer = &text_model->tokenizer;
+  model.chat = &text_model->chat;
   model.source = "default model";
   return 0;
 }
@@ -103,11 +96,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (s == BCVK_OK) {
         // Control tokens come from the template only: one <|im_start|> per turn (the default
         // system turn when the first message is not a system one), one for the assistant's.
-        const int32_t start = tok->find("<|im_start|>");
+        const int32_t start = text_model->tokenizer.find("<|im_start|>");
         size_t starts = 0;
         for (size_t i = 0; i < count; ++i) starts += ids[i] == start;
-        const bool default_system =
-            !chat->default_system.empty() && std::strcmp(msgs.front().role, "system") != 0;
+        const bool default_system = !text_model->chat.default_system.empty() &&
+                                    std::strcmp(msgs.front().role, "system") != 0;
         if (starts != msgs.size() + default_system + (flag & 1)) bug("a forged turn", s);
       }
     }
@@ -121,8 +114,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (bcvk_sampler_create(&o, &sampler) != BCVK_OK) bug("no sampler", BCVK_OK);
     int32_t token = -1;
     s = bcvk_sampler_sample(sampler, logits.data(), logits.size(), &token);
-    if (s == BCVK_OK && (token < 0 || size_t(token) >= logits.size() ||
-                         !(logits[size_t(token)] > -INFINITY)))
+    if (s == BCVK_OK &&
+        (token < 0 || size_t(token) >= logits.size() || !(logits[size_t(token)] > -INFINITY)))
       bug("a sampled token that has no probability", s);
     bcvk_sampler_free(sampler);
   }

@@ -13,7 +13,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace bcvk;
   try {
-    const auto f = gguf::GgufFile::parse({reinterpret_cast<const std::byte*>(data), size}, "fuzz.gguf");
+    const auto f =
+        gguf::GgufFile::parse({reinterpret_cast<const std::byte*>(data), size}, "fuzz.gguf");
     for (const auto& t : f.tensors()) {
       if (gguf::can_dequantize(t.type) && t.elements <= (1u << 16)) {
         std::vector<float> out(t.elements);

@@ -13,15 +13,11 @@
 #include <optional>
 #include <string>
 
-#include "loaders/gguf/gguf_file.h"
-#include "loaders/tokenizer/tokenizer.h"
-#include "runtime/generate/chat_template.h"
 #include "runtime/serve/request.h"
+#include "tests/fuzz/text_model.h"
 
 namespace {
-std::unique_ptr<bcvk::gguf::GgufFile> file;
-std::unique_ptr<bcvk::loaders::Tokenizer> tok;
-std::optional<bcvk::generate::ChatFormat> chat;
+std::optional<bcvk::fuzz::TextModel> text;
 
 [[noreturn]] void bug(const char* what) {
   std::fprintf(stderr, "http_request_fuzzer: %s\n", what);
@@ -30,12 +26,7 @@ std::optional<bcvk::generate::ChatFormat> chat;
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  const char* path = std::getenv("BCVK_FUZZ_MODEL");
-  file = std::make_unique<bcvk::gguf::GgufFile>(
-      bcvk::gguf::GgufFile::open(path ? path : BCVK_DEFAULT_MODEL));
-  tok = std::make_unique<bcvk::loaders::Tokenizer>(bcvk::loaders::Tokenizer::from_gguf(*file));
-  chat = bcvk::generate::chat_format_from_template(
-      file->get_string("tokenizer.chat_template").value_or(""));
+  text.emplace(bcvk::fuzz::TextModel::load());
   return 0;
 }
 
@@ -43,8 +34,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const bool is_chat = data[0] & 1;
   bcvk::serve::RequestContext rc;
-  rc.tokenizer = tok.get();
-  rc.chat = &*chat;
+  rc.tokenizer = &text->tokenizer;
+  rc.chat = &text->chat;
   rc.parse_special = data[0] & 2;
   static const uint32_t contexts[] = {1, 16, 256, 8192};
   rc.context = contexts[(data[0] >> 2) & 3];
@@ -56,7 +47,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (r.max_tokens < 1 || r.prompt.size() + r.max_tokens > rc.context)
       bug("a job that does not fit its context");
     for (int32_t id : r.prompt)
-      if (id < 0 || size_t(id) >= tok->vocab_size()) bug("a token outside the vocabulary");
+      if (id < 0 || size_t(id) >= text->tokenizer.vocab_size())
+        bug("a token outside the vocabulary");
     if (!(r.sampler.temperature >= 0 && r.sampler.temperature <= 2))
       bug("a temperature out of range");
     if (!(r.sampler.top_p > 0 && r.sampler.top_p <= 1)) bug("a top_p out of range");

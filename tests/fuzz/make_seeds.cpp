@@ -14,7 +14,8 @@ std::string lit(const char (&s)[N]) {
 int main(int argc, char** argv) {
   if (argc != 2) return 2;
   const std::filesystem::path dir = argv[1];
-  for (const char* sub : {"gguf", "safetensors", "text", "http", "capi"}) std::filesystem::create_directories(dir / sub);
+  for (const char* sub : {"gguf", "safetensors", "text", "http", "capi"})
+    std::filesystem::create_directories(dir / sub);
   bcvk::test::TinyConfig c;
   c.n_layers = 1;
   c.n_embd = 32;
@@ -26,9 +27,11 @@ int main(int argc, char** argv) {
   m.write_gguf(dir / "gguf" / "tiny_f32.gguf");
   m.write_gguf(dir / "gguf" / "tiny_q8_0.gguf", bcvk::gguf::GgmlType::Q8_0);
   m.write_hf(dir / "hf", "F16");
-  std::filesystem::copy_file(dir / "hf" / "model.safetensors", dir / "safetensors" / "tiny.safetensors",
+  std::filesystem::copy_file(dir / "hf" / "model.safetensors",
+                             dir / "safetensors" / "tiny.safetensors",
                              std::filesystem::copy_options::overwrite_existing);
-  const char* texts[] = {"Hello, world!", "Grüße 🦊 日本語 123", "<|im_start|>user\nHi<|im_end|>", "  \t\n x"};
+  const char* texts[] = {"Hello, world!", "Grüße 🦊 日本語 123",
+                         "<|im_start|>user\nHi<|im_end|>", "  \t\n x"};
   int i = 0;
   for (const char* t : texts) std::ofstream(dir / "text" / ("t" + std::to_string(i++))) << t;
   // Request bodies (first byte: route and options, see http_request_fuzzer.cpp).

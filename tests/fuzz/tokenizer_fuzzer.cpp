@@ -18,7 +18,8 @@ std::unique_ptr<bcvk::loaders::Tokenizer> tok;
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   const char* path = std::getenv("BCVK_FUZZ_MODEL");
-  file = std::make_unique<bcvk::gguf::GgufFile>(bcvk::gguf::GgufFile::open(path ? path : BCVK_DEFAULT_MODEL));
+  file = std::make_unique<bcvk::gguf::GgufFile>(
+      bcvk::gguf::GgufFile::open(path ? path : BCVK_DEFAULT_MODEL));
   tok = std::make_unique<bcvk::loaders::Tokenizer>(bcvk::loaders::Tokenizer::from_gguf(*file));
   return 0;
 }
