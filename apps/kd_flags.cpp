@@ -22,7 +22,9 @@ void add_kd_flags(CLI::App& cmd, KdFlags& f) {
   cmd.add_option("--kd-lr", o.lr, "kd: Adam learning rate (peak)")->capture_default_str();
   cmd.add_option("--kd-schedule", o.schedule, "kd: cosine (to lr/10) or constant after warm-up")
       ->capture_default_str();
-  cmd.add_option("--kd-warmup", o.warmup, "kd: linear warm-up steps")->capture_default_str();
+  cmd.add_option("--kd-warmup", o.warmup, "kd: linear warm-up steps (at most --kd-steps)")
+      ->capture_default_str()
+      ->each([&f](const std::string&) { f.warmup_given = true; });
   cmd.add_option("--kd-tokens", o.tokens_per_step, "kd: calibration tokens per step")
       ->capture_default_str();
   cmd.add_option("--kd-seed", o.seed, "kd: seed of the batch order and the held-out split")
@@ -52,7 +54,7 @@ void apply_kd_flags(const KdFlags& f) {
     throw std::invalid_argument("--kd-temperature is " + std::to_string(o.temperature) +
                                 "; it must be in [0.01, 100]");
   if (o.steps == 0) throw std::invalid_argument("--kd-steps must be at least 1");
-  if (o.warmup > o.steps)
+  if (f.warmup_given && o.warmup > o.steps)
     throw std::invalid_argument("--kd-warmup (" + std::to_string(o.warmup) +
                                 " steps) is longer than --kd-steps (" + std::to_string(o.steps) +
                                 ")");

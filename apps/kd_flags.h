@@ -13,6 +13,8 @@ struct KdFlags {
   distill::KdOptions kd;
   uint32_t calib_generate = 0;  // tokens the teacher samples after each calibration prompt
   unsigned threads = 0;         // host threads (0: every core)
+  bool warmup_given = false;    // --kd-warmup on the command line (the default may exceed a
+                                // short --kd-steps: the peak is then not reached)
 };
 
 void add_kd_flags(CLI::App& cmd, KdFlags& flags);

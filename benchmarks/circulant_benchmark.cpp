@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <memory>
+#include <vector>
 
 #include "runtime/ops/block_circulant.h"
 #include "runtime/vk/context.h"
@@ -26,7 +27,7 @@ bcvk::vk::Context& ctx() {
 }
 
 // args: rows, cols, B, T, path (0 fused, 1 FFT, 2 direct, 3 fused gate/up pair), weights (0 f32,
-// 1 f16, 2 q8)
+// 1 f16, 2 q8), fused input transforms (0 the default for B, 1 per SIMD group, 2 shared)
 void BM_Circulant(benchmark::State& state) {
   auto& c = ctx();
   const auto m = uint32_t(state.range(0)), n = uint32_t(state.range(1)),
@@ -44,7 +45,11 @@ void BM_Circulant(benchmark::State& state) {
     ws = std::make_unique<bcvk::ops::CirculantWorkspace>(
         c, B, std::max(bc.row_blocks(), bc.col_blocks()));
   bcvk::vk::Buffer x(c.allocator(), uint64_t(T) * n * 4), y(c.allocator(), uint64_t(T) * m * 4);
-  const bcvk::ops::CirculantCall call{x.view(), n, y.view(), m, 0, T, false};
+  bcvk::ops::CirculantCall call{x.view(), n, y.view(), m, 0, T, false};
+  using Transform = bcvk::ops::FusedCirculantArgs::Transform;
+  call.transform = state.range(6) == 1   ? Transform::kPerGroup
+                   : state.range(6) == 2 ? Transform::kShared
+                                         : Transform::kAuto;
   bcvk::vk::Stream s(c.device(), false);
   auto record = [&] {
     if (mode == 3) {
@@ -74,21 +79,25 @@ void Shapes(benchmark::internal::Benchmark* b) {
     for (int64_t T : {1, 8, 64})
       for (int64_t mode : {0, 1, 2, 3}) {
         if (B > 64 && (mode == 0 || mode == 3)) continue;  // fused: B <= 64
-        if (mode == 3) {
-          b->Args({1536, 576, B, T, mode, 1});
-          continue;
+        // The fused paths with the input's transforms per SIMD group and shared.
+        for (int64_t tr :
+             mode == 0 || mode == 3 ? std::vector<int64_t>{1, 2} : std::vector<int64_t>{0}) {
+          if (mode == 3) {
+            b->Args({1536, 576, B, T, mode, 1, tr});
+            continue;
+          }
+          b->Args({1536, 576, B, T, mode, 1, tr});
+          b->Args({576, 1536, B, T, mode, 1, tr});
         }
-        b->Args({1536, 576, B, T, mode, 1});
-        b->Args({576, 1536, B, T, mode, 1});
       }
-  for (int64_t T : {1, 8}) b->Args({1536, 576, 4, T, 3, 2});  // 8-bit gate/up pair
+  for (int64_t T : {1, 8}) b->Args({1536, 576, 4, T, 3, 2, 0});  // 8-bit gate/up pair
 }
 
 }  // namespace
 
 BENCHMARK(BM_Circulant)
     ->Apply(Shapes)
-    ->ArgNames({"m", "n", "B", "T", "path", "w"})
+    ->ArgNames({"m", "n", "B", "T", "path", "w", "tr"})
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond)
     ->MinTime(0.2);

@@ -26,7 +26,16 @@ layout(constant_id = 3) const uint kTokens = 1;   // tokens per invocation
 layout(constant_id = 4) const uint kXVecs = 1;    // X_UNIFORM: vec4s bound
 layout(constant_id = 5) const bool kUnroll = false;  // X_UNIFORM: unroll the loop over blocks
 layout(constant_id = 6) const uint kQ = 1;        // kUnroll: input blocks (q)
+layout(constant_id = 7) const uint kShared = 4;   // SHARED_X: floats, kTokens * q * B
 const uint kH = kB / 2;                           // packed pairs per block
+
+#ifdef SHARED_X
+// SHARED_X: the workgroup transforms its tokens' input blocks once, one block per lane at a time,
+// into shared memory (packed as the spectra are); every lane then reads them from there.  Without
+// it every SIMD group of lanes repeats all q transforms, which for large B costs more than the
+// products themselves.
+shared float xs[kShared];
+#endif
 
 layout(push_constant) uniform Push {
   uint T;          // tokens
@@ -169,6 +178,19 @@ void transform_input(uint t, uint j) {
 void main() {
   const uint i = min(gl_GlobalInvocationID.x, pc.p - 1);  // all lanes active: X stays uniform
   const uint tok0 = gl_WorkGroupID.y * kTokens;
+#ifdef SHARED_X
+  for (uint task = gl_LocalInvocationID.x; task < kTokens * pc.q; task += gl_WorkGroupSize.x) {
+    transform_input(tok0 + task / pc.q, task % pc.q);
+    const uint base = task * kB;  // (t * q + j) * B
+    xs[base] = fa[0].x;
+    xs[base + 1] = fa[kH].x;
+    [[unroll]] for (uint h = 1; h < kH; ++h) {
+      xs[base + 2 * h] = fa[h].x;
+      xs[base + 2 * h + 1] = fa[h].y;
+    }
+  }
+  barrier();
+#endif
   vec2 acc[kTokens * kH];
 #ifdef GLU
   vec2 acc2[kTokens * kH];
@@ -184,14 +206,25 @@ void main() {
 
   // One input block: its transform for each token, then every pair of this row's spectra is
   // loaded once and used for every token.
+#ifdef SHARED_X
+#define LOAD_XP(J)                                                                      \
+  [[unroll]] for (uint t = 0; t < kTokens; ++t) {                                       \
+    const uint base = (t * pc.q + (J)) * kB;                                            \
+    [[unroll]] for (uint h = 0; h < kH; ++h)                                            \
+      xp[t * kH + h] = vec2(xs[base + 2 * h], xs[base + 2 * h + 1]);                    \
+  }
+#else
+#define LOAD_XP(J)                                                                      \
+  [[unroll]] for (uint t = 0; t < kTokens; ++t) {                                       \
+    transform_input(tok0 + t, (J));                                                     \
+    xp[t * kH] = vec2(fa[0].x, fa[kH].x);                                               \
+    [[unroll]] for (uint h = 1; h < kH; ++h) xp[t * kH + h] = fa[h];                    \
+  }
+#endif
 #define BODY(J)                                                                        \
   {                                                                                     \
     vec2 xp[kTokens * kH];                                                              \
-    [[unroll]] for (uint t = 0; t < kTokens; ++t) {                                     \
-      transform_input(tok0 + t, (J));                                                   \
-      xp[t * kH] = vec2(fa[0].x, fa[kH].x);                                             \
-      [[unroll]] for (uint h = 1; h < kH; ++h) xp[t * kH + h] = fa[h];                  \
-    }                                                                                   \
+    LOAD_XP(J)                                                                          \
     [[unroll]] for (uint h = 0; h < kH; ++h) {                                          \
       const vec2 w = pair(i, (J), h);                                                   \
       [[unroll]] for (uint t = 0; t < kTokens; ++t)                                     \

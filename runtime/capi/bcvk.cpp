@@ -131,9 +131,11 @@ bcvk_status bcvk_model_load(const char* path, const bcvk_model_options* options,
     std::error_code ec;
     if (!std::filesystem::exists(path, ec) || access(path, R_OK) != 0)
       throw Failure(BCVK_ERROR_IO, std::string(path) + ": cannot open: " + std::strerror(errno));
-    // A device, a FIFO or a directory is not a model file (/dev/zero would read forever).
-    if (!std::filesystem::is_regular_file(path, ec))
-      throw Failure(BCVK_ERROR_IO, std::string(path) + ": not a regular file");
+    // A model is a file or a Hugging Face directory: a device or a FIFO is neither (/dev/zero
+    // would read forever).
+    if (!std::filesystem::is_regular_file(path, ec) && !std::filesystem::is_directory(path, ec))
+      throw Failure(BCVK_ERROR_IO,
+                    std::string(path) + ": not a regular file or a directory (a device or FIFO)");
     bcvk::engine::EngineOptions eo;
     eo.device = o.device ? o.device : "";
     eo.weights = o.weights == BCVK_WEIGHTS_F16   ? bcvk::model::WeightMode::kF16

@@ -51,6 +51,7 @@ FusedCirculantArgs fused_args(const BlockCirculantLinear& l, const CirculantCall
   a.y_offset = c.y_offset;
   a.T = c.T;
   a.accumulate = c.accumulate;
+  a.transform = c.transform;
   return a;
 }
 

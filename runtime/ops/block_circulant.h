@@ -73,6 +73,9 @@ struct CirculantCall {
   // FFT path: the workspace still holds the input spectrum of this very x (the previous call had
   // the same input, T and block size, e.g. gate then up): skip packing and the forward FFT.
   bool reuse_input_spectrum = false;
+  // Fused path: where the input blocks are transformed (benchmarks and tests pick; kAuto
+  // otherwise).
+  FusedCirculantArgs::Transform transform = FusedCirculantArgs::Transform::kAuto;
 };
 
 class BlockCirculantLinear {

@@ -24,6 +24,10 @@ const char* circulant_weights_name(CirculantWeights w) {
   return "?";
 }
 
+bool fused_shared_default(uint32_t B) {
+  return B >= 16;
+}
+
 bool fused_block_supported(uint32_t B) {
   return B >= 2 && B <= kFusedMaxBlock && std::has_single_bit(B);
 }
@@ -131,9 +135,7 @@ void block_circulant_fused(vk::Context& ctx, vk::Stream& s, const FusedCirculant
     util::internal_error("block_circulant_fused: glu needs the up weights and no accumulation");
   const auto& info = ctx.info();
   const bool cpu = info.type == VK_PHYSICAL_DEVICE_TYPE_CPU;
-  // One SIMD vector of rows per workgroup on CPU devices (each lane a block row, as the
-  // row-per-lane linear_q); GPUs want wider groups.
-  const uint32_t wg = cpu ? std::clamp(info.subgroup_size, 4u, 16u) : 64u;
+  const uint32_t simd = std::clamp(info.subgroup_size, 4u, 16u);
   uint32_t tokens = a.tokens;
   if (!tokens) {
     // Registers: kTokens * B accumulators (twice with glu) per lane.
@@ -141,15 +143,34 @@ void block_circulant_fused(vk::Context& ctx, vk::Stream& s, const FusedCirculant
     tokens = 1;
     while (tokens * 2 <= std::min(a.T, max_t)) tokens *= 2;
   }
+  using Transform = FusedCirculantArgs::Transform;
+  // Shared transforms: kTokens * q * B floats of shared memory (tokens halved until they fit).
+  bool shared = a.transform == Transform::kShared ||
+                (a.transform == Transform::kAuto && fused_shared_default(a.B));
+  while (shared && uint64_t(tokens) * q * a.B * 4 > info.max_shared_memory) {
+    if (tokens == 1) {
+      if (a.transform == Transform::kShared)
+        util::internal_error("block_circulant_fused: the input's transforms exceed shared memory");
+      shared = false;
+    } else {
+      tokens /= 2;
+    }
+  }
+  // One SIMD vector of rows per workgroup on CPU devices (each lane a block row, as the
+  // row-per-lane linear_q); with shared transforms, every row of the matrix in one workgroup
+  // where they fit in 64 lanes (each workgroup repeats the transforms).  GPUs want wider groups.
+  uint32_t wg = cpu ? simd : 64u;
+  if (shared && cpu) wg = std::clamp((p + simd - 1) / simd * simd, simd, 64u);
   const uint64_t x_bytes = uint64_t(a.n) * 4;
   const bool uniform_x =
-      a.T == 1 && a.n % 4 == 0 &&
+      !shared && a.T == 1 && a.n % 4 == 0 &&
       x_bytes <= std::min<uint64_t>(info.max_uniform_buffer_range, 65536) &&
       a.x.offset % std::max<uint64_t>(info.min_uniform_buffer_offset_alignment, 1) == 0;
   std::string name = "block_circulant_fused";
   if (a.glu) name += "_glu";
   if (a.type != CirculantWeights::kF32) name += std::string("_") + circulant_weights_name(a.type);
   if (uniform_x) name += "_ux";
+  if (shared) name += "_sx";
   std::vector<vk::SpecConstant> spec = {
       {0, wg}, {1, a.B}, {2, uint32_t(std::countr_zero(a.B))}, {3, uniform_x ? 1u : tokens}};
   if (uniform_x) {
@@ -160,6 +181,7 @@ void block_circulant_fused(vk::Context& ctx, vk::Stream& s, const FusedCirculant
     spec.push_back({6, unroll ? q : 1u});
     tokens = 1;
   }
+  if (shared) spec.push_back({7, tokens * q * a.B});
   vk::Kernel& k = ctx.kernel(name, spec, sizeof(FusedCirculantPush));
   const FusedCirculantPush push{a.T,        a.m, a.n,        p,          q,
                                 a.x_stride, 0,   a.y_stride, a.y_offset, a.accumulate ? 1u : 0u};

@@ -65,7 +65,14 @@ struct FusedCirculantArgs {
   bool glu = false;         // Y = silu(W X) * (W2 X)
   // Tokens per invocation (0: the default for this B and T).
   uint32_t tokens = 0;
+  // Where the input blocks are transformed: by every SIMD group of lanes, each its own copy
+  // (kPerGroup), or once per workgroup, a block per lane, into shared memory (kShared).  kAuto
+  // picks by B (fused_shared_default).
+  enum class Transform { kAuto, kPerGroup, kShared } transform = Transform::kAuto;
 };
+
+// kAuto's choice for block size B (measured: benchmarks/circulant_benchmark).
+bool fused_shared_default(uint32_t B);
 
 // Records one dispatch.
 void block_circulant_fused(vk::Context& ctx, vk::Stream& stream, const FusedCirculantArgs& a,

@@ -85,13 +85,19 @@ struct Case {
   bool accumulate = false;
   bool glu = false;
   uint32_t tokens = 0;  // per invocation; 0: the default
+  ops::FusedCirculantArgs::Transform transform = ops::FusedCirculantArgs::Transform::kAuto;
 };
+
+using Transform = ops::FusedCirculantArgs::Transform;
 
 std::string describe(const Case& k) {
   return std::to_string(k.m) + "x" + std::to_string(k.n) + " B=" + std::to_string(k.B) +
          " T=" + std::to_string(k.T) + " " + ops::circulant_weights_name(k.weights) +
          (k.accumulate ? " accumulate" : "") + (k.glu ? " glu" : "") +
-         (k.tokens ? " tokens=" + std::to_string(k.tokens) : "");
+         (k.tokens ? " tokens=" + std::to_string(k.tokens) : "") +
+         (k.transform == Transform::kShared     ? " shared"
+          : k.transform == Transform::kPerGroup ? " per-group"
+                                                : "");
 }
 
 class BlockCirculantFusedTest : public test::GpuTest {
@@ -142,6 +148,7 @@ class BlockCirculantFusedTest : public test::GpuTest {
     a.accumulate = k.accumulate;
     a.glu = k.glu;
     a.tokens = k.tokens;
+    a.transform = k.transform;
     vk::Stream s(ctx().device());
     ops::block_circulant_fused(ctx(), s, a);
     s.submit_and_wait();
@@ -196,9 +203,13 @@ class EveryFusedBlockSize
 
 TEST_P(EveryFusedBlockSize, MatchesTheDoubleProduct) {
   const auto [B, T, glu] = GetParam();
-  // 3 x 2 blocks, and a shape that pads both sides.
-  EXPECT_LE(run({3 * B, 2 * B, B, T, CirculantWeights::kF32, !glu && T % 2 == 1, glu}), 1e-5);
-  EXPECT_LE(run({3 * B - 1, B + 3, B, T, CirculantWeights::kF32, false, glu}), 1e-5);
+  // 3 x 2 blocks, and a shape that pads both sides; the input's transforms per SIMD group and
+  // shared by the workgroup.
+  for (Transform tr : {Transform::kPerGroup, Transform::kShared}) {
+    EXPECT_LE(run({3 * B, 2 * B, B, T, CirculantWeights::kF32, !glu && T % 2 == 1, glu, 0, tr}),
+              1e-5);
+    EXPECT_LE(run({3 * B - 1, B + 3, B, T, CirculantWeights::kF32, false, glu, 0, tr}), 1e-5);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Sizes, EveryFusedBlockSize,
@@ -209,10 +220,12 @@ INSTANTIATE_TEST_SUITE_P(Sizes, EveryFusedBlockSize,
 // students use, one token (X through the uniform buffer, the loop over blocks unrolled for
 // B <= 16) and a prefill chunk.
 TEST_F(BlockCirculantFusedTest, TheDefaultModelsShapes) {
-  for (const auto& [B, T] : {std::pair{4u, 1u}, {16u, 8u}, {64u, 1u}}) {
-    EXPECT_LE(run({1536, 576, B, T, CirculantWeights::kF32, false, true}), 1e-5) << B;
-    EXPECT_LE(run({576, 1536, B, T, CirculantWeights::kF32, true, false}), 1e-5) << B;
-  }
+  for (const auto& [B, T] : {std::pair{4u, 1u}, {16u, 8u}, {64u, 1u}})
+    for (Transform tr : {Transform::kPerGroup, Transform::kShared}) {
+      // Shared with B = 4: 384 block rows, six workgroups each transforming the input.
+      EXPECT_LE(run({1536, 576, B, T, CirculantWeights::kF32, false, true, 0, tr}), 1e-5) << B;
+      EXPECT_LE(run({576, 1536, B, T, CirculantWeights::kF32, true, false, 0, tr}), 1e-5) << B;
+    }
 }
 
 // f16 spectra: within f16's rounding of the unrounded product (the measured relative L2 is
@@ -222,19 +235,23 @@ TEST_F(BlockCirculantFusedTest, HalfAndEightBitWeights) {
   for (uint32_t B : {2u, 16u, 64u})
     for (uint32_t T : {1u, 5u})
       for (bool glu : {false, true}) {
-        const double e16 = run({3 * B, 2 * B + 1, B, T, CirculantWeights::kF16, !glu, glu});
-        EXPECT_LE(e16, 1e-3) << B;
-        EXPECT_GE(e16, 1e-6) << B;
-        const double e8 = run({3 * B, 2 * B + 1, B, T, CirculantWeights::kQ8, !glu, glu});
-        EXPECT_LE(e8, 2e-2) << B;
-        EXPECT_GE(e8, 1e-4) << B;
+        for (Transform tr : {Transform::kPerGroup, Transform::kShared}) {
+          const double e16 =
+              run({3 * B, 2 * B + 1, B, T, CirculantWeights::kF16, !glu, glu, 0, tr});
+          EXPECT_LE(e16, 1e-3) << B;
+          EXPECT_GE(e16, 1e-6) << B;
+          const double e8 = run({3 * B, 2 * B + 1, B, T, CirculantWeights::kQ8, !glu, glu, 0, tr});
+          EXPECT_LE(e8, 2e-2) << B;
+          EXPECT_GE(e8, 1e-4) << B;
+        }
       }
 }
 
 // Several tokens per invocation, with a last group that is not full.
 TEST_F(BlockCirculantFusedTest, TokensPerInvocation) {
   for (uint32_t tokens : {1u, 2u, 4u, 8u})
-    EXPECT_LE(run({48, 40, 8, 11, CirculantWeights::kF16, true, false, tokens}), 1e-3);
+    for (Transform tr : {Transform::kPerGroup, Transform::kShared})
+      EXPECT_LE(run({48, 40, 8, 11, CirculantWeights::kF16, true, false, tokens, tr}), 1e-3);
 }
 
 // The 8-bit form, by hand: one row of 40 values (two groups: 32 and 8), padded to 16 bytes.
