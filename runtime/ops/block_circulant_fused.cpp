@@ -24,8 +24,8 @@ const char* circulant_weights_name(CirculantWeights w) {
   return "?";
 }
 
-bool fused_shared_default(uint32_t B) {
-  return B >= 16;
+bool fused_shared_default(uint32_t T) {
+  return T > 1;
 }
 
 bool fused_block_supported(uint32_t B) {
@@ -146,7 +146,7 @@ void block_circulant_fused(vk::Context& ctx, vk::Stream& s, const FusedCirculant
   using Transform = FusedCirculantArgs::Transform;
   // Shared transforms: kTokens * q * B floats of shared memory (tokens halved until they fit).
   bool shared = a.transform == Transform::kShared ||
-                (a.transform == Transform::kAuto && fused_shared_default(a.B));
+                (a.transform == Transform::kAuto && fused_shared_default(a.T));
   while (shared && uint64_t(tokens) * q * a.B * 4 > info.max_shared_memory) {
     if (tokens == 1) {
       if (a.transform == Transform::kShared)

@@ -67,12 +67,14 @@ struct FusedCirculantArgs {
   uint32_t tokens = 0;
   // Where the input blocks are transformed: by every SIMD group of lanes, each its own copy
   // (kPerGroup), or once per workgroup, a block per lane, into shared memory (kShared).  kAuto
-  // picks by B (fused_shared_default).
+  // picks by T (fused_shared_default).
   enum class Transform { kAuto, kPerGroup, kShared } transform = Transform::kAuto;
 };
 
-// kAuto's choice for block size B (measured: benchmarks/circulant_benchmark).
-bool fused_shared_default(uint32_t B);
+// kAuto's choice for T tokens, measured with benchmarks/circulant_benchmark on lavapipe at the
+// default model's shapes: for one token the per-group form reads X through the uniform buffer
+// and is 1.1-2x faster; from 8 tokens on the shared form is 1.0-1.5x faster (1.4-1.5x for B = 4).
+bool fused_shared_default(uint32_t T);
 
 // Records one dispatch.
 void block_circulant_fused(vk::Context& ctx, vk::Stream& stream, const FusedCirculantArgs& a,

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -214,6 +215,13 @@ void Connections::end_response() {
 }  // namespace bcvk::serve
 
 namespace bcvk::serve {
+bool Connections::peer_closed() {
+  auto* c = static_cast<Conn*>(current);
+  if (!c || c->fd < 0) return false;
+  pollfd p{c->fd, POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
 clock::time_point Connections::request_start() {
   auto* c = static_cast<Conn*>(current);
   if (!c) return clock::now();

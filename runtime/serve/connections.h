@@ -53,6 +53,8 @@ class Connections {
   // the end), so unread body bytes are never taken for a next request.
   static void end_response();
   static void close_after_response();
+  // The client has closed (or reset) its side of this connection.
+  static bool peer_closed();
   // When the current request began to arrive, as well as the server knows: the connection's
   // start or the end of its previous response (steady clock; now() off a connection thread).
   static std::chrono::steady_clock::time_point request_start();

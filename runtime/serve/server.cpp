@@ -171,7 +171,9 @@ engine::GenerateResult Server::execute(Job& job,
                                        const std::function<bool(const std::string&)>& on_text) {
   Slot slot = acquire();
   job.request.on_text = on_text;
-  job.request.cancelled = [this] { return abort_.load(); };
+  // Shutdown, or a client that closed its connection (a non-streaming request has no write to
+  // fail, so the socket itself is asked; the generation runs on the connection's thread).
+  job.request.cancelled = [this] { return abort_.load() || Connections::peer_closed(); };
   auto r = engine::generate_text(slot.session(), job.request);
   stats.prompt_tokens = r.prompt_tokens;
   stats.completion_tokens = r.completion_tokens;
@@ -314,6 +316,14 @@ void Server::routes() {
         };
         if (!job->stream) {
           const auto r = execute(*job, {});
+          if (r.finish_reason == "cancelled") {
+            // The client closed its connection: nothing can be sent, so the log says it
+            // (499, as nginx's "client closed request").
+            log_request(req.method, req.path, 499);
+            stats.logged = true;
+            res.status = 499;
+            return;
+          }
           json choice = {{"index", 0}, {"finish_reason", r.finish_reason}, {"logprobs", nullptr}};
           if (chat)
             choice["message"] = {{"role", "assistant"}, {"content", r.text}};

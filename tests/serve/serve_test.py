@@ -483,6 +483,27 @@ class ServeTest(unittest.TestCase):
                 {"prompt": "Hello", "max_tokens": 2, "temperature": 0}))[0], range(2)))
         self.assertEqual(rs, [200, 200])
 
+    def test_disconnect_without_streaming_cancels_and_frees_the_session(self):
+        # A non-streaming request has no write to fail while it generates: the server watches
+        # the connection itself.
+        before = len(self.server.log)
+        body = json.dumps({"prompt": "Once upon a time", "max_tokens": 240, "temperature": 0})
+        c = socket.create_connection(("127.0.0.1", self.server.port), timeout=60)
+        c.sendall((f"POST /v1/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY}\r\n"
+                   f"Content-Length: {len(body)}\r\n\r\n{body}").encode())
+        time.sleep(0.5)  # generating
+        c.close()
+        deadline = time.time() + 120
+        line = None
+        while time.time() < deadline and line is None:
+            line = next((l for l in self.server.log[before:] if " 499 " in l), None)
+            time.sleep(0.2)
+        self.assertIsNotNone(line, self.server.log[before:])
+        self.assertTrue(line.startswith("POST /v1/completions 499 "), line)
+        self.assertLess(int(re.search(r"completion=(\d+)", line).group(1)), 240, line)
+        status, h = raw(self.server, "GET", "/health")
+        self.assertEqual((h["sessions_free"], h["sessions"]), (2, 2), h)
+
     def test_log_has_one_line_per_request(self):
         time.sleep(0.5)  # earlier requests' lines have reached the reader
         before = len(self.server.log)
