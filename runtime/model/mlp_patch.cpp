@@ -3,14 +3,81 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <filesystem>
 #include <limits>
+#include <optional>
+#include <sstream>
+#include <string>
 
 #include "runtime/compress/compressed_gguf.h"
 #include "runtime/ops/linear.h"
 #include "runtime/vk/error.h"
+#include "runtime/vk/pipeline_cache.h"
 #include "runtime/vk/transfer.h"
 
 namespace bcvk::model {
+
+namespace {
+
+// Path choices are measured, so two runs on a busy machine could pick differently (and a warm
+// start could then build kernels the cold one did not).  The first choice for a shape is kept
+// beside the pipeline cache, sealed like it (device identity, checksum); bump the revision when
+// the kernels change what they cost.
+constexpr int kChoiceRevision = 2;
+
+std::string choice_kind(uint32_t B, uint32_t rows, uint32_t cols, ops::CirculantWeights w) {
+  return "circulant path choice r" + std::to_string(kChoiceRevision) + " B=" + std::to_string(B) +
+         " " + std::to_string(rows) + "x" + std::to_string(cols) + " " +
+         ops::circulant_weights_name(w);
+}
+
+std::filesystem::path choice_file(const vk::Context& ctx, uint32_t B, uint32_t rows, uint32_t cols,
+                                  ops::CirculantWeights w) {
+  const auto& pipelines = const_cast<vk::Context&>(ctx).pipeline_cache().file();
+  if (pipelines.empty()) return {};  // persistence off (tests) or no cache directory
+  const std::string stem = pipelines.stem().string();  // pipelines-<vendor>-<device>-<uuid>
+  return pipelines.parent_path() / "circulant-paths" /
+         (stem.substr(stem.find('-') + 1) + "-B" + std::to_string(B) + "-" + std::to_string(rows) +
+          "x" + std::to_string(cols) + "-" + ops::circulant_weights_name(w) + ".txt");
+}
+
+std::string format_choice(const MlpPatch::PathChoice& c) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "%s %.17g %.17g %.17g\n", ops::circulant_path_name(c.path),
+                c.fft_ms, c.direct_ms, c.fused_ms);
+  return buf;
+}
+
+// A saved choice, or nullopt when the payload is not one this shape can use.
+std::optional<MlpPatch::PathChoice> parse_choice(const std::string& payload, uint32_t B,
+                                                 uint32_t rows, uint32_t cols,
+                                                 ops::CirculantWeights w) {
+  std::istringstream in(payload);
+  std::string name, f, d, u;
+  if (!(in >> name >> f >> d >> u)) return std::nullopt;
+  MlpPatch::PathChoice c{B, rows, cols, ops::CirculantPath::kFft, 0, 0, 0};
+  try {
+    c.fft_ms = std::stod(f);
+    c.direct_ms = std::stod(d);
+    c.fused_ms = std::stod(u);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (name == ops::circulant_path_name(ops::CirculantPath::kFused) && ops::fused_block_supported(B))
+    c.path = ops::CirculantPath::kFused;
+  else if (name == ops::circulant_path_name(ops::CirculantPath::kFft) &&
+           w != ops::CirculantWeights::kQ8)
+    c.path = ops::CirculantPath::kFft;
+  else if (name == ops::circulant_path_name(ops::CirculantPath::kDirect) &&
+           w != ops::CirculantWeights::kQ8)
+    c.path = ops::CirculantPath::kDirect;
+  else
+    return std::nullopt;
+  return c;
+}
+
+}  // namespace
 
 // One patched projection on the device.  Low-rank factors are stored with the rank padded to a
 // multiple of 4 (zero rows/columns), which the linear kernel needs.
@@ -204,6 +271,16 @@ ops::CirculantPath MlpPatch::choose_path(const compress::BlockCirculant& params)
   if (B < 2) return ops::CirculantPath::kDirect;  // no FFT of one point
   for (const PathChoice& c : choices_)
     if (c.block == B && c.rows == params.rows && c.cols == params.cols) return c.path;
+  const auto file = choice_file(ctx_, B, params.rows, params.cols, weights_);
+  const std::string kind = choice_kind(B, params.rows, params.cols, weights_);
+  if (const auto saved = vk::load_cache_entry(file, kind, ctx_.info(), "circulant path choice")) {
+    if (const auto c = parse_choice(*saved, B, params.rows, params.cols, weights_)) {
+      choices_.push_back(*c);
+      return c->path;
+    }
+    std::fprintf(stderr, "bcvk: warning: circulant path choice %s unusable; measuring again\n",
+                 file.c_str());
+  }
   // The FFT path's probe runs in the shared workspace when one fits, else in its own, dropped
   // afterwards (upload() makes the shared one only if a projection takes the FFT path).
   const uint32_t need = std::max(params.row_blocks(), params.col_blocks());
@@ -265,6 +342,7 @@ ops::CirculantPath MlpPatch::choose_path(const compress::BlockCirculant& params)
       c.path = path;
     }
   choices_.push_back(c);
+  vk::store_cache_entry(file, kind, ctx_.info(), format_choice(c));
   return c.path;
 }
 

@@ -773,7 +773,9 @@ TEST_F(CliCompress, BenchStartupSeparatesColdAndWarmStarts) {
   const auto &cold = j["cold"][0], &warm = j["warm"][0];
   EXPECT_GT(cold["fft_plans_from_source"].get<int>(), 0);
   EXPECT_EQ(warm["fft_plans_from_source"].get<int>(), 0) << "a warm start compiled an FFT kernel";
-  EXPECT_EQ(warm["fft_plans"], cold["fft_plans"]);
+  // The warm start reuses the cold one's path choices (kept beside the pipeline cache), so it
+  // builds no plans to time the FFT path: at most the cold start's plans.
+  EXPECT_LE(warm["fft_plans"].get<int>(), cold["fft_plans"].get<int>());
   EXPECT_EQ(warm["first_token"], cold["first_token"]);
   double sum = 0;
   for (const auto& p : warm["phases"]) sum += p["ms"].get<double>();

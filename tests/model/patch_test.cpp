@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 
 #include "runtime/model/session.h"
@@ -180,6 +182,51 @@ TEST_F(PatchTest, SpectraAndFftPlansAreMadeOnceAcrossForwards) {
   }
   EXPECT_EQ(patch.fft_plans_created(), plans);
   EXPECT_EQ(patch.spectra_computed(), 9u);
+}
+
+// With a persistent pipeline cache the first run's choice is kept beside it: a second run on the
+// device reuses it without measuring (the same path, the very same recorded times), and a
+// damaged file is discarded and measured again.
+TEST_F(PatchTest, PathChoicesAreKeptBesideThePipelineCache) {
+  const auto file = tiny(0, "dense.gguf");
+  const auto projections =
+      model::MlpPatch::project(file, PatchSpec::parse("all:all:16", file.config().n_layers));
+  test::TempDir cache;
+  const char* old = std::getenv("BCVK_CACHE_DIR");
+  const std::string restore = old ? old : "";
+  ::setenv("BCVK_CACHE_DIR", cache.path().c_str(), 1);
+  auto choices = [&] {
+    vk::ContextOptions o;
+    o.instance.validation = true;
+    vk::Context c(o);
+    model::MlpPatch patch(c, file.config(), projections);
+    EXPECT_EQ(c.instance().validation_message_count(), 0u);
+    return patch.path_choices();
+  };
+  const auto first = choices();
+  const auto again = choices();
+  ASSERT_EQ(first.size(), 2u);
+  ASSERT_EQ(again.size(), first.size());
+  for (size_t i = 0; i < first.size(); ++i) {
+    EXPECT_EQ(again[i].path, first[i].path);
+    EXPECT_EQ(again[i].fused_ms, first[i].fused_ms);  // read back, not measured again
+    EXPECT_EQ(again[i].fft_ms, first[i].fft_ms);
+  }
+  size_t files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(cache.path() / "circulant-paths")) {
+    std::ofstream(e.path(), std::ios::app) << "tampered";
+    ++files;
+  }
+  EXPECT_EQ(files, 2u);
+  const auto measured = choices();
+  ASSERT_EQ(measured.size(), 2u);
+  EXPECT_TRUE(measured[0].fused_ms != first[0].fused_ms ||
+              measured[1].fused_ms != first[1].fused_ms)
+      << "a tampered choice was used";
+  if (old)
+    ::setenv("BCVK_CACHE_DIR", restore.c_str(), 1);
+  else
+    ::unsetenv("BCVK_CACHE_DIR");
 }
 
 // kAuto times both paths once per matrix shape (not per projection) and applies the choice to
