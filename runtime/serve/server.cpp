@@ -191,7 +191,7 @@ void Server::routes() {
   auto& h = *http_;
   h.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     stats = RequestStats{};
-    stats.start = Connections::request_start();
+    stats.start = clock::now();  // the headers are in; earlier rejections use request_start()
     using R = httplib::Server::HandlerResponse;
     auto refuse = [&](const ApiError& e) {
       json_reply(res, e);

@@ -89,7 +89,10 @@ def raw(server, method, path, body=None, headers=None):
 def exchange(port, data, timeout=60):
     """Raw bytes to the server on a fresh connection; (head, body) of everything it sends back."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as c:
-        c.sendall(data)
+        try:
+            c.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # answered (and closed) before the whole request was sent: read the answer
         reply = b""
         try:
             while chunk := c.recv(65536):
@@ -230,7 +233,7 @@ class ServeTest(unittest.TestCase):
         self.assertTrue(head.startswith("HTTP/1.1 200"), head)
         self.assertEqual(json.loads(body)["usage"]["completion_tokens"], 1)
         # A chunked body on a route that takes none is refused before it is read.
-        head, _ = exchange(self.server.port, chunked(big, "/v1/engines"))
+        head, _ = exchange(self.server.port, chunked(b"x" * 70000, "/v1/engines"))
         self.assertTrue(head.startswith("HTTP/1.1 404"), head)
         self.assertEqual(raw(self.server, "GET", "/health")[0], 200)
 
