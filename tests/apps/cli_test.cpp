@@ -136,7 +136,9 @@ TEST(Cli, UnknownWeightModeIsRefusedBeforeLoading) {
 }
 
 TEST(Cli, ServeRefusesBadFlagsFilesAndAddressesClearly) {
-  for (const char* bad : {"--port 70000", "--parallel 0", "--max-body 5", "--shutdown-grace -1"}) {
+  for (const char* bad : {"--port 70000", "--parallel 0", "--max-body 5", "--shutdown-grace -1",
+                          "--max-connections 0", "--max-connections 99999", "--request-timeout 0",
+                          "--request-timeout nan", "--max-queue -1", "--max-queue 5000"}) {
     const Outcome r = bcvk(std::string("serve -m ") + kModel + " " + bad);
     EXPECT_NE(r.exit_code, 0) << bad;
     const std::string flag = std::string(bad).substr(0, std::string(bad).find(' '));
