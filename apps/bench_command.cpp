@@ -157,14 +157,14 @@ Variant bench_variant(vk::Context& ctx, const loaders::LlamaModelFile& file, con
   });
   end_progress();
   v.peak_device_bytes = ctx.allocator().stats().peak_bytes_reserved;
-  // Streaming: the dense matrices each decode step reads, plus the patch's parameters.
-  auto bytes = m->decode_weight_bytes();
-  for (const auto& [label, b] : bytes) v.decode_bytes_per_token += b;
-  v.decode_bytes_per_token += v.patch_bytes;
+  // Streaming: the matrices each decode step reads (a patched projection's dense weight, still
+  // on the device with --patch, is not read; its circulant weights are).
+  const auto costs = m->decode_costs(patch.get());
+  for (const auto& k : costs) v.decode_bytes_per_token += k.bytes;
   v.decode_roofline_fraction =
       double(v.decode_bytes_per_token) * v.r.decode_tps / 1e9 / roof.bandwidth_gbs;
-  v.decode_kernels = bench::decode_streaming(v.r.decode_profile, v.r.profiled_decode_steps, bytes,
-                                             roof.bandwidth_gbs);
+  v.decode_kernels = bench::decode_streaming(v.r.decode_profile, v.r.profiled_decode_steps, costs,
+                                             roof.bandwidth_gbs, roof.fma_gflops);
   return v;
 }
 
@@ -212,14 +212,16 @@ void print_variants(const std::vector<Variant>& vs, const bench::Roofline& roof,
       std::printf("\nper-op device time, %s, %u decode steps:\n", v.name.c_str(),
                   v.r.profiled_decode_steps);
       v.r.decode_profile.print(std::cout);
-      std::printf("\nweight streaming per decode kernel (device time, timestamps on), %s:\n",
-                  v.name.c_str());
-      std::printf("%-12s %14s %14s %10s %10s\n", "kernel", "MiB/token", "us/token", "GB/s",
-                  "roofline");
+      std::printf(
+          "\nweight streaming per decode kernel (device time, timestamps on; copy roofline "
+          "%.2f GB/s, FMA peak %.1f GFLOP/s), %s:\n",
+          roof.bandwidth_gbs, roof.fma_gflops, v.name.c_str());
+      std::printf("%-16s %10s %10s %10s %8s %9s %9s %8s\n", "kernel", "MiB/token", "MFLOP/tok",
+                  "us/token", "GB/s", "roofline", "GFLOP/s", "FMA peak");
       for (const auto& k : v.decode_kernels)
-        std::printf("%-12s %14.2f %14.1f %10.2f %9.0f%%\n", k.label.c_str(),
-                    k.bytes_per_token / 1048576.0, k.ms_per_token * 1e3, k.gbs,
-                    100 * k.roofline_fraction);
+        std::printf("%-16s %10.2f %10.2f %10.1f %8.2f %8.0f%% %9.2f %7.1f%%\n", k.label.c_str(),
+                    k.bytes_per_token / 1048576.0, k.flops_per_token / 1e6, k.ms_per_token * 1e3,
+                    k.gbs, 100 * k.roofline_fraction, k.gflops, 100 * k.fma_fraction);
     }
 }
 

@@ -43,8 +43,8 @@ int run_compress(const CompressOptions& o) {
     throw std::invalid_argument(std::string("--calibrate: ") + e.what());
   }
   apply_kd_flags(o.kd);
-  if (o.dtype != "f32" && o.dtype != "f16")
-    throw std::invalid_argument("--dtype: unknown type '" + o.dtype + "' (f32 or f16)");
+  if (o.dtype != "f32" && o.dtype != "f16" && o.dtype != "q8_0")
+    throw std::invalid_argument("--dtype: unknown type '" + o.dtype + "' (f32, f16 or q8_0)");
   if (o.sensitivity_tokens == 0)
     throw std::invalid_argument("--sensitivity-tokens must be at least 1");
   // Checked before any work, so a long calibration never ends in a refusal.
@@ -56,7 +56,9 @@ int run_compress(const CompressOptions& o) {
   job.output_path = o.out;
   job.patch = o.patch;
   job.lambda_rel = o.lambda_rel;
-  job.dtype = o.dtype == "f16" ? gguf::GgmlType::F16 : gguf::GgmlType::F32;
+  job.dtype = o.dtype == "f16"    ? gguf::GgmlType::F16
+              : o.dtype == "q8_0" ? gguf::GgmlType::Q8_0
+                                  : gguf::GgmlType::F32;
   job.sensitivity_tokens = o.sensitivity_tokens;
   job.kd = o.kd.kd;
   job.calib_generate = o.kd.calib_generate;
@@ -190,7 +192,9 @@ Runner add_compress_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--lambda", o->lambda_rel, "Ridge strength of ls, relative to the data's scale")
       ->capture_default_str();
-  cmd->add_option("--dtype", o->dtype, "Storage of the circulant parameters: f32 or f16")
+  cmd->add_option("--dtype", o->dtype,
+                  "Storage of the circulant parameters: f32, f16, or q8_0 (8-bit spectra with a "
+                  "scale per 32, read by the fused kernel; B a power of two up to 64)")
       ->capture_default_str();
   cmd->add_option("-o,--output", o->out, "The compressed GGUF to write (never the input)")
       ->required()

@@ -50,6 +50,10 @@ std::string circulant_tensor_name(uint32_t layer, std::string_view projection) {
   return "blk." + std::to_string(layer) + ".ffn_" + std::string(projection) + ".circulant";
 }
 
+std::string circulant_spectra_tensor_name(uint32_t layer, std::string_view projection) {
+  return circulant_tensor_name(layer, projection) + "_spectra";
+}
+
 std::string circulant_block_problem(uint64_t rows, uint64_t cols, uint64_t B) {
   if (B >= 1 && B <= std::max(rows, cols)) return "";
   return "has block size " + std::to_string(B) + ", outside 1.." +
@@ -98,7 +102,10 @@ void mlp_from_gguf(const gguf::GgufFile& f, uint32_t layer, std::string_view pro
                    const std::string& dense_name, uint64_t rows, uint64_t cols, WeightTensor& dense,
                    CirculantTensor& circ) {
   const std::string cname = circulant_tensor_name(layer, proj);
-  const gguf::TensorInfo* t = f.tensor(cname);
+  const std::string sname = circulant_spectra_tensor_name(layer, proj);
+  const gguf::TensorInfo* columns = f.tensor(cname);
+  const gguf::TensorInfo* spectra = f.tensor(sname);
+  const gguf::TensorInfo* t = columns ? columns : spectra;
   if (!t) {
     if (!f.tensor(dense_name))
       throw FormatError(
@@ -107,13 +114,18 @@ void mlp_from_gguf(const gguf::GgufFile& f, uint32_t layer, std::string_view pro
     dense = from_gguf_tensor(f, dense_name);
     return;
   }
+  const std::string& tname = columns ? cname : sname;
   auto fail = [&](const std::string& what) -> void {
-    throw FormatError(f.name(), t->file_offset, "tensor \"" + cname + "\" " + what);
+    throw FormatError(f.name(), t->file_offset, "tensor \"" + tname + "\" " + what);
   };
+  if (columns && spectra) fail("and \"" + sname + "\" are both present");
   if (f.tensor(dense_name)) fail("and the dense \"" + dense_name + "\" are both present");
-  if (t->type != gguf::GgmlType::F32 && t->type != gguf::GgmlType::F16)
+  if (columns && t->type != gguf::GgmlType::F32 && t->type != gguf::GgmlType::F16)
     fail("has type " + std::string(gguf::ggml_type_name(t->type)) +
          "; circulant tensors are F32 or F16");
+  if (spectra && t->type != gguf::GgmlType::Q8_0)
+    fail("has type " + std::string(gguf::ggml_type_name(t->type)) +
+         "; circulant spectra tensors are Q8_0");
   auto key = [&](const char* field) -> uint64_t {
     const std::string k = circulant_key(layer, proj, field);
     const auto v = f.get_uint(k);
@@ -126,17 +138,23 @@ void mlp_from_gguf(const gguf::GgufFile& f, uint32_t layer, std::string_view pro
          " matrix (metadata), the config needs " + std::to_string(rows) + " x " +
          std::to_string(cols));
   if (const std::string why = circulant_block_problem(rows, cols, B); !why.empty()) fail(why);
+  if (spectra && B % 2 != 0)
+    fail("has block size " + std::to_string(B) + "; packed spectra need an even block size");
   const uint64_t p = (rows + B - 1) / B, q = (cols + B - 1) / B;
-  const std::vector<uint64_t> want = {B, q, p};
+  const std::vector<uint64_t> want =
+      columns ? std::vector<uint64_t>{B, q, p} : std::vector<uint64_t>{q * B, p};
   if (t->dims != want) {
     std::string got;
     for (uint64_t d : t->dims) got += (got.empty() ? "" : ", ") + std::to_string(d);
     fail("has dims [" + got + "]; block size " + std::to_string(B) + " (metadata) for " +
-         std::to_string(rows) + " x " + std::to_string(cols) + " needs [B, q, p] = [" +
-         std::to_string(B) + ", " + std::to_string(q) + ", " + std::to_string(p) + "]");
+         std::to_string(rows) + " x " + std::to_string(cols) + " needs " +
+         (columns ? "[B, q, p] = [" + std::to_string(B) + ", " + std::to_string(q) + ", "
+                  : "[q*B, p] = [" + std::to_string(q * B) + ", ") +
+         std::to_string(p) + "]");
   }
-  circ.name = cname;
+  circ.name = tname;
   circ.type = t->type;
+  circ.spectra = spectra != nullptr && !columns;
   circ.rows = static_cast<uint32_t>(rows);
   circ.cols = static_cast<uint32_t>(cols);
   circ.block = static_cast<uint32_t>(B);

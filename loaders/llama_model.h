@@ -33,16 +33,19 @@ struct WeightTensor {
 };
 
 // An MLP projection that `bcvk compress` stored block-circulant instead of dense (see
-// docs/FORMATS.md, "Compressed models"): the first column of every B x B block of the
-// rows x cols matrix, [p][q][B] with p = ceil(rows/B), q = ceil(cols/B), f32 or f16.
+// docs/FORMATS.md, "Compressed models"), p = ceil(rows/B), q = ceil(cols/B): either the first
+// column of every B x B block of the rows x cols matrix, [p][q][B] in f32 or f16
+// (blk.N.ffn_X.circulant), or, in Q8_0, every block row's packed spectra, [p][q*B] in the
+// order of compress::packed_spectra (blk.N.ffn_X.circulant_spectra; B even).
 struct CirculantTensor {
-  std::string name;  // blk.N.ffn_{gate,up,down}.circulant
+  std::string name;  // blk.N.ffn_{gate,up,down}.circulant or .circulant_spectra
   gguf::GgmlType type = gguf::GgmlType::F32;
   uint32_t rows = 0, cols = 0, block = 0;  // block == 0: not stored this way
+  bool spectra = false;                    // the packed spectra (Q8_0), not the columns
   std::span<const std::byte> data;
   bool present() const { return block != 0; }
   uint64_t parameters() const;
-  std::vector<float> to_f32() const;  // [p][q][B]
+  std::vector<float> to_f32() const;  // the stored values: [p][q][B] columns or packed spectra
 };
 
 struct LlamaLayer {
@@ -57,7 +60,10 @@ struct LlamaLayer {
 // Names of the compressed format, shared by the reader here and bcvk compress's writer.
 // `projection` is "gate", "up" or "down".
 std::string circulant_tensor_name(uint32_t layer, std::string_view projection);
-// Metadata key of one circulant tensor's `field` ("block_size", "rows", "cols").
+// The Q8_0 packed-spectra form's tensor name (blk.N.ffn_X.circulant_spectra).
+std::string circulant_spectra_tensor_name(uint32_t layer, std::string_view projection);
+// Metadata key of one circulant projection's `field` ("block_size", "rows", "cols"); the same
+// keys for either form.
 std::string circulant_key(uint32_t layer, std::string_view projection, std::string_view field);
 // The block sizes a rows x cols circulant tensor may have (1..max(rows, cols)): one rule for the
 // reader here and for everything that makes such tensors.  Empty when B is fine, else why not.

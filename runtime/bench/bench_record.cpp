@@ -61,20 +61,25 @@ nlohmann::json device_json(const vk::PhysicalDeviceInfo& d) {
           {"subgroup_size", d.subgroup_size}};
 }
 
-std::vector<KernelStream> decode_streaming(
-    const vk::ProfileTable& decode, uint32_t steps,
-    const std::vector<std::pair<std::string, uint64_t>>& bytes_per_token, double roofline_gbs) {
+std::vector<KernelStream> decode_streaming(const vk::ProfileTable& decode, uint32_t steps,
+                                           const std::vector<model::KernelCost>& costs,
+                                           double roofline_gbs, double fma_gflops) {
   std::vector<KernelStream> out;
   if (steps == 0) return out;
-  for (const auto& [label, bytes] : bytes_per_token) {
-    const auto it = decode.rows().find(label);
-    if (it == decode.rows().end() || it->second.total_ms <= 0) continue;
+  for (const model::KernelCost& c : costs) {
+    double ms = 0;
+    for (const auto& [label, row] : decode.rows())
+      if (label == c.label || label.starts_with(c.label + ".")) ms += row.total_ms;
+    if (ms <= 0) continue;
     KernelStream k;
-    k.label = label;
-    k.bytes_per_token = bytes;
-    k.ms_per_token = it->second.total_ms / steps;
-    k.gbs = double(bytes) / (k.ms_per_token * 1e-3) / 1e9;
+    k.label = c.label;
+    k.bytes_per_token = c.bytes;
+    k.flops_per_token = c.flops;
+    k.ms_per_token = ms / steps;
+    k.gbs = double(c.bytes) / (k.ms_per_token * 1e-3) / 1e9;
     k.roofline_fraction = roofline_gbs > 0 ? k.gbs / roofline_gbs : 0;
+    k.gflops = double(c.flops) / (k.ms_per_token * 1e-3) / 1e9;
+    k.fma_fraction = fma_gflops > 0 ? k.gflops / fma_gflops : 0;
     out.push_back(k);
   }
   return out;
@@ -85,7 +90,10 @@ nlohmann::json to_json(const KernelStream& k) {
           {"bytes_per_token", k.bytes_per_token},
           {"ms_per_token", k.ms_per_token},
           {"gbs", k.gbs},
-          {"roofline_fraction", k.roofline_fraction}};
+          {"roofline_fraction", k.roofline_fraction},
+          {"flops_per_token", k.flops_per_token},
+          {"gflops", k.gflops},
+          {"fma_fraction", k.fma_fraction}};
 }
 
 }  // namespace bcvk::bench

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "runtime/model/model.h"
 #include "runtime/vk/instance.h"
 #include "runtime/vk/profile.h"
 
@@ -28,19 +29,23 @@ nlohmann::json host_json(const HostInfo& h);
 nlohmann::json build_json();  // {"version", "git_commit"}
 nlohmann::json device_json(const vk::PhysicalDeviceInfo& d);
 
-// One decode kernel's weight streaming: the bytes it reads per token against its device time.
+// One decode kernel's weight streaming and arithmetic against its device time.
 struct KernelStream {
   std::string label;
   uint64_t bytes_per_token = 0;
+  uint64_t flops_per_token = 0;  // nominal (model::KernelCost)
   double ms_per_token = 0;
   double gbs = 0;                // bytes_per_token / time
   double roofline_fraction = 0;  // gbs / the measured copy bandwidth
+  double gflops = 0;             // flops_per_token / time
+  double fma_fraction = 0;       // gflops / the measured FMA peak
 };
-// From a device-timed profile of `steps` decode steps and the weight bytes each label reads per
-// token (model::Model::decode_weight_bytes); labels the profile lacks are left out.
-std::vector<KernelStream> decode_streaming(
-    const vk::ProfileTable& decode, uint32_t steps,
-    const std::vector<std::pair<std::string, uint64_t>>& bytes_per_token, double roofline_gbs);
+// From a device-timed profile of `steps` decode steps and what each label costs per token
+// (model::Model::decode_costs).  A label's time is its profile row's plus those of its passes
+// ("label.pass", e.g. the FFT path's mlp_gate_b64.pack); labels the profile lacks are left out.
+std::vector<KernelStream> decode_streaming(const vk::ProfileTable& decode, uint32_t steps,
+                                           const std::vector<model::KernelCost>& costs,
+                                           double roofline_gbs, double fma_gflops);
 nlohmann::json to_json(const KernelStream& k);
 
 }  // namespace bcvk::bench

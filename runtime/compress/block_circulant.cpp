@@ -114,4 +114,37 @@ std::vector<float> packed_spectra(const BlockCirculant& bc) {
   return out;
 }
 
+BlockCirculant from_packed_spectra(uint32_t rows, uint32_t cols, uint32_t block,
+                                   std::span<const float> packed) {
+  const uint32_t B = block, H = B / 2;
+  if (B < 2 || B % 2) throw std::invalid_argument("packed spectra need an even block size");
+  BlockCirculant bc = zero_block_circulant(rows, cols, B);
+  if (packed.size() != bc.c.size())
+    throw std::invalid_argument("packed spectra: " + std::to_string(packed.size()) +
+                                " values for a " + std::to_string(rows) + " x " +
+                                std::to_string(cols) + " matrix at B=" + std::to_string(B) +
+                                ", which has " + std::to_string(bc.c.size()));
+  // c[k] = sum over all B bins of S[f] e^{2 pi i f k / B} (S already carries the 1/B); the bins
+  // above B/2 are the conjugates of those below.
+  std::vector<double> cs(B), sn(B);
+  for (uint32_t k = 0; k < B; ++k) {
+    cs[k] = std::cos(2 * std::numbers::pi * k / B);
+    sn[k] = std::sin(2 * std::numbers::pi * k / B);
+  }
+  const size_t blocks = size_t(bc.row_blocks()) * bc.col_blocks();
+  for (size_t b = 0; b < blocks; ++b) {
+    const float* s = packed.data() + b * B;
+    float* o = bc.c.data() + b * B;
+    for (uint32_t k = 0; k < B; ++k) {
+      double v = double(s[0]) + (k % 2 ? -1.0 : 1.0) * double(s[1]);
+      for (uint32_t f = 1; f < H; ++f) {
+        const uint32_t a = uint32_t((uint64_t(f) * k) % B);
+        v += 2 * (double(s[2 * f]) * cs[a] - double(s[2 * f + 1]) * sn[a]);
+      }
+      o[k] = static_cast<float>(v);
+    }
+  }
+  return bc;
+}
+
 }  // namespace bcvk::compress

@@ -55,4 +55,10 @@ std::vector<float> weight_spectra(const BlockCirculant& bc);
 // real c), pair f = (Re S[f], Im S[f]) for 1 <= f < B/2.  B must be even.
 std::vector<float> packed_spectra(const BlockCirculant& bc);
 
+// The inverse of packed_spectra: the matrix whose packed spectra are `packed` ([p][q][B] values
+// for a rows x cols matrix with even block size B), computed in double.  Throws
+// std::invalid_argument for an odd B or a size that does not fit the shape.
+BlockCirculant from_packed_spectra(uint32_t rows, uint32_t cols, uint32_t block,
+                                   std::span<const float> packed);
+
 }  // namespace bcvk::compress

@@ -34,6 +34,18 @@ bool same_file(const std::filesystem::path& a, const std::filesystem::path& b) {
 
 }  // namespace
 
+std::string q8_problem(uint32_t rows, uint32_t cols, uint32_t B) {
+  if (B < 2 || B % 2)
+    return "block size " + std::to_string(B) +
+           " cannot be stored as q8_0 (packed spectra need an even block size)";
+  const uint64_t row = uint64_t((cols + B - 1) / B) * B;
+  if (row % 32)
+    return "a block row of the " + std::to_string(rows) + " x " + std::to_string(cols) +
+           " matrix at B=" + std::to_string(B) + " has " + std::to_string(row) +
+           " values, not a multiple of q8_0's 32";
+  return "";
+}
+
 CompressedFileStats write_compressed_gguf(const gguf::GgufFile& in,
                                           std::span<const CirculantProjection> projections,
                                           const CompressionRecord& record,
@@ -45,8 +57,9 @@ CompressedFileStats write_compressed_gguf(const gguf::GgufFile& in,
     if (key.starts_with("bcvk.circulant."))
       throw std::invalid_argument(in.name() + " is already compressed (it has " + key +
                                   "); compress the dense model instead");
-  if (record.dtype != gguf::GgmlType::F32 && record.dtype != gguf::GgmlType::F16)
-    throw std::invalid_argument("circulant tensors are stored as f32 or f16");
+  const bool q8 = record.dtype == gguf::GgmlType::Q8_0;
+  if (record.dtype != gguf::GgmlType::F32 && record.dtype != gguf::GgmlType::F16 && !q8)
+    throw std::invalid_argument("circulant tensors are stored as f32, f16 or q8_0");
 
   // Which dense tensor each projection replaces.
   std::map<std::string, const CirculantProjection*> by_dense;
@@ -64,6 +77,11 @@ CompressedFileStats write_compressed_gguf(const gguf::GgufFile& in,
           ") do not fit the " + std::to_string(rows) + " x " + std::to_string(cols) + " tensor");
     if (!by_dense.emplace(name, &cp).second)
       throw std::invalid_argument(name + " is replaced twice");
+    if (q8) {
+      if (const std::string why = q8_problem(cp.params.rows, cp.params.cols, cp.params.block);
+          !why.empty())
+        throw std::invalid_argument(name + ": " + why);
+    }
   }
 
   gguf::GgufWriter w(static_cast<uint32_t>(in.alignment()));
@@ -98,10 +116,19 @@ CompressedFileStats write_compressed_gguf(const gguf::GgufFile& in,
     w.set_u32(loaders::circulant_key(cp.layer, proj, "block_size"), bc.block);
     w.set_u32(loaders::circulant_key(cp.layer, proj, "rows"), bc.rows);
     w.set_u32(loaders::circulant_key(cp.layer, proj, "cols"), bc.cols);
+    st.dense_bytes_dropped += t.bytes;
+    if (q8) {
+      // A block row's packed spectra are one Q8_0 row: the bytes the fused kernel reads.
+      w.add_tensor_from_f32(loaders::circulant_spectra_tensor_name(cp.layer, proj),
+                            {uint64_t(bc.col_blocks()) * bc.block, bc.row_blocks()}, record.dtype,
+                            packed_spectra(bc));
+      st.circulant_bytes_added += bc.c.size() / 32 * 34;
+      ++st.projections_replaced;
+      continue;
+    }
     // ggml order: dims[0] is contiguous, so [B, q, p] is the [p][q][B] array.
     w.add_tensor_from_f32(loaders::circulant_tensor_name(cp.layer, proj),
                           {bc.block, bc.col_blocks(), bc.row_blocks()}, record.dtype, bc.c);
-    st.dense_bytes_dropped += t.bytes;
     st.circulant_bytes_added += bc.c.size() * (record.dtype == gguf::GgmlType::F32 ? 4 : 2);
     ++st.projections_replaced;
   }
@@ -120,10 +147,14 @@ std::vector<CirculantProjection> stored_projections(const loaders::LlamaModelFil
       CirculantProjection cp;
       cp.layer = l;
       cp.projection = p;
-      cp.params.rows = t->rows;
-      cp.params.cols = t->cols;
-      cp.params.block = t->block;
-      cp.params.c = t->to_f32();
+      if (t->spectra) {
+        cp.params = from_packed_spectra(t->rows, t->cols, t->block, t->to_f32());
+      } else {
+        cp.params.rows = t->rows;
+        cp.params.cols = t->cols;
+        cp.params.block = t->block;
+        cp.params.c = t->to_f32();
+      }
       out.push_back(std::move(cp));
     }
   }
@@ -145,8 +176,10 @@ std::optional<CompressionRecord> read_compression_record(const gguf::GgufFile& f
   r.patch_choice = f.get_string(kKeyPatchChoice).value_or("");
   r.source = f.get_string(kKeySource).value_or("");
   r.source_sha256 = f.get_string(kKeySourceSha).value_or("");
-  r.dtype =
-      f.get_string(kKeyDtype).value_or("F32") == "F16" ? gguf::GgmlType::F16 : gguf::GgmlType::F32;
+  const std::string dtype = f.get_string(kKeyDtype).value_or("F32");
+  r.dtype = dtype == "F16"    ? gguf::GgmlType::F16
+            : dtype == "Q8_0" ? gguf::GgmlType::Q8_0
+                              : gguf::GgmlType::F32;
   return r;
 }
 

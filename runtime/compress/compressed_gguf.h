@@ -43,7 +43,9 @@ struct CompressionRecord {
   std::string calibration_settings;
   std::string source;  // the input file's name
   std::string source_sha256;
-  gguf::GgmlType dtype = gguf::GgmlType::F32;  // of the circulant tensors
+  // Of the circulant tensors: F32 or F16 (the columns), or Q8_0 (each block row's packed
+  // spectra, the fused kernel's 8-bit weights).
+  gguf::GgmlType dtype = gguf::GgmlType::F32;
 };
 
 struct CompressedFileStats {
@@ -52,6 +54,10 @@ struct CompressedFileStats {
   uint64_t circulant_bytes_added = 0;  // the circulant tensors' bytes in the output
   uint64_t projections_replaced = 0;
 };
+
+// Why a rows x cols projection at block size B cannot be stored as Q8_0 (packed spectra need an
+// even B, and a block row's q*B values must fill whole Q8_0 blocks of 32), or empty when it can.
+std::string q8_problem(uint32_t rows, uint32_t cols, uint32_t B);
 
 // Writes `in` with `projections` in place of their dense tensors (each at the dense tensor's
 // position in the tensor list), atomically.  Throws std::invalid_argument when `out` is `in`
@@ -62,7 +68,8 @@ CompressedFileStats write_compressed_gguf(const gguf::GgufFile& in,
                                           const CompressionRecord& record,
                                           const std::filesystem::path& out);
 
-// The projections a compressed model file stores, with f32 parameters, in layer order.
+// The projections a compressed model file stores, with f32 parameters (Q8_0 spectra turned back
+// into columns, in double), in layer order.
 std::vector<CirculantProjection> stored_projections(const loaders::LlamaModelFile& file);
 
 // The record of a compressed file, or nullopt for a file bcvk compress did not write.

@@ -7,6 +7,7 @@
 #include "loaders/prompt_file.h"
 #include "runtime/distill/sensitivity.h"
 #include "runtime/model/mlp_patch.h"
+#include "runtime/ops/block_circulant_fused.h"
 
 namespace bcvk::eval {
 
@@ -77,21 +78,45 @@ void check_compress_request(const CompressJob& job) {
                                 " is a Hugging Face directory");
   if (job.file->compressed())
     throw std::invalid_argument(in + " is already compressed; compress the dense model instead");
-  if (job.dtype != gguf::GgmlType::F32 && job.dtype != gguf::GgmlType::F16)
-    throw std::invalid_argument("circulant parameters are stored as f32 or f16, not " +
+  const bool q8 = job.dtype == gguf::GgmlType::Q8_0;
+  if (job.dtype != gguf::GgmlType::F32 && job.dtype != gguf::GgmlType::F16 && !q8)
+    throw std::invalid_argument("circulant parameters are stored as f32, f16 or q8_0, not " +
                                 std::string(gguf::ggml_type_name(job.dtype)));
   const auto& config = job.file->config();
+  // q8_0 weights are read by the fused kernel only; every block size must suit both.
+  auto check_q8 = [&](const compress::PatchSpec& spec) {
+    if (!q8) return;
+    for (size_t i = 0; i < spec.layers.size(); ++i)
+      for (auto p : compress::kProjections) {
+        const uint32_t B = spec.blocks[i][size_t(p)];
+        if (!B) continue;
+        const bool down = p == compress::Projection::kDown;
+        std::string why = compress::q8_problem(down ? config.n_embd : config.n_ff,
+                                               down ? config.n_ff : config.n_embd, B);
+        if (why.empty() && !ops::fused_block_supported(B))
+          why = "block size " + std::to_string(B) +
+                " cannot be stored as q8_0: 8-bit weights are read by the fused kernel, which "
+                "takes powers of two from 2 to " +
+                std::to_string(ops::kFusedMaxBlock);
+        if (!why.empty())
+          throw std::invalid_argument("--dtype q8_0: layer " + std::to_string(spec.layers[i]) +
+                                      " " + compress::projection_name(p) + ": " + why);
+      }
+  };
   const auto auto_request = compress::parse_auto(job.patch);
   if (auto_request) {
     if (job.sensitivity_tokens == 0)
       throw std::invalid_argument("the sensitivity token budget must be at least 1");
-    for (uint32_t b : auto_request->blocks)
-      model::check_block_sizes(
-          config, compress::PatchSpec::parse("all:all:" + std::to_string(b), config.n_layers));
+    for (uint32_t b : auto_request->blocks) {
+      const auto spec = compress::PatchSpec::parse("all:all:" + std::to_string(b), config.n_layers);
+      model::check_block_sizes(config, spec);
+      check_q8(spec);
+    }
   } else {
     const auto spec = compress::PatchSpec::parse(job.patch, config.n_layers);
     if (spec.empty()) throw std::invalid_argument("patch '" + job.patch + "' replaces nothing");
     model::check_block_sizes(config, spec);
+    check_q8(spec);
   }
 }
 
@@ -210,7 +235,9 @@ nlohmann::json to_json(const CompressJob& job, const CompressResult& r) {
                       {"calibration", r.record.calibration},
                       {"calibration_prompts", r.record.calibration_prompts},
                       {"calibration_prompts_sha256", r.record.calibration_sha256},
-                      {"dtype", job.dtype == gguf::GgmlType::F16 ? "f16" : "f32"},
+                      {"dtype", job.dtype == gguf::GgmlType::F16    ? "f16"
+                                : job.dtype == gguf::GgmlType::Q8_0 ? "q8_0"
+                                                                    : "f32"},
                       {"projections_replaced", r.stats.projections_replaced},
                       {"mean_projection_relative_error", r.projection_error},
                       {"input_bytes", r.stats.input_bytes},

@@ -121,15 +121,19 @@ ops::CirculantWeights MlpPatch::stored_weights(const loaders::LlamaModelFile& fi
                                                WeightMode mode) {
   if (mode == WeightMode::kF32) return ops::CirculantWeights::kF32;
   if (mode == WeightMode::kF16) return ops::CirculantWeights::kF16;
-  bool any = false;
+  // Native: the file's own type when every circulant tensor has it (Q8_0 spectra are the fused
+  // kernel's 8-bit weights), else f32.
+  bool any = false, all_f16 = true, all_q8 = true;
   for (const loaders::LlamaLayer& l : file.layers())
     for (const loaders::CirculantTensor* t :
          {&l.circulant.gate, &l.circulant.up, &l.circulant.down})
       if (t->present()) {
-        if (t->type != gguf::GgmlType::F16) return ops::CirculantWeights::kF32;
         any = true;
+        all_f16 = all_f16 && t->type == gguf::GgmlType::F16;
+        all_q8 = all_q8 && t->spectra && t->type == gguf::GgmlType::Q8_0;
       }
-  return any ? ops::CirculantWeights::kF16 : ops::CirculantWeights::kF32;
+  if (any && all_q8) return ops::CirculantWeights::kQ8;
+  return any && all_f16 ? ops::CirculantWeights::kF16 : ops::CirculantWeights::kF32;
 }
 
 std::unique_ptr<MlpPatch> MlpPatch::load_stored(vk::Context& ctx,
@@ -374,16 +378,17 @@ bool MlpPatch::record(vk::Context& ctx, vk::Stream& s, uint32_t layer, compress:
   // recorded just before, which no barrier separates from this one (gate and up write different
   // outputs): order them here.  The fused path has no scratch.
   if (e.circulant && e.circulant->path() == ops::CirculantPath::kFused) {
-    e.circulant->record(ctx, s, nullptr, call, label);
+    e.circulant->record(ctx, s, nullptr, call, kernel_label(label, e.circulant->block()));
     return true;
   }
   s.barrier();
   if (e.circulant) {
-    e.circulant->record(ctx, s, workspace(e.circulant->block()), call, label);
+    e.circulant->record(ctx, s, workspace(e.circulant->block()), call,
+                        kernel_label(label, e.circulant->block()));
     return true;
   }
   // Low rank: h = V x into scratch, then y (+)= U h, in chunks of the scratch's tokens.
-  const std::string l(label);
+  const std::string l = std::string(label) + "_lr";
   for (uint32_t t0 = 0; t0 < call.T; t0 += max_tokens_) {
     const uint32_t T = std::min(max_tokens_, call.T - t0);
     if (t0) s.barrier();
@@ -429,8 +434,59 @@ bool MlpPatch::record_glu(vk::Context& ctx, vk::Stream& s, uint32_t layer,
   const auto* g = circulant(layer, compress::Projection::kGate);
   const auto* u = circulant(layer, compress::Projection::kUp);
   if (!g || !u || !ops::fusable_glu(*g, *u)) return false;
-  ops::record_circulant_glu(ctx, s, *g, *u, call, label);
+  ops::record_circulant_glu(ctx, s, *g, *u, call, kernel_label(label, g->block()));
   return true;
+}
+
+std::string MlpPatch::kernel_label(std::string_view session_label, uint32_t block) {
+  return std::string(session_label) + "_b" + std::to_string(block);
+}
+
+std::vector<KernelCost> MlpPatch::decode_costs(bool fused_pairs) const {
+  std::vector<KernelCost> out;
+  auto add = [&](const std::string& label, uint64_t bytes, double flops) {
+    auto it = std::find_if(out.begin(), out.end(), [&](const auto& k) { return k.label == label; });
+    if (it == out.end()) it = out.insert(out.end(), KernelCost{label, 0, 0});
+    it->bytes += bytes;
+    it->flops += uint64_t(std::llround(flops));
+  };
+  auto transform = [](uint32_t B) { return 2.5 * B * std::log2(double(B)); };
+  // One projection's frequency products and output transforms; its input transforms unless
+  // `shared_input`.
+  auto circulant_flops = [&](const ops::BlockCirculantLinear& c, bool shared_input) {
+    const uint32_t B = c.block(), p = (c.rows() + B - 1) / B, q = (c.cols() + B - 1) / B;
+    if (c.path() == ops::CirculantPath::kDirect || B < 2) return 2.0 * p * q * B * B;
+    return (shared_input ? 0.0 : q * transform(B)) + 8.0 * p * q * (B / 2 + 1) + p * transform(B);
+  };
+  const char* names[] = {"mlp_gate", "mlp_up", "mlp_down"};
+  std::map<uint32_t, bool> layers;
+  for (const auto& [key, e] : entries_) layers[key.first] = true;
+  for (const auto& [layer, unused] : layers) {
+    const auto* g = circulant(layer, compress::Projection::kGate);
+    const auto* u = circulant(layer, compress::Projection::kUp);
+    if (fused_pairs && g && u && ops::fusable_glu(*g, *u)) {
+      add(kernel_label("mlp_gate_up", g->block()), g->device_bytes() + u->device_bytes(),
+          circulant_flops(*g, false) + circulant_flops(*u, true));
+    }
+    for (auto p : compress::kProjections) {
+      if (p != compress::Projection::kDown && fused_pairs && g && u && ops::fusable_glu(*g, *u))
+        continue;
+      auto it = entries_.find({layer, int(p)});
+      if (it == entries_.end()) continue;
+      const Entry& e = *it->second;
+      const char* name = names[size_t(p)];
+      if (e.circulant) {
+        const bool shared =
+            p == compress::Projection::kUp && gate_and_up_share_input_spectrum(layer);
+        add(kernel_label(name, e.circulant->block()), e.circulant->device_bytes(),
+            circulant_flops(*e.circulant, shared));
+      } else {
+        add(std::string(name) + "_lr", e.u.size() + e.v.size(),
+            2.0 * e.rank4 * e.cols + 2.0 * e.rows * e.rank4);
+      }
+    }
+  }
+  return out;
 }
 
 uint32_t MlpPatch::dispatches(uint32_t layer, compress::Projection p, uint32_t T,

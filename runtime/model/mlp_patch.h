@@ -103,6 +103,17 @@ class MlpPatch {
   const std::vector<PatchedProjection>& projections() const { return projections_; }
   PatchStats stats() const;
   uint64_t device_bytes() const;  // weights plus workspaces
+  // What the patch's kernels cost per decoded token, by the labels they record under (Session's
+  // label with the block size: mlp_gate_up_b16, mlp_down_b16, mlp_gate_b64.pack ...; the FFT
+  // path's passes are summed under the projection's label, mlp_gate_b64): the weight bytes each
+  // streams and nominal FLOPs -- 2.5 N log2 N per real transform of N points (each input block
+  // once, shared by a fused gate/up pair; each output block once), 8 per complex
+  // multiply-accumulate of the frequency products; 2 per multiply-add of the direct path and of
+  // low-rank factors (labelled mlp_gate_lr ...).  `fused_pairs`: a fused gate/up pair runs as one
+  // kernel (Session with ModelOptions::fuse_projections).
+  std::vector<KernelCost> decode_costs(bool fused_pairs) const;
+  // The label a projection's kernels record under: `session_label` with its block size.
+  static std::string kernel_label(std::string_view session_label, uint32_t block);
   uint64_t fft_plans_created() const;
   uint64_t spectra_computed() const;
   // With CirculantPath::kAuto, the path chosen per (B, rows, cols) by timing each path that

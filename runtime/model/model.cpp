@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "loaders/half.h"
+#include "runtime/model/mlp_patch.h"
 #include "runtime/vk/error.h"
 #include "runtime/vk/transfer.h"
 
@@ -199,17 +200,21 @@ std::string Model::weight_types() const {
   return s.empty() ? "none" : s;
 }
 
-std::vector<std::pair<std::string, uint64_t>> Model::decode_weight_bytes() const {
+std::vector<KernelCost> Model::decode_costs(const MlpPatch* patch) const {
   // The matrices a decode step streams, by the labels Session gives their dispatches.  The
   // embedding gather reads one row; a tied LM head reads the whole table as "lm_head".
   // Fused matrices run as one dispatch under the fused label.
-  std::vector<std::pair<std::string, uint64_t>> out;
+  std::vector<KernelCost> out;
   auto add = [&](const char* label, const DeviceWeight& w) {
-    auto it = std::find_if(out.begin(), out.end(), [&](const auto& p) { return p.first == label; });
-    if (it == out.end()) it = out.insert(out.end(), {label, 0});
-    it->second += w.present() ? w.bytes : 0;
+    auto it = std::find_if(out.begin(), out.end(), [&](const auto& k) { return k.label == label; });
+    if (it == out.end()) it = out.insert(out.end(), KernelCost{label, 0, 0});
+    if (!w.present()) return;
+    it->bytes += w.bytes;
+    it->flops += 2ull * w.rows * w.cols;
   };
-  for (const DeviceLayer& L : layers_) {
+  using compress::Projection;
+  for (uint32_t l = 0; l < layers_.size(); ++l) {
+    const DeviceLayer& L = layers_[l];
     if (L.qkv.present()) {
       add("linear_qkv", L.qkv);
     } else {
@@ -218,15 +223,19 @@ std::vector<std::pair<std::string, uint64_t>> Model::decode_weight_bytes() const
       add("linear_v", L.wv);
     }
     add("linear_o", L.wo);
-    if (L.gate_up.present()) {
+    auto patched = [&](Projection p) { return patch && patch->patched(l, p); };
+    const bool gate = patched(Projection::kGate), up = patched(Projection::kUp);
+    if (L.gate_up.present() && !gate && !up) {
       add("mlp_gate_up", L.gate_up);
     } else {
-      add("mlp_gate", L.gate);
-      add("mlp_up", L.up);
+      if (!gate) add("mlp_gate", L.gate);
+      if (!up) add("mlp_up", L.up);
     }
-    add("mlp_down", L.down);
+    if (!patched(Projection::kDown)) add("mlp_down", L.down);
   }
   add("lm_head", output());
+  if (patch)
+    for (KernelCost& k : patch->decode_costs(fuse_projections())) out.push_back(std::move(k));
   return out;
 }
 

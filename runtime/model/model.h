@@ -42,6 +42,15 @@ struct ModelOptions {
 
 // One weight matrix (or vector) on the device: a range of a buffer the Model owns.  Matrices
 // read by one fused dispatch share a buffer, rows back to back.
+class MlpPatch;
+
+// One dispatch label's work per decoded token: the weight bytes it streams and its arithmetic.
+struct KernelCost {
+  std::string label;
+  uint64_t bytes = 0;
+  uint64_t flops = 0;  // nominal; see the producer
+};
+
 struct DeviceWeight {
   const vk::Buffer* buffer = nullptr;  // null: not uploaded
   uint64_t offset = 0, bytes = 0;
@@ -84,9 +93,11 @@ class Model {
   const vk::Buffer& rope_table() const { return rope_table_; }
 
   uint64_t weight_bytes() const { return weight_bytes_; }
-  // Device bytes of the weight matrices one decode step reads, per dispatch label of Session
-  // (linear_q .. mlp_down summed over layers, lm_head); a projection not uploaded counts 0.
-  std::vector<std::pair<std::string, uint64_t>> decode_weight_bytes() const;
+  // What one decode step's weight kernels cost, per dispatch label of Session (linear_q ..
+  // mlp_down summed over layers, lm_head): the device bytes of the matrices they read and 2
+  // FLOPs per matrix element.  A projection not uploaded counts 0; with `patch`, its projections
+  // are left out here and its own kernels (MlpPatch::decode_costs) added.
+  std::vector<KernelCost> decode_costs(const MlpPatch* patch = nullptr) const;
   // Bytes of the uploaded tensors as the file stores them (the device holds weight_bytes()).
   uint64_t file_weight_bytes() const { return file_weight_bytes_; }
   uint64_t parameter_count() const { return parameters_; }

@@ -658,7 +658,7 @@ TEST_F(CliCompress, RefusesBadFlagsAndOutputsBeforeAnyWork) {
   };
   for (const Case& c : std::vector<Case>{
            {"--patch all:all:64 --calibrate magic" + out, "--calibrate: unknown method 'magic'"},
-           {"--patch all:all:64 --dtype q4" + out, "--dtype: unknown type 'q4'"},
+           {"--patch all:all:64 --dtype q4" + out, "--dtype: unknown type 'q4' (f32, f16 or q8_0)"},
            {"--patch all:gates:64" + out, "unknown projection 'gates'"},
            {"--patch 31:all:64" + out, "layer"},
            {"--patch all:all:64 -o " + (dir / "no-such-dir" / "x.gguf").string(), "does not exist"},
@@ -761,6 +761,32 @@ TEST_F(CliCompress, CalibratedCompressionRecordsItsPrompts) {
   EXPECT_EQ(c["calibration_prompts_sha256"], std::string(sha));
   EXPECT_EQ(c["dtype"], "F16");
   EXPECT_EQ(c["circulant_projections"], 1);
+}
+
+// --dtype q8_0 on the real model: a file that records Q8_0, is smaller than the f16 one, and
+// generates under the validation layer; block sizes the fused kernel cannot read are refused
+// before any work.
+TEST_F(CliCompress, EightBitSpectraCompressAndRun) {
+  const auto q8 = (dir / "q8.gguf").string(), f16 = (dir / "f16.gguf").string();
+  for (const auto& [dtype, out] : {std::pair{"q8_0", q8}, std::pair{"f16", f16}}) {
+    const Outcome r =
+        bcvk("compress -q -m " + kModel + " --patch 28,29:all:4 --dtype " + dtype + " -o " + out);
+    ASSERT_EQ(r.exit_code, 0) << dtype << ": " << r.err;
+  }
+  EXPECT_LT(std::filesystem::file_size(q8), std::filesystem::file_size(f16));
+  const Outcome i = bcvk("info --json " + q8);
+  ASSERT_EQ(i.exit_code, 0) << i.err;
+  EXPECT_EQ(nlohmann::json::parse(i.out)["compression"]["dtype"], "Q8_0");
+  const Outcome g =
+      bcvk("generate -m " + q8 + " -p 'The capital of France is' -n 3", "BCVK_VALIDATION=1");
+  ASSERT_EQ(g.exit_code, 0) << g.err;
+  const Outcome bad = bcvk("compress -m " + kModel + " --patch 29:down:128 --dtype q8_0 -o " +
+                           (dir / "never.gguf").string());
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("layer 29 down: block size 128 cannot be stored as q8_0"),
+            std::string::npos)
+      << bad.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "never.gguf"));
 }
 
 TEST_F(CliCompress, BenchStartupSeparatesColdAndWarmStarts) {

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "runtime/bench/bench_record.h"
 #include "runtime/bench/bench_report.h"
 #include "runtime/util/statistics.h"
 #include "tests/support/temp_dir.h"
@@ -189,6 +190,34 @@ TEST(BenchReport, HostileFilesAndFieldsAreRefusedOrEscaped) {
 }
 
 // The one median every benchmark and the sweep report, on hand-computed cases.
+// A kernel's time is its own profile row plus its passes' ("label.pass"), never a longer label
+// that merely starts the same (mlp_gate is not mlp_gate_up); fractions by hand.
+TEST(DecodeStreaming, SumsAKernelsPassesAndDividesByTheRoofs) {
+  vk::ProfileTable p;
+  p.add("mlp_gate_b64.pack", 1.0);
+  p.add("mlp_gate_b64.fft", 2.0);
+  p.add("mlp_gate_b64.freq", 3.0);
+  p.add("mlp_gate", 4.0);
+  p.add("mlp_gate_up", 100.0);
+  p.add("lm_head", 0.0);
+  const std::vector<model::KernelCost> costs = {{"mlp_gate_b64", 12'000'000, 60'000'000},
+                                                {"mlp_gate", 8'000'000, 4'000'000},
+                                                {"lm_head", 1, 1},
+                                                {"absent", 1, 1}};
+  const auto ks = bench::decode_streaming(p, 2, costs, 10.0, 100.0);
+  ASSERT_EQ(ks.size(), 2u);  // lm_head took no time, absent has no row
+  EXPECT_EQ(ks[0].label, "mlp_gate_b64");
+  EXPECT_DOUBLE_EQ(ks[0].ms_per_token, 3.0);  // (1 + 2 + 3) / 2 steps
+  EXPECT_DOUBLE_EQ(ks[0].gbs, 4.0);           // 12 MB in 3 ms
+  EXPECT_DOUBLE_EQ(ks[0].roofline_fraction, 0.4);
+  EXPECT_DOUBLE_EQ(ks[0].gflops, 20.0);  // 60 MFLOP in 3 ms
+  EXPECT_DOUBLE_EQ(ks[0].fma_fraction, 0.2);
+  EXPECT_EQ(ks[1].label, "mlp_gate");
+  EXPECT_DOUBLE_EQ(ks[1].ms_per_token, 2.0);
+  EXPECT_DOUBLE_EQ(ks[1].gbs, 4.0);
+  EXPECT_TRUE(bench::decode_streaming(p, 0, costs, 10.0, 100.0).empty());
+}
+
 TEST(Statistics, MedianOfOddEvenAndEmptySets) {
   EXPECT_EQ(util::median({}), 0.0);
   EXPECT_EQ(util::median({7.0}), 7.0);

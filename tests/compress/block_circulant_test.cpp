@@ -7,6 +7,7 @@
 #include <cmath>
 #include <complex>
 #include <numbers>
+#include <random>
 
 #include "tests/support/random.h"
 
@@ -99,6 +100,29 @@ TEST(BlockCirculant, SpectraAreTheScaledDftOfEachBlock) {
       EXPECT_NEAR(s[(b * 3 + f) * 2], want[b][f].real() / 4, 1e-7);
       EXPECT_NEAR(s[(b * 3 + f) * 2 + 1], want[b][f].imag() / 4, 1e-7);
     }
+}
+
+// The inverse of packed_spectra, by hand for B = 2 (S0 = (a + b) / 2, S1 = (a - b) / 2) and
+// B = 4 (the unit impulse's spectra are all 1/4), and as a round trip at every even B that the
+// 8-bit files use, padding included.
+TEST(BlockCirculant, PackedSpectraInvertByHandAndRoundTrip) {
+  const BlockCirculant two = from_packed_spectra(2, 2, 2, std::vector<float>{3, 1});
+  EXPECT_EQ(two.c, (std::vector<float>{4, 2}));
+  const BlockCirculant four = from_packed_spectra(4, 4, 4, std::vector<float>{.25f, .25f, .25f, 0});
+  for (int k = 0; k < 4; ++k) EXPECT_NEAR(four.c[k], k == 0 ? 1.0 : 0.0, 1e-7) << k;
+  std::mt19937 rng(3);
+  std::normal_distribution<float> n(0, 1);
+  for (uint32_t B : {2u, 4u, 6u, 8u, 16u, 32u, 64u}) {
+    BlockCirculant bc = zero_block_circulant(100, 70, B);
+    for (float& v : bc.c) v = n(rng);
+    const BlockCirculant back = from_packed_spectra(100, 70, B, packed_spectra(bc));
+    EXPECT_EQ(back.rows, 100u);
+    EXPECT_EQ(back.cols, 70u);
+    ASSERT_EQ(back.c.size(), bc.c.size());
+    for (size_t i = 0; i < bc.c.size(); ++i) ASSERT_NEAR(back.c[i], bc.c[i], 2e-6) << B << " " << i;
+  }
+  EXPECT_THROW(from_packed_spectra(4, 4, 3, std::vector<float>(12)), std::invalid_argument);
+  EXPECT_THROW(from_packed_spectra(4, 4, 4, std::vector<float>(15)), std::invalid_argument);
 }
 
 TEST(BlockCirculant, BadShapesAreRefused) {

@@ -235,8 +235,19 @@ TEST_F(CompressModelTest, BadRequestsAreRefusedBeforeAnythingIsWritten) {
   j.calibration = CalibrationMethod::kLs;
   refused(j, "on a device");
   j = job("0:up:8", CalibrationMethod::kNone, "x.gguf");
+  j.dtype = gguf::GgmlType::BF16;
+  refused(j, "f32, f16 or q8_0");
+  // q8_0 is read by the fused kernel only: powers of two up to 64 whose rows fill Q8_0 blocks.
+  j = job("1:up:48", CalibrationMethod::kNone, "x.gguf");
   j.dtype = gguf::GgmlType::Q8_0;
-  refused(j, "f32 or f16");
+  refused(j, "--dtype q8_0: layer 1 up: block size 48 cannot be stored as q8_0");
+  j = job("0:up:6", CalibrationMethod::kNone, "x.gguf");
+  j.dtype = gguf::GgmlType::Q8_0;
+  refused(j, "not a multiple of q8_0's 32");
+  j = job("auto:0.5:8,96", CalibrationMethod::kNone, "x.gguf");
+  j.calib_ids = calibration_text();
+  j.dtype = gguf::GgmlType::Q8_0;
+  refused(j, "block size 96 cannot be stored as q8_0");
   j = job("auto:0.5", CalibrationMethod::kNone, "x.gguf");
   j.calib_ids = calibration_text();
   j.sensitivity_tokens = 0;

@@ -29,6 +29,9 @@ struct CirculantSpec {
   bool keep_dense = false;
   const char* drop_key = nullptr;  // "block_size", "rows" or "cols"
   float poison = 0;                // non-zero: the value written at element 7
+  // The Q8_0 packed-spectra form (blk.0.ffn_gate.circulant_spectra, dims [q*B, p]); with
+  // `both`, the columns tensor is written too.
+  bool spectra = false, both = false;
 };
 
 class CirculantTensorTest : public ::testing::Test {
@@ -46,6 +49,7 @@ class CirculantTensorTest : public ::testing::Test {
     for (const auto& [k, v] : in.metadata()) w.set(k, v);
     const uint32_t B = s.block;
     std::vector<uint64_t> dims = s.dims;
+    if (dims.empty() && s.spectra) dims = {(64 + B - 1) / B * B, (96 + B - 1) / B};
     if (dims.empty()) dims = {B, (64 + B - 1) / B, (96 + B - 1) / B};
     uint64_t n = 1;
     for (uint64_t d : dims) n *= d;
@@ -55,7 +59,12 @@ class CirculantTensorTest : public ::testing::Test {
     for (const auto& t : in.tensors()) {
       if (t.name == "blk.0.ffn_gate.weight") {
         if (s.keep_dense) w.add_tensor_view(t.name, t.dims, t.type, in.tensor_data(t));
-        w.add_tensor_from_f32("blk.0.ffn_gate.circulant", dims, s.type, c);
+        if (s.both)
+          w.add_tensor_from_f32("blk.0.ffn_gate.circulant", {B, 64 / B, 96 / B},
+                                gguf::GgmlType::F32, std::vector<float>(96 * 64 / B));
+        w.add_tensor_from_f32(
+            s.spectra ? "blk.0.ffn_gate.circulant_spectra" : "blk.0.ffn_gate.circulant", dims,
+            s.type, c);
         continue;
       }
       w.add_tensor_view(t.name, t.dims, t.type, in.tensor_data(t));
@@ -184,6 +193,55 @@ TEST_F(CirculantTensorTest, QuantizedCirculantTensorsAreRefused) {
   s.block = 32;  // 32 x 2 x 3 values: a whole number of Q8_0 blocks
   s.type = gguf::GgmlType::Q8_0;
   expect_refused(s, "has type Q8_0");
+}
+
+// Q8_0 packed spectra (docs/FORMATS.md): read as stored, with the same metadata keys; the values
+// are each 32-group's f16 scale times its signed bytes (checked against the scale bound here).
+TEST_F(CirculantTensorTest, Q8SpectraAreReadInPlaceOfTheDenseWeight) {
+  EXPECT_EQ(loaders::circulant_spectra_tensor_name(7, "down"), "blk.7.ffn_down.circulant_spectra");
+  for (uint32_t B : {16u, 32u, 64u}) {
+    CirculantSpec s;
+    s.block = B;
+    s.spectra = true;
+    s.type = gguf::GgmlType::Q8_0;
+    const auto m = LlamaModelFile::open(write(s, "ok.gguf"));
+    const auto& t = m.layers()[0].circulant.gate;
+    ASSERT_TRUE(t.present());
+    EXPECT_TRUE(t.spectra);
+    EXPECT_EQ(t.type, gguf::GgmlType::Q8_0);
+    EXPECT_EQ(t.name, "blk.0.ffn_gate.circulant_spectra");
+    EXPECT_EQ(t.block, B);
+    EXPECT_TRUE(m.layers()[0].gate.data.empty());
+    const uint64_t p = (96 + B - 1) / B, q = (64 + B - 1) / B;
+    const auto v = t.to_f32();
+    ASSERT_EQ(v.size(), p * q * B);
+    for (size_t i = 0; i < v.size(); ++i) {
+      // The group's largest value is its last, (32 g + 31) / 1000; the step is that / 127.
+      const double step = double(i / 32 * 32 + 31) / 1000.0 / 127.0;
+      ASSERT_NEAR(v[i], double(i) / 1000.0, 0.51 * step + 1e-3 * step * 127) << i;
+    }
+  }
+}
+
+TEST_F(CirculantTensorTest, MalformedQ8SpectraAreRefused) {
+  CirculantSpec s;
+  s.spectra = true;
+  s.type = gguf::GgmlType::F32;
+  expect_refused(s, "circulant spectra tensors are Q8_0");
+  s.type = gguf::GgmlType::Q8_0;
+  s.dims = {64, 5};  // p should be 6
+  expect_refused(s, "[q*B, p] = [64, 6]");
+  s.dims = {32, 2, 6};  // a 3-D tensor of the right size
+  expect_refused(s, "has dims [32, 2, 6]");
+  s.dims = {};
+  s.block = 1;  // odd: packed spectra do not exist
+  expect_refused(s, "even block size");
+  s.block = 16;
+  s.both = true;
+  expect_refused(s, "are both present");
+  s.both = false;
+  s.drop_key = "block_size";
+  expect_refused(s, "has no metadata \"bcvk.circulant.blk.0.ffn_gate.circulant.block_size");
 }
 
 TEST_F(CirculantTensorTest, MissingDenseAndCirculantNamesBoth) {

@@ -18,6 +18,7 @@
 #include "loaders/mapped_file.h"
 #include "loaders/prompt_file.h"
 #include "runtime/model/session.h"
+#include "runtime/ops/block_circulant_fused.h"
 #include "tests/support/circulant_model.h"
 #include "tests/support/compare.h"
 #include "tests/support/cpu_reference.h"
@@ -200,6 +201,78 @@ TEST_F(CompressedModelTest, StoredWeightsFollowTheFileAndTheWeightMode) {
   EXPECT_LT(e, 1e-3) << "f16 against f32 weights of the same parameters";
   EXPECT_GT(e, 0.0) << "f16 weights asked for, but the logits are the f32 weights' exactly";
   RecordProperty("relative_l2_f16_vs_f32", std::to_string(e));
+}
+
+// --dtype q8_0: each block row's packed spectra as one Q8_0 row.  The file's bytes are what the
+// fused kernel reads (the device words, decoded, equal the file's blocks decoded by hand here);
+// the model runs on them to the logits of the f32 FFT path with the same (dequantized)
+// parameters; the 8-bit cost against the unquantized parameters is small but not zero.
+TEST_F(CompressedModelTest, Q8SpectraAreTheFusedKernelsBytes) {
+  using ops::CirculantWeights;
+  const auto dense = loaders::LlamaModelFile::open(tiny(0, "dense.gguf"));
+  const auto tokens = test::synthetic_prompt(11, dense.config().n_vocab);
+  for (const char* text : {"all:all:16", "0:gate=4,up=64,down=32"}) {
+    const auto projections = model::MlpPatch::project(dense, PatchSpec::parse(text, 3));
+    const auto out = dir / "q8.gguf";
+    const auto st = compress::write_compressed_gguf(*dense.gguf(), to_stored(projections),
+                                                    record(text, gguf::GgmlType::Q8_0), out);
+    uint64_t params = 0;
+    for (const auto& pp : projections) params += pp.circulant.c.size();
+    EXPECT_EQ(st.circulant_bytes_added, params / 32 * 34) << text;
+    const auto file = loaders::LlamaModelFile::open(out);
+    EXPECT_EQ(compress::read_compression_record(*file.gguf())->dtype, gguf::GgmlType::Q8_0);
+    EXPECT_EQ(model::MlpPatch::stored_weights(file, model::WeightMode::kNative),
+              CirculantWeights::kQ8);
+    EXPECT_EQ(model::MlpPatch::stored_weights(file, model::WeightMode::kF32),
+              CirculantWeights::kF32);
+    const auto stored = model::MlpPatch::stored(file);
+    ASSERT_EQ(stored.size(), projections.size());
+    size_t i = 0;
+    for (const loaders::LlamaLayer& L : file.layers())
+      for (const loaders::CirculantTensor* t :
+           {&L.circulant.gate, &L.circulant.up, &L.circulant.down}) {
+        if (!t->present()) continue;
+        ASSERT_TRUE(t->spectra);
+        const auto& bc = stored[i++].circulant;
+        const uint32_t rows = bc.row_blocks(), row_values = bc.col_blocks() * bc.block;
+        // Q8_0 by hand: 34-byte blocks of an f16 scale and 32 signed bytes.
+        std::vector<float> want(size_t(rows) * row_values);
+        ASSERT_EQ(t->data.size(), want.size() / 32 * 34);
+        for (size_t b = 0; b < want.size() / 32; ++b) {
+          const auto* blk = reinterpret_cast<const uint8_t*>(t->data.data()) + b * 34;
+          const float d = loaders::half_to_float(uint16_t(blk[0] | blk[1] << 8));
+          for (int k = 0; k < 32; ++k) want[b * 32 + k] = float(int8_t(blk[2 + k])) * d;
+        }
+        const auto device = ops::dequantize_fused_q8(
+            ops::quantize_fused_q8(compress::packed_spectra(bc), rows, row_values), rows,
+            row_values);
+        ASSERT_EQ(device, want) << text << ": projection " << i;
+      }
+    const auto q8 = model::MlpPatch::load_stored(ctx(), file, model::WeightMode::kNative);
+    ASSERT_EQ(q8->weights(), CirculantWeights::kQ8);
+    for (const auto& c : q8->path_choices()) EXPECT_EQ(c.path, ops::CirculantPath::kFused);
+    const model::MlpPatch f32(ctx(), file.config(), stored, ops::CirculantPath::kFft, 64,
+                              CirculantWeights::kF32);
+    const model::MlpPatch exact(ctx(), dense.config(), projections, ops::CirculantPath::kFft);
+    const auto got = logits(file, q8.get(), tokens);
+    EXPECT_LT(rel_l2(got, logits(file, &f32, tokens)), 1e-5) << text;
+    const double cost = rel_l2(got, logits(dense, &exact, tokens));
+    EXPECT_GT(cost, 0.0) << text;
+    EXPECT_LT(cost, 2e-2) << text;
+    RecordProperty(std::string("relative_l2_q8_vs_f32 ") + text, std::to_string(cost));
+  }
+  // A block row that does not fill whole Q8_0 blocks (64 columns at B = 6 make 66 values).
+  const auto odd = model::MlpPatch::project(dense, PatchSpec::parse("0:up:6", 3));
+  try {
+    compress::write_compressed_gguf(*dense.gguf(), to_stored(odd),
+                                    record("0:up:6", gguf::GgmlType::Q8_0), dir / "odd.gguf");
+    ADD_FAILURE() << "wrote a Q8_0 tensor of 66-value rows";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("66 values, not a multiple of q8_0's 32"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir / "odd.gguf"));
 }
 
 TEST_F(CompressedModelTest, NeverOverwritesItsInput) {

@@ -93,9 +93,11 @@ TEST_F(PatchTest, UpReusesTheInputSpectrumOfGate) {
       auto it = rows.find(label);
       return it == rows.end() ? uint64_t(0) : it->second.calls;
     };
-    EXPECT_EQ(calls("mlp_gate.pack"), L) << text;
-    EXPECT_EQ(calls("mlp_up.pack"), shared ? 0u : L) << text;
-    EXPECT_EQ(calls("mlp_up.freq"), L) << text;
+    // Patched kernels record under Session's label with their block size.
+    const std::string up = shared ? "mlp_up_b16" : "mlp_up_b32";
+    EXPECT_EQ(calls("mlp_gate_b16.pack"), L) << text;
+    EXPECT_EQ(calls(up + ".pack"), shared ? 0u : L) << text;
+    EXPECT_EQ(calls(up + ".freq"), L) << text;
     if (!shared) continue;  // up at B = 32 is not the model's own structure
     for (size_t p = 0; p < tokens.size(); ++p) {
       std::vector<float> row(s.begin() + p * V, s.begin() + (p + 1) * V);
@@ -136,7 +138,9 @@ TEST_F(PatchTest, FusedCirculantMlpIsTwoDispatchesAndMatchesTheReference) {
         std::map<std::string, uint64_t> mlp;
         for (const auto& [label, row] : student.profile().rows())
           if (label.starts_with("mlp_")) mlp[label] = row.calls;
-        EXPECT_EQ(mlp, (std::map<std::string, uint64_t>{{"mlp_down", L}, {"mlp_gate_up", L}}))
+        const std::string b = "_b" + std::to_string(B);
+        EXPECT_EQ(mlp,
+                  (std::map<std::string, uint64_t>{{"mlp_down" + b, L}, {"mlp_gate_up" + b, L}}))
             << "B=" << B;
       } else {
         EXPECT_LT(rel_l2(s, fused_logits), 1e-6) << "B=" << B << ": fused vs unfused";
@@ -160,6 +164,37 @@ TEST_F(PatchTest, FusedCirculantMlpIsTwoDispatchesAndMatchesTheReference) {
       EXPECT_GT(e, 1e-7) << ops::circulant_weights_name(w) << ": nothing was rounded";
     }
   }
+}
+
+// What bench's per-kernel table divides by, worked by hand for the tiny model (64 x 96 MLPs,
+// f32 weights) with layer 0 patched at B = 16 on the fused path: packed spectra are p rows of q*B
+// f32 values; FLOPs are 2.5 B log2 B = 160 per transform of a block, 8 per complex
+// multiply-accumulate over B/2 + 1 = 9 bins.  The patched layer's dense MLP is left out.
+TEST_F(PatchTest, DecodeCostsOfAFusedPatchAreTheHandCountedOnes) {
+  const auto file = tiny(16, "circulant.gguf");
+  model::Model m(ctx(), file);
+  model::MlpPatch patch(ctx(), file.config(),
+                        model::MlpPatch::project(file, PatchSpec::parse("0:all:16", 3)),
+                        ops::CirculantPath::kFused);
+  std::map<std::string, std::pair<uint64_t, uint64_t>> got;
+  for (const auto& k : m.decode_costs(&patch)) got[k.label] = {k.bytes, k.flops};
+  // gate, up (96 x 64): p = 6, q = 4.  Input transforms 4 x 160 once for both; per matrix
+  // 8 x 6 x 4 x 9 = 1728 products and 6 x 160 = 960 output transforms.
+  EXPECT_EQ(got["mlp_gate_up_b16"],
+            (std::pair<uint64_t, uint64_t>{2 * 6 * 64 * 4, 640 + 2 * (1728 + 960)}));
+  // down (64 x 96): p = 4, q = 6.
+  EXPECT_EQ(got["mlp_down_b16"],
+            (std::pair<uint64_t, uint64_t>{4 * 96 * 4, 6 * 160 + 8 * 4 * 6 * 9 + 4 * 160}));
+  // Layers 1 and 2 stay dense: gate and up as one f32 matrix each, 2 FLOPs an element.
+  EXPECT_EQ(got["mlp_gate_up"],
+            (std::pair<uint64_t, uint64_t>{2 * 2 * 96 * 64 * 4, 2 * 2 * 2 * 96 * 64}));
+  EXPECT_EQ(got["mlp_down"], (std::pair<uint64_t, uint64_t>{2 * 64 * 96 * 4, 2 * 2 * 64 * 96}));
+  // Unfused, gate and up are each their own kernel with their own input transforms.
+  got.clear();
+  for (const auto& k : patch.decode_costs(false)) got[k.label] = {k.bytes, k.flops};
+  EXPECT_EQ(got.count("mlp_gate_up_b16"), 0u);
+  EXPECT_EQ(got["mlp_gate_b16"], (std::pair<uint64_t, uint64_t>{6 * 64 * 4, 640 + 1728 + 960}));
+  EXPECT_EQ(got["mlp_up_b16"], got["mlp_gate_b16"]);
 }
 
 TEST_F(PatchTest, SpectraAndFftPlansAreMadeOnceAcrossForwards) {
