@@ -32,6 +32,7 @@ struct BenchOptions {
   ModelFlags model;
   bool with_model = false;  // -m given (or --patch)
   std::string patch;
+  std::vector<std::string> against;  // --against: more model files, measured interleaved
   bench::ModelBenchOptions run;
   int reps = 5;
   std::string json_out;
@@ -42,6 +43,7 @@ struct BenchOptions {
 // One benchmarked variant: its speeds and what it holds on the device.
 struct Variant {
   std::string name;
+  std::string file;          // the model file it was loaded from
   std::string kind;          // dense, patched, compressed
   std::string weight_types;  // "q4_1+q8_0+f32": the matrix types on the device
   bench::ModelBenchResult r;
@@ -84,6 +86,7 @@ nlohmann::json variant_json(const Variant& v) {
   nlohmann::json kernels = nlohmann::json::array();
   for (const auto& k : v.decode_kernels) kernels.push_back(bench::to_json(k));
   return {{"name", v.name},
+          {"file", v.file},
           {"kind", v.kind},
           {"weight_types", v.weight_types},
           {"prefill_tokens_per_s", v.r.prefill_tps},
@@ -108,61 +111,86 @@ nlohmann::json variant_json(const Variant& v) {
           {"decode_profile_ms", profile_json(v.r.decode_profile)}};
 }
 
-Variant bench_variant(vk::Context& ctx, const loaders::LlamaModelFile& file, const BenchOptions& o,
-                      const compress::PatchSpec* spec, const bench::Roofline& roof) {
-  Variant v;
+// A variant on the device: its model and patch (null for dense).
+struct Loaded {
+  std::unique_ptr<model::Model> model;
+  std::unique_ptr<model::MlpPatch> patch;
+};
+
+// Loads `file` (with `spec`, the patched-only student) and names `v` after it; `quiet` leaves out
+// the path-choice lines (the interleaved pass loads every variant a second time).
+Loaded load_variant(vk::Context& ctx, const loaders::LlamaModelFile& file, const std::string& path,
+                    const BenchOptions& o, const compress::PatchSpec* spec, Variant& v,
+                    bool quiet = false) {
+  Loaded l;
+  v.file = path;
   v.name = spec ? "patched (" + spec->describe() + ")" : "dense";
   v.kind = file.compressed() ? "compressed" : spec ? "patched" : "dense";
-  ctx.allocator().reset_peak();
   const auto& c = file.config();
-  std::unique_ptr<model::Model> m;
-  std::unique_ptr<model::MlpPatch> patch;
   if (file.compressed()) {
     // A compressed file (bcvk compress): its stored circulant MLPs, no dense weight for them.
-    m = load_model(ctx, file, o.model);
-    patch = load_stored_patch(ctx, file, o.model);
+    l.model = load_model(ctx, file, o.model);
+    l.patch = load_stored_patch(ctx, file, o.model);
     const auto rec = compress::read_compression_record(*file.gguf());
     v.name = "compressed (" +
              (rec ? rec->patch_description : std::string("stored circulant MLPs")) + ")";
-    v.mlp_parameters = patch->stats().student_mlp_parameters();
+    v.mlp_parameters = l.patch->stats().student_mlp_parameters();
   } else if (spec) {
     // The patched-only student: dense MLP weights it replaces are never uploaded.
-    m = load_model(ctx, file, o.model,
-                   [spec](uint32_t l, compress::Projection p) { return spec->patched(l, p); });
-    std::fprintf(stderr, "projecting %s\n", spec->describe().c_str());
-    patch = std::make_unique<model::MlpPatch>(
+    l.model = load_model(ctx, file, o.model, [spec](uint32_t layer, compress::Projection p) {
+      return spec->patched(layer, p);
+    });
+    if (!quiet) std::fprintf(stderr, "projecting %s\n", spec->describe().c_str());
+    l.patch = std::make_unique<model::MlpPatch>(
         ctx, c,
         model::MlpPatch::project(file, *spec, model::Structure::kBlockCirculant,
-                                 [](size_t d, size_t t) {
+                                 [quiet](size_t d, size_t t) {
+                                   if (quiet) return;
                                    progress("projecting: %zu/%zu matrices", d, t);
                                    if (d == t) end_progress();
                                  }));
-    for (const auto& pc : patch->path_choices())
-      std::fprintf(stderr,
-                   "B=%u %ux%u: %s path (ms per decoded token + per prefill token: fused %.2f, "
-                   "FFT %.2f, direct %.2f)\n",
-                   pc.block, pc.rows, pc.cols, ops::circulant_path_name(pc.path), pc.fused_ms,
-                   pc.fft_ms, pc.direct_ms);
-    v.mlp_parameters = patch->stats().student_mlp_parameters();
+    if (!quiet)
+      for (const auto& pc : l.patch->path_choices())
+        std::fprintf(stderr,
+                     "B=%u %ux%u: %s path (ms per decoded token + per prefill token: fused %.2f, "
+                     "FFT %.2f, direct %.2f)\n",
+                     pc.block, pc.rows, pc.cols, ops::circulant_path_name(pc.path), pc.fused_ms,
+                     pc.fft_ms, pc.direct_ms);
+    v.mlp_parameters = l.patch->stats().student_mlp_parameters();
   } else {
-    m = load_model(ctx, file, o.model);
+    l.model = load_model(ctx, file, o.model);
     v.mlp_parameters = 3ull * c.n_embd * c.n_ff * c.n_layers;
   }
+  return l;
+}
+
+void set_roofline_fraction(Variant& v, const bench::Roofline& roof) {
+  v.decode_roofline_fraction =
+      double(v.decode_bytes_per_token) * v.r.decode_tps / 1e9 / roof.bandwidth_gbs;
+}
+
+// Loads, measures and frees one variant (its peak memory is its own).
+Variant bench_variant(vk::Context& ctx, const loaders::LlamaModelFile& file,
+                      const std::string& path, const BenchOptions& o,
+                      const compress::PatchSpec* spec, const bench::Roofline& roof) {
+  Variant v;
+  ctx.allocator().reset_peak();
+  Loaded l = load_variant(ctx, file, path, o, spec, v);
+  model::Model* m = l.model.get();
   v.weight_bytes = m->weight_bytes();
   v.weight_types = m->weight_types();
   v.parameters = m->parameter_count();
-  v.patch_bytes = patch ? patch->device_bytes() : 0;
-  v.r = bench::bench_model(*m, patch.get(), o.run, [&](const std::string& phase) {
+  v.patch_bytes = l.patch ? l.patch->device_bytes() : 0;
+  v.r = bench::bench_model(*m, l.patch.get(), o.run, [&](const std::string& phase) {
     progress("bench %s: %-24s", v.name.c_str(), phase.c_str());
   });
   end_progress();
   v.peak_device_bytes = ctx.allocator().stats().peak_bytes_reserved;
   // Streaming: the matrices each decode step reads (a patched projection's dense weight, still
   // on the device with --patch, is not read; its circulant weights are).
-  const auto costs = m->decode_costs(patch.get());
+  const auto costs = m->decode_costs(l.patch.get());
   for (const auto& k : costs) v.decode_bytes_per_token += k.bytes;
-  v.decode_roofline_fraction =
-      double(v.decode_bytes_per_token) * v.r.decode_tps / 1e9 / roof.bandwidth_gbs;
+  set_roofline_fraction(v, roof);
   v.decode_kernels = bench::decode_streaming(v.r.decode_profile, v.r.profiled_decode_steps, costs,
                                              roof.bandwidth_gbs, roof.fma_gflops);
   return v;
@@ -184,16 +212,19 @@ void print_variants(const std::vector<Variant>& vs, const bench::Roofline& roof,
                 v.r.mlp_ms_per_token_prefill_wall,
                 vk::format_bytes(v.weight_bytes + v.patch_bytes).c_str(),
                 vk::format_bytes(v.peak_device_bytes).c_str());
-  if (vs.size() == 2) {
-    const Variant &d = vs[0], &p = vs[1];
-    std::printf("%-44s %11.2fx %11.2fx %13.2fx %13.2fx %11.2fx %11.2fx\n",
-                "patched vs dense (faster, smaller)", p.r.prefill_tps / d.r.prefill_tps,
-                p.r.decode_tps / d.r.decode_tps,
+  // Every other variant against the first (measured interleaved with it).
+  for (size_t i = 1; i < vs.size(); ++i) {
+    const Variant &d = vs[0], &p = vs[i];
+    const std::string what = p.kind + " vs " + d.kind + " (faster, smaller)";
+    std::printf("%-44s %11.2fx %11.2fx %13.2fx %13.2fx %11.2fx %11.2fx\n", what.c_str(),
+                p.r.prefill_tps / d.r.prefill_tps, p.r.decode_tps / d.r.decode_tps,
                 d.r.mlp_ms_per_token_decode_wall / p.r.mlp_ms_per_token_decode_wall,
                 d.r.mlp_ms_per_token_prefill_wall / p.r.mlp_ms_per_token_prefill_wall,
                 double(d.weight_bytes + d.patch_bytes) / double(p.weight_bytes + p.patch_bytes),
                 double(d.peak_device_bytes) / double(p.peak_device_bytes));
   }
+  if (vs.size() > 1)
+    std::printf("prefill and decode of every variant measured interleaved (token by token)\n");
   // What a decode step costs in launches: on lavapipe each dispatch has a fixed cost.
   for (const Variant& v : vs)
     std::printf("%s decode step: %u dispatches, %.1f of them per layer's MLP\n",
@@ -240,6 +271,12 @@ int run_bench(const BenchOptions& o) {
           " is compressed already (bcvk compress); bench it without --patch");
     if (!o.patch.empty()) spec = compress::PatchSpec::parse(o.patch, file->config().n_layers);
   }
+  // --against: every file checked and opened before any measuring.
+  std::vector<loaders::LlamaModelFile> against;
+  for (const std::string& a : o.against) {
+    loaders::check_outputs({{"--against", a}}, {{"--json", o.json_out}});
+    against.push_back(loaders::LlamaModelFile::open(a));
+  }
   vk::Context ctx(context_options(o.dev));
   vk::ProfileTable profile;
   // At least 9 samples: on a shared machine the copy rate swings by 1.5x between samples, and
@@ -266,8 +303,34 @@ int run_bench(const BenchOptions& o) {
 
   std::vector<Variant> variants;
   if (o.with_model) {
-    variants.push_back(bench_variant(ctx, *file, o, nullptr, r));
-    if (spec) variants.push_back(bench_variant(ctx, *file, o, &*spec, r));
+    variants.push_back(bench_variant(ctx, *file, o.model.model, o, nullptr, r));
+    if (spec) variants.push_back(bench_variant(ctx, *file, o.model.model, o, &*spec, r));
+    for (size_t i = 0; i < against.size(); ++i)
+      variants.push_back(bench_variant(ctx, against[i], o.against[i], o, nullptr, r));
+    if (variants.size() > 1) {
+      // Speeds again, every variant loaded at once and run in turn: on a shared machine the
+      // speed drifts by 1.5-2x within seconds, which one-after-another runs turn into ratios.
+      std::vector<Loaded> loaded;
+      std::vector<bench::BenchSubject> subjects;
+      Variant scratch;
+      loaded.push_back(load_variant(ctx, *file, o.model.model, o, nullptr, scratch, true));
+      if (spec) loaded.push_back(load_variant(ctx, *file, o.model.model, o, &*spec, scratch, true));
+      for (size_t i = 0; i < against.size(); ++i)
+        loaded.push_back(load_variant(ctx, against[i], o.against[i], o, nullptr, scratch, true));
+      for (const Loaded& l : loaded) subjects.push_back({l.model.get(), l.patch.get()});
+      const auto speeds = bench::bench_interleaved(subjects, o.run, [&](const std::string& phase) {
+        progress("bench: %-24s", phase.c_str());
+      });
+      end_progress();
+      for (size_t i = 0; i < variants.size(); ++i) {
+        bench::ModelBenchResult& x = variants[i].r;
+        x.prefill_tokens_per_s = speeds[i].prefill_tokens_per_s;
+        x.decode_ms_per_token = speeds[i].decode_ms_per_token;
+        x.prefill_tps = speeds[i].prefill_tps;
+        x.decode_tps = speeds[i].decode_tps;
+        set_roofline_fraction(variants[i], r);
+      }
+    }
     print_variants(variants, r, o);
   }
 
@@ -301,6 +364,7 @@ int run_bench(const BenchOptions& o) {
                     {"decode_tokens", o.run.decode_tokens},
                     {"reps", o.run.reps}};
       if (spec) j["patch"] = spec->describe();
+      j["interleaved"] = variants.size() > 1;
       j["variants"] = nlohmann::json::array();
       for (const Variant& v : variants) j["variants"].push_back(variant_json(v));
     }
@@ -334,6 +398,10 @@ Runner add_bench_command(CLI::App& app) {
   cmd->add_option("--patch", o->patch,
                   "Also run the model with block-circulant MLPs: LAYERS[:PROJECTIONS][:B], e.g. "
                   "all:gate,up,down:64");
+  cmd->add_option("--against", o->against,
+                  "Also run these model files (dense or compressed; repeatable), each measured in "
+                  "turn with -m token by token, so a machine whose speed drifts slows all alike")
+      ->type_name("FILE");
   cmd->add_option("--json", o->json_out, "Also write the results as JSON to this file")
       ->check(output_path());
   cmd->add_flag("--startup", o->startup,
@@ -346,10 +414,13 @@ Runner add_bench_command(CLI::App& app) {
         throw std::invalid_argument(
             "--startup measures a model file as it is; compress it first (bcvk compress) instead "
             "of --patch");
+      if (!o->against.empty())
+        throw std::invalid_argument("--startup measures one model file; --against is for speed");
       StartupBenchOptions so{o->dev, o->model, o->reps, o->json_out};
       return o->startup_run.empty() ? run_startup_bench(so) : run_startup_child(so, o->startup_run);
     }
-    o->with_model = cmd->get_option("--model")->count() > 0 || !o->patch.empty();
+    o->with_model =
+        cmd->get_option("--model")->count() > 0 || !o->patch.empty() || !o->against.empty();
     o->run.reps = o->reps;
     return run_bench(*o);
   };

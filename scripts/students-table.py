@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Renders docs/data/students/*.json (bcvk bench records, scripts/reproduce/students-speed.sh)
 as the Markdown table the README and docs/PERFORMANCE.md show: per variant the median over the
-rounds of prefill and decode tokens/s, each round's ratio to the dense run of the same round
-(median over rounds), dispatches per decode step and per layer's MLP.  With --profile, the
+rounds of prefill and decode tokens/s, each record's ratio to the dense run interleaved with it
+in the same process (median over rounds), dispatches per decode step and per layer's MLP.  With --profile, the
 per-kernel table of the profiled runs (docs/data/students/profile/): each MLP kernel's weight
 bytes and nominal FLOPs per decoded token, device time, and share of the measured copy roofline
 and FMA peak.  Usage:
@@ -28,10 +28,10 @@ def main(folder):
     for path in sorted(pathlib.Path(folder).glob("*-r*.json")):
         name, _, rnd = path.stem.rpartition("-r")
         rec = json.loads(path.read_text())
-        # A patched bench holds the dense run first and the patched one second.
-        variant = rec["variants"][-1]
-        runs.setdefault(name, {})[int(rnd)] = (variant, rec["variants"][0])
-    dense = runs["dense"]
+        # Each record holds the dense run first and the student second, measured interleaved.
+        runs.setdefault(name, {})[int(rnd)] = (rec["variants"][-1], rec["variants"][0])
+    # The dense row: every record's dense run.
+    runs["dense"] = {(name, r): (d, d) for name, rows in runs.items() for r, (_, d) in rows.items()}
     print("| variant | prefill tok/s | decode tok/s | prefill vs dense | decode vs dense "
           "| dispatches per decode step | per layer's MLP |")
     print("|---|---:|---:|---:|---:|---:|---:|")
@@ -41,19 +41,20 @@ def main(folder):
         rows = runs[key]
         pre = [v["prefill_tokens_per_s"] for v, _ in rows.values()]
         dec = [v["decode_tokens_per_s"] for v, _ in rows.values()]
-        # Ratios against the dense run of the same round (the patched run has its own dense).
-        ref = {r: (d if key == "patched-b64" else dense[r][0]) for r, (_, d) in rows.items()}
-        rp = [rows[r][0]["prefill_tokens_per_s"] / ref[r]["prefill_tokens_per_s"] for r in rows]
-        rd = [rows[r][0]["decode_tokens_per_s"] / ref[r]["decode_tokens_per_s"] for r in rows]
+        # Ratios against the dense run interleaved with it in the same process.
+        rp = [v["prefill_tokens_per_s"] / d["prefill_tokens_per_s"] for v, d in rows.values()]
+        rd = [v["decode_tokens_per_s"] / d["decode_tokens_per_s"] for v, d in rows.values()]
         v = next(iter(rows.values()))[0]
         print(f"| {label} | {statistics.median(pre):.2f} | {statistics.median(dec):.2f} "
               f"| {statistics.median(rp):.2f}x | {statistics.median(rd):.2f}x "
               f"| {v.get('decode_commands_per_token', 0)} "
               f"| {v.get('mlp_dispatches_per_layer_decode', 0):.1f} |")
-    device = json.loads(next(pathlib.Path(folder).glob("dense-r*.json")).read_text())["device"]
-    print(f"\nMedians over {len(dense)} interleaved round(s) of `bcvk bench --reps 3 "
-          f"--prompt-tokens 64 --decode-tokens 16`, one process per row; ratios against the "
-          f"dense run of the same round; device {device['name']}.")
+    first = json.loads(next(pathlib.Path(folder).glob("*-r*.json")).read_text())
+    rounds = len(next(iter(r for k, r in runs.items() if k != "dense")))
+    print(f"\nMedians over {rounds} round(s) of `bcvk bench --reps 3 --prompt-tokens 64 "
+          f"--decode-tokens 16`, one process per student holding it and the dense model "
+          f"(`--against`, or `--patch`), measured in turn token by token; ratios against that "
+          f"process's dense run; device {first['device']['name']}.")
 
 
 def profile(folder):

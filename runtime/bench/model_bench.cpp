@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 #include <stdexcept>
 
 #include "runtime/util/statistics.h"
@@ -102,6 +103,62 @@ ModelBenchResult bench_model(model::Model& model, const model::MlpPatch* patch,
   r.mlp_ms_per_token_prefill = mlp_ms(r.prefill_profile) / o.prompt_tokens;
   r.mlp_ms_per_token_decode = mlp_ms(r.decode_profile) / steps;
   r.device_ms_per_token_decode = r.decode_profile.total_ms() / steps;
+  return r;
+}
+
+std::vector<ModelBenchResult> bench_interleaved(
+    std::span<const BenchSubject> subjects, const ModelBenchOptions& o,
+    const std::function<void(const std::string&)>& progress) {
+  if (subjects.empty() || o.prompt_tokens == 0 || o.reps < 1)
+    throw std::invalid_argument("bench: need a model, a prompt token and a rep");
+  std::vector<std::unique_ptr<model::Session>> sessions;
+  std::vector<std::vector<int32_t>> prompts;
+  for (const BenchSubject& b : subjects) {
+    if (o.prompt_tokens + o.decode_tokens + 1 > b.model->context_length())
+      throw std::invalid_argument("bench: " + std::to_string(o.prompt_tokens) + " prompt + " +
+                                  std::to_string(o.decode_tokens) +
+                                  " decode tokens exceed the context of " +
+                                  std::to_string(b.model->context_length()));
+    sessions.push_back(std::make_unique<model::Session>(*b.model, 64, false, b.patch));
+    prompts.push_back(bench_prompt(o.prompt_tokens, b.model->config().n_vocab));
+  }
+  const size_t n = subjects.size();
+  std::vector<ModelBenchResult> r(n);
+  std::vector<int32_t> next(n);
+  uint32_t round = 0;
+  // Subject k of a round, in this round's order.
+  auto nth = [&](size_t k) { return round % 2 == 0 ? k : n - 1 - k; };
+  for (int rep = -1; rep < o.reps; ++rep) {
+    if (progress)
+      progress(rep < 0
+                   ? "interleaved warm-up"
+                   : "interleaved rep " + std::to_string(rep + 1) + "/" + std::to_string(o.reps));
+    for (size_t k = 0; k < n; ++k) {
+      const size_t i = nth(k);
+      sessions[i]->reset();
+      const auto t0 = std::chrono::steady_clock::now();
+      sessions[i]->prefill(prompts[i]);
+      const double sec = seconds_since(t0);
+      if (rep >= 0) r[i].prefill_tokens_per_s.push_back(o.prompt_tokens / sec);
+      next[i] = sessions[i]->last_argmax();
+    }
+    ++round;
+    for (uint32_t step = 0; step < o.decode_tokens; ++step, ++round)
+      for (size_t k = 0; k < n; ++k) {
+        const size_t i = nth(k);
+        const auto t0 = std::chrono::steady_clock::now();
+        sessions[i]->decode(next[i]);
+        const double ms = seconds_since(t0) * 1e3;
+        if (rep >= 0) r[i].decode_ms_per_token.push_back(ms);
+        r[i].decode_commands = sessions[i]->last_commands();
+        next[i] = sessions[i]->last_argmax();
+      }
+  }
+  for (ModelBenchResult& x : r) {
+    x.prefill_tps = util::median(x.prefill_tokens_per_s);
+    const double ms = util::median(x.decode_ms_per_token);
+    x.decode_tps = ms > 0 ? 1e3 / ms : 0;
+  }
   return r;
 }
 

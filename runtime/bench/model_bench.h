@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -43,5 +44,20 @@ std::vector<int32_t> bench_prompt(uint32_t n, uint32_t vocab);
 ModelBenchResult bench_model(model::Model& model, const model::MlpPatch* patch,
                              const ModelBenchOptions& options,
                              const std::function<void(const std::string&)>& progress = {});
+
+// One model (and its patch, or null) of an interleaved comparison.
+struct BenchSubject {
+  model::Model* model = nullptr;
+  const model::MlpPatch* patch = nullptr;
+};
+// Prefill and decode speed of several models measured in turn, so that a machine whose speed
+// drifts (a shared host: 1.5-2x within seconds) slows each of them alike and their ratios hold:
+// every rep prefills each subject once, then the decode steps alternate between the subjects
+// token by token (the order reversed every other round, so no subject always runs first).  One
+// warm-up rep first.  Fills prefill_tokens_per_s (one per rep), decode_ms_per_token (every
+// step of every rep) and their medians; the other fields stay empty.
+std::vector<ModelBenchResult> bench_interleaved(
+    std::span<const BenchSubject> subjects, const ModelBenchOptions& options,
+    const std::function<void(const std::string&)>& progress = {});
 
 }  // namespace bcvk::bench

@@ -2,8 +2,9 @@
 # The README's students speed table (docs/PERFORMANCE.md, "Fused block-circulant kernels"):
 # writes the compressed students of issue 29 (f16 circulant parameters, and the usable one also
 # with q8_0; speed does not depend on calibration, so they are plain projections), then benches
-# the native dense model and each student in ROUNDS interleaved rounds (one process each: what a
-# user runs), plus the dense file patched in one process at B = 64 with f32 parameters; then one
+# each student against the native dense model in ROUNDS rounds, one process per student with
+# `--against` (both loaded, measured in turn token by token, so the machine's drift cancels in
+# the ratio), plus the dense file patched in one process at B = 64 with f32 parameters; then one
 # `bench --profile` of each for the per-kernel table.  Records: docs/data/students/ (bench JSON,
 # one per run; profile/ for the profiled runs); tables: docs/data/students/table.md and
 # profile.md, from scripts/students-table.py.
@@ -31,9 +32,8 @@ rm -f "$out"/*.json "$out"/profile/*.json
 mkdir -p "$out/profile"
 for r in $(seq 1 "$rounds"); do
   echo "round $r/$rounds" >&2
-  "${bench[@]}" -m "$model" --json "$out/dense-r$r.json" > /dev/null
   for name in "${students[@]}"; do
-    "${bench[@]}" -m "$work/$name.gguf" --json "$out/$name-r$r.json" > /dev/null
+    "${bench[@]}" -m "$model" --against "$work/$name.gguf" --json "$out/$name-r$r.json" > /dev/null
   done
   "${bench[@]}" -m "$model" --patch all:gate,up,down:64 --json "$out/patched-b64-r$r.json" \
     > /dev/null

@@ -789,6 +789,35 @@ TEST_F(CliCompress, EightBitSpectraCompressAndRun) {
   EXPECT_FALSE(std::filesystem::exists(dir / "never.gguf"));
 }
 
+// bench --against: the compressed file measured in turn with the dense one, token by token; the
+// JSON says so and holds every decode step of every rep for both.
+TEST_F(CliCompress, BenchAgainstMeasuresBothInterleaved) {
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  const auto json = (dir / "against.json").string();
+  const Outcome r = bcvk("bench -m " + kModel + " --against " + compressed +
+                             " --reps 2 --prompt-tokens 8 --decode-tokens 3 --json " + json,
+                         "BCVK_VALIDATION=1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("compressed vs dense"), std::string::npos) << r.out;
+  const auto j = nlohmann::json::parse(std::ifstream(json));
+  EXPECT_EQ(j["interleaved"], true);
+  ASSERT_EQ(j["variants"].size(), 2u);
+  EXPECT_EQ(j["variants"][0]["kind"], "dense");
+  EXPECT_EQ(j["variants"][1]["kind"], "compressed");
+  EXPECT_EQ(j["variants"][1]["file"], compressed);
+  for (const auto& v : j["variants"]) {
+    EXPECT_EQ(v["decode_ms_per_token_samples"].size(), 6u) << v["name"];
+    EXPECT_EQ(v["prefill_tokens_per_s_samples"].size(), 2u) << v["name"];
+    EXPECT_GT(v["decode_tokens_per_s"].get<double>(), 0.0) << v["name"];
+  }
+  const Outcome missing = bcvk("bench -m " + kModel + " --against " + (dir / "no.gguf").string());
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("no.gguf"), std::string::npos) << missing.err;
+  const Outcome startup = bcvk("bench --startup -m " + kModel + " --against " + compressed);
+  EXPECT_EQ(startup.exit_code, 1);
+  EXPECT_NE(startup.err.find("--against"), std::string::npos) << startup.err;
+}
+
 TEST_F(CliCompress, BenchStartupSeparatesColdAndWarmStarts) {
   ASSERT_EQ(made.exit_code, 0) << made.err;
   const auto json = (dir / "startup.json").string();
