@@ -18,7 +18,9 @@ ORDER = [
     ("last8-b4", "last 8 layers, B = 4 (compressed, f16)"),
     ("last8-b4-q8", "last 8 layers, B = 4 (compressed, q8_0)"),
     ("all-b16", "every layer, B = 16 (compressed, f16)"),
+    ("all-b16-q8", "every layer, B = 16 (compressed, q8_0)"),
     ("all-b64", "every layer, B = 64 (compressed, f16)"),
+    ("all-b64-q8", "every layer, B = 64 (compressed, q8_0)"),
     ("patched-b64", "`--patch all:gate,up,down:64` (one process, f32)"),
 ]
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's students speed table (docs/PERFORMANCE.md, "Fused block-circulant kernels"):
-# writes the compressed students of issue 29 (f16 circulant parameters, and the usable one also
-# with q8_0; speed does not depend on calibration, so they are plain projections), then benches
+# writes the compressed students of issue 29, each with f16 and with q8_0 circulant parameters
+# (speed does not depend on calibration, so they are plain projections), then benches
 # each student against the native dense model in ROUNDS rounds, one process per student with
 # `--against` (both loaded, measured in turn token by token, so the machine's drift cancels in
 # the ratio), plus the dense file patched in one process at B = 64 with f32 parameters; then one
@@ -17,9 +17,10 @@ out=docs/data/students
 work=results/students
 mkdir -p "$out" "$work"
 [[ -x build/bcvk ]] || { echo "build first: cmake --build build -j2" >&2; exit 1; }
-students=(last8-b4 last8-b4-q8 all-b16 all-b64)
+students=(last8-b4 last8-b4-q8 all-b16 all-b16-q8 all-b64 all-b64-q8)
 declare -A spec=([last8-b4]="22-29:gate,up,down:4" [last8-b4-q8]="22-29:gate,up,down:4"
-                 [all-b16]="all:gate,up,down:16" [all-b64]="all:gate,up,down:64")
+                 [all-b16]="all:gate,up,down:16" [all-b16-q8]="all:gate,up,down:16"
+                 [all-b64]="all:gate,up,down:64" [all-b64-q8]="all:gate,up,down:64")
 for name in "${students[@]}"; do
   dtype=f16
   [[ $name == *-q8 ]] && dtype=q8_0
