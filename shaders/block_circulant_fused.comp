@@ -81,37 +81,69 @@ float xval(uint t, uint idx) {
 #endif
 layout(std430, binding = 2) buffer Y { float y[]; };
 
-// Pair h of block (i, j) of a spectra buffer.
+// W[0 .. kH) = the kH pairs of block (I, J) of a spectra buffer, read a 16-byte word at a time:
+// a block's pairs share their words (a per-lane load is the costly instruction on CPU devices,
+// and with J a loop variable the driver cannot merge per-pair loads of one word).  Blocks of
+// B >= 8 (f16; 16 for 8-bit, 4 for f32) start on a word; smaller ones lie inside one.
+float sbyte(uint w) { return float(int(w << 24) >> 24); }  // the low byte, signed
 #if defined(WEIGHT_Q8)
 uint row_vec4s() { return (pc.q * kB + 15) / 16; }
 uint scale_vec4s() { return (pc.q * kB + 255) / 256; }
-#define DEFINE_PAIR(NAME, BUF)                                                              \
-  vec2 NAME(uint i, uint j, uint h) {                                                      \
-    const uint v = j * kB + 2 * h; /* value index in the row; pairs never straddle a word */ \
-    const uint w = BUF[i * row_vec4s() + v / 16][(v / 4) % 4] >> (8 * (v % 4));            \
-    const vec2 q = vec2(float(int(w << 24) >> 24), float(int(w << 16) >> 24));             \
-    const uint g = v / 32;                                                                  \
-    const uvec4 sv = BUF[pc.p * row_vec4s() + i * scale_vec4s() + g / 8];                   \
-    const vec2 sc = unpack_half2(sv[(g / 2) % 4]);                                          \
-    return q * ((g & 1u) != 0 ? sc.y : sc.x);                                               \
+// One f16 scale per 32 values: a block of B <= 32 has one (B divides 32), B = 64 two (values
+// 0..31 the even group's, 32..63 the odd one's).
+#define LOAD_BLOCK(W, BUF, I, J)                                                        \
+  {                                                                                     \
+    const uint v0_ = (J) * kB, g0_ = v0_ / 32;                                          \
+    const uvec4 sv_ = BUF[pc.p * row_vec4s() + (I) * scale_vec4s() + g0_ / 8];          \
+    const vec2 sc_ = unpack_half2(sv_[(g0_ / 2) % 4]);                                  \
+    const float s0_ = (g0_ & 1u) != 0 ? sc_.y : sc_.x;                                  \
+    if (kB >= 16) {                                                                     \
+      [[unroll]] for (uint c_ = 0; c_ < kB / 16; ++c_) {                                \
+        const uvec4 u_ = BUF[(I) * row_vec4s() + v0_ / 16 + c_];                        \
+        const float sc2_ = kB == 64 && c_ >= 2 ? sc_.y : s0_;                           \
+        [[unroll]] for (uint k_ = 0; k_ < 4; ++k_) {                                    \
+          W[c_ * 8 + 2 * k_] = vec2(sbyte(u_[k_]), sbyte(u_[k_] >> 8)) * sc2_;          \
+          W[c_ * 8 + 2 * k_ + 1] = vec2(sbyte(u_[k_] >> 16), sbyte(u_[k_] >> 24)) * sc2_; \
+        }                                                                               \
+      }                                                                                 \
+    } else {                                                                            \
+      const uvec4 u_ = BUF[(I) * row_vec4s() + v0_ / 16];                               \
+      [[unroll]] for (uint h_ = 0; h_ < kH; ++h_) {                                     \
+        const uint v_ = v0_ % 16 + 2 * h_;                                              \
+        const uint w_ = u_[v_ / 4] >> (8 * (v_ % 4));                                   \
+        W[h_] = vec2(sbyte(w_), sbyte(w_ >> 8)) * s0_;                                  \
+      }                                                                                 \
+    }                                                                                   \
   }
 #elif defined(WEIGHT_F16)
-#define DEFINE_PAIR(NAME, BUF)                                                 \
-  vec2 NAME(uint i, uint j, uint h) {                                         \
-    const uint w = j * kH + h;                                                 \
-    return unpack_half2(BUF[i * ((pc.q * kH + 3) / 4) + w / 4][w % 4]);        \
+#define LOAD_BLOCK(W, BUF, I, J)                                                    \
+  {                                                                                 \
+    const uint r_ = (I) * ((pc.q * kH + 3) / 4), w0_ = (J) * kH;                    \
+    if (kH >= 4) {                                                                  \
+      [[unroll]] for (uint c_ = 0; c_ < kH / 4; ++c_) {                             \
+        const uvec4 u_ = BUF[r_ + w0_ / 4 + c_];                                    \
+        [[unroll]] for (uint k_ = 0; k_ < 4; ++k_) W[c_ * 4 + k_] = unpack_half2(u_[k_]); \
+      }                                                                             \
+    } else {                                                                        \
+      const uvec4 u_ = BUF[r_ + w0_ / 4];                                           \
+      [[unroll]] for (uint h_ = 0; h_ < kH; ++h_) W[h_] = unpack_half2(u_[w0_ % 4 + h_]); \
+    }                                                                               \
   }
 #else
-#define DEFINE_PAIR(NAME, BUF)                                       \
-  vec2 NAME(uint i, uint j, uint h) {                               \
-    const uint w = j * kH + h;                                       \
-    const vec4 v = BUF[i * ((pc.q * kH + 1) / 2) + w / 2];           \
-    return (w % 2) == 0 ? v.xy : v.zw;                               \
+#define LOAD_BLOCK(W, BUF, I, J)                                          \
+  {                                                                       \
+    const uint r_ = (I) * ((pc.q * kH + 1) / 2), w0_ = (J) * kH;          \
+    if (kH >= 2) {                                                        \
+      [[unroll]] for (uint c_ = 0; c_ < kH / 2; ++c_) {                   \
+        const vec4 v_ = BUF[r_ + w0_ / 2 + c_];                           \
+        W[2 * c_] = v_.xy;                                                \
+        W[2 * c_ + 1] = v_.zw;                                            \
+      }                                                                   \
+    } else {                                                              \
+      const vec4 v_ = BUF[r_ + w0_ / 2];                                  \
+      W[0] = (w0_ % 2) == 0 ? v_.xy : v_.zw;                              \
+    }                                                                     \
   }
-#endif
-DEFINE_PAIR(pair, s)
-#ifdef GLU
-DEFINE_PAIR(pair2, s2)
 #endif
 
 vec2 cmul(vec2 a, vec2 b) { return vec2(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x); }
@@ -225,21 +257,28 @@ void main() {
   {                                                                                     \
     vec2 xp[kTokens * kH];                                                              \
     LOAD_XP(J)                                                                          \
+    vec2 wb[kH];                                                                        \
+    LOAD_BLOCK(wb, s, i, (J))                                                           \
+    GLU_LOAD(J)                                                                         \
     [[unroll]] for (uint h = 0; h < kH; ++h) {                                          \
-      const vec2 w = pair(i, (J), h);                                                   \
+      const vec2 w = wb[h];                                                             \
       [[unroll]] for (uint t = 0; t < kTokens; ++t)                                     \
         acc[t * kH + h] += h == 0 ? w * xp[t * kH] : cmul(w, xp[t * kH + h]);           \
       GLU_BODY(J)                                                                       \
     }                                                                                   \
   }
 #ifdef GLU
+#define GLU_LOAD(J)  \
+  vec2 wb2[kH];      \
+  LOAD_BLOCK(wb2, s2, i, (J))
 #define GLU_BODY(J)                                                                  \
   {                                                                                   \
-    const vec2 w2 = pair2(i, (J), h);                                                 \
+    const vec2 w2 = wb2[h];                                                           \
     [[unroll]] for (uint t = 0; t < kTokens; ++t)                                     \
       acc2[t * kH + h] += h == 0 ? w2 * xp[t * kH] : cmul(w2, xp[t * kH + h]);        \
   }
 #else
+#define GLU_LOAD(J)
 #define GLU_BODY(J)
 #endif
 

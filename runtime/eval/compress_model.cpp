@@ -99,7 +99,7 @@ void check_compress_request(const CompressJob& job) {
                 "takes powers of two from 2 to " +
                 std::to_string(ops::kFusedMaxBlock);
         if (!why.empty())
-          throw std::invalid_argument("--dtype q8_0: layer " + std::to_string(spec.layers[i]) +
+          throw std::invalid_argument("q8_0 parameters: layer " + std::to_string(spec.layers[i]) +
                                       " " + compress::projection_name(p) + ": " + why);
       }
   };

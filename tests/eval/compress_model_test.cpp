@@ -240,7 +240,7 @@ TEST_F(CompressModelTest, BadRequestsAreRefusedBeforeAnythingIsWritten) {
   // q8_0 is read by the fused kernel only: powers of two up to 64 whose rows fill Q8_0 blocks.
   j = job("1:up:48", CalibrationMethod::kNone, "x.gguf");
   j.dtype = gguf::GgmlType::Q8_0;
-  refused(j, "--dtype q8_0: layer 1 up: block size 48 cannot be stored as q8_0");
+  refused(j, "q8_0 parameters: layer 1 up: block size 48 cannot be stored as q8_0");
   j = job("0:up:6", CalibrationMethod::kNone, "x.gguf");
   j.dtype = gguf::GgmlType::Q8_0;
   refused(j, "not a multiple of q8_0's 32");

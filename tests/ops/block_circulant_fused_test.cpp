@@ -230,9 +230,10 @@ TEST_F(BlockCirculantFusedTest, TheDefaultModelsShapes) {
 
 // f16 spectra: within f16's rounding of the unrounded product (the measured relative L2 is
 // about 2e-4; below 1e-6 would mean nothing was rounded).  8-bit: within 2e-2 (measured up to
-// 1.2e-2 on these small random matrices), above 1e-4.
+// 1.2e-2 on these small random matrices), above 1e-4.  Every B: a block's words are read at
+// once, in layouts that differ below and above one 16-byte word per block.
 TEST_F(BlockCirculantFusedTest, HalfAndEightBitWeights) {
-  for (uint32_t B : {2u, 16u, 64u})
+  for (uint32_t B : {2u, 4u, 8u, 16u, 32u, 64u})
     for (uint32_t T : {1u, 5u})
       for (bool glu : {false, true}) {
         for (Transform tr : {Transform::kPerGroup, Transform::kShared}) {
