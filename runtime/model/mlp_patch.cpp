@@ -24,7 +24,7 @@ namespace {
 // start could then build kernels the cold one did not).  The first choice for a shape is kept
 // beside the pipeline cache, sealed like it (device identity, checksum); bump the revision when
 // the kernels change what they cost.
-constexpr int kChoiceRevision = 2;
+constexpr int kChoiceRevision = 3;
 
 std::string choice_kind(uint32_t B, uint32_t rows, uint32_t cols, ops::CirculantWeights w) {
   return "circulant path choice r" + std::to_string(kChoiceRevision) + " B=" + std::to_string(B) +
