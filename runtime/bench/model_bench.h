@@ -22,7 +22,7 @@ struct ModelBenchOptions {
 
 struct ModelBenchResult {
   std::vector<double> prefill_tokens_per_s;  // one per rep
-  std::vector<double> decode_ms_per_token;   // one per decode step of the last rep
+  std::vector<double> decode_ms_per_token;   // one per decode step of every rep
   double prefill_tps = 0, decode_tps = 0;    // medians
   // From the device-timed pass: per-op table of one prefill and of the decode steps.
   vk::ProfileTable prefill_profile, decode_profile;

@@ -31,7 +31,8 @@ TEST_F(ModelBenchTest, InterleavedRunsGiveEverySubjectEverySample) {
   model::Model dense(ctx(), file);
   const model::MlpPatch patch(
       ctx(), file.config(),
-      model::MlpPatch::project(file, compress::PatchSpec::parse("all:all:16", 3)));
+      model::MlpPatch::project(file, compress::PatchSpec::parse("all:all:16", 3)),
+      ops::CirculantPath::kFused);
   const bench::ModelBenchOptions o{/*prompt_tokens=*/9, /*decode_tokens=*/5, /*reps=*/3};
   const std::vector<bench::BenchSubject> subjects = {{&dense, nullptr}, {&dense, &patch}};
   const auto r = bench::bench_interleaved(subjects, o);
@@ -45,6 +46,13 @@ TEST_F(ModelBenchTest, InterleavedRunsGiveEverySubjectEverySample) {
     EXPECT_DOUBLE_EQ(x.decode_tps, 1e3 / sorted_median(x.decode_ms_per_token));
     EXPECT_GT(x.decode_commands, 0u);
   }
+  // bench_model (one variant, with its profile pass): every decode step of every rep too.
+  const auto alone = bench::bench_model(dense, &patch, o);
+  EXPECT_EQ(alone.prefill_tokens_per_s.size(), 3u);
+  ASSERT_EQ(alone.decode_ms_per_token.size(), 15u);
+  EXPECT_DOUBLE_EQ(alone.decode_tps, 1e3 / sorted_median(alone.decode_ms_per_token));
+  EXPECT_GT(alone.profiled_decode_steps, 0u);
+  EXPECT_DOUBLE_EQ(alone.mlp_dispatches_per_layer, 2.0);  // the fused pair and down
   // One subject alone: the same sample counts (interleaving adds none).
   const std::vector<bench::BenchSubject> one = {{&dense, &patch}};
   const auto single = bench::bench_interleaved(one, o);
