@@ -813,6 +813,16 @@ TEST_F(CliCompress, BenchAgainstMeasuresBothInterleaved) {
   const Outcome missing = bcvk("bench -m " + kModel + " --against " + (dir / "no.gguf").string());
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.err.find("no.gguf"), std::string::npos) << missing.err;
+  // A cut file, and a --json that would overwrite an --against input: refused before measuring.
+  const auto cut = (dir / "cut.gguf").string();
+  std::filesystem::copy_file(compressed, cut, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::resize_file(cut, 1000);
+  const Outcome truncated = bcvk("bench -m " + kModel + " --against " + cut);
+  EXPECT_EQ(truncated.exit_code, 1);
+  EXPECT_NE(truncated.err.find(cut), std::string::npos) << truncated.err;
+  const Outcome clobber = bcvk("bench -m " + kModel + " --against " + cut + " --json " + cut);
+  EXPECT_EQ(clobber.exit_code, 1);
+  EXPECT_EQ(std::filesystem::file_size(cut), 1000u) << "the input was overwritten";
   const Outcome startup = bcvk("bench --startup -m " + kModel + " --against " + compressed);
   EXPECT_EQ(startup.exit_code, 1);
   EXPECT_NE(startup.err.find("--against"), std::string::npos) << startup.err;
